@@ -1,0 +1,1 @@
+"""The REST API: users, dogs, walks, feed, interactions, invitations, notifications, rankings."""

@@ -1,0 +1,38 @@
+"""The REST API's application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from services.api.auth import auth_middleware
+from services.api.keys import push_jobs_key
+from services.api.push_jobs import push_emitter
+from services.api.routes import setup_routes
+from shared.db import db_pool_ctx
+from shared.errors import error_middleware
+from shared.keys import redis_key, settings_key
+from shared.redis_client import redis_ctx
+from shared.settings import Settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@asynccontextmanager
+async def push_jobs_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with push_emitter(app[redis_key]) as emitter:
+        app[push_jobs_key] = emitter
+        yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[settings_key] = settings
+    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, push_jobs_ctx])
+    setup_routes(app)
+    return app

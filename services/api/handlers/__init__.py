@@ -1,0 +1,1 @@
+"""Request handlers, one module a resource; each exposes `routes`, a `web.RouteTableDef`."""

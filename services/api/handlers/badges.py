@@ -1,0 +1,5 @@
+"""Handlers for /badges (being built)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

@@ -1,0 +1,5 @@
+"""Handlers for /invitations (being built)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

@@ -1,0 +1,12 @@
+"""The API's typed application and per-request state."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from services.api.push_jobs import PushJobEmitter
+
+user_id_key = web.RequestKey("user_id", uuid.UUID)
+push_jobs_key = web.AppKey("push_jobs", PushJobEmitter)

@@ -1,0 +1,1 @@
+"""Code both withbowwow services share: settings, tokens, database, Redis, errors, schemas."""

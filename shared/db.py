@@ -1,0 +1,36 @@
+"""The asyncpg pool as a cleanup context, with jsonb decoded by orjson."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from aiohttp import web
+
+from shared.jsonutil import dumps, loads
+from shared.keys import db_pool_key, settings_key
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=dumps, decoder=loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=dumps, decoder=loads, schema="pg_catalog")
+
+
+def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 20) -> asyncpg.Pool:
+    return asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        command_timeout=30,
+        server_settings={"timezone": "UTC"},
+    )
+
+
+@asynccontextmanager
+async def db_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    async with create_pool(settings.database_url, max_size=settings.db_pool_max_size) as pool:
+        app[db_pool_key] = pool
+        yield

@@ -1,0 +1,28 @@
+"""Start an aiohttp app the same way in both services: uvloop, logging, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable
+
+from aiohttp import web
+
+from shared.logging_setup import PathOnlyAccessLogger, configure_logging
+from shared.settings import Settings
+
+
+def serve(app: web.Application | Awaitable[web.Application], settings: Settings, port: int) -> None:
+    configure_logging()
+    if sys.platform != "win32":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(
+        app,
+        host=settings.host,
+        port=port,
+        access_log_class=PathOnlyAccessLogger,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        handle_signals=True,
+    )

@@ -1,0 +1,70 @@
+"""Configuration, read once from the environment (and an optional `.env`) by both services."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_BYTES = 32
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "jwt-secret", "please-change-me"}
+
+
+class DatabaseSettings(BaseSettings):
+    """What the migration runner needs, and nothing more (no JWT secret to run `make migrate`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/withbowwow"
+
+
+class Settings(DatabaseSettings):
+    """Every knob of the backend. Names match CONTRACT section 1 (case-insensitive)."""
+
+    app_env: Literal["development", "test", "production"] = "production"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jwt_secret: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    realtime_port: int = Field(default=8001, ge=1, le=65535)
+
+    fcm_project_id: str | None = None
+    fcm_credentials_file: str | None = None
+    fcm_base_url: str = "https://fcm.googleapis.com"
+
+    access_token_ttl_s: int = Field(default=15 * 60, gt=0)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    poll_interval_s: int = Field(default=30, gt=0)
+    invitation_ttl_s: int = Field(default=2 * 3600, gt=0)
+    max_walk_duration_s: int = Field(default=4 * 3600, gt=0)
+    invitation_sweep_interval_s: float = Field(default=1.0, gt=0)
+    db_pool_max_size: int = Field(default=20, ge=1)
+    shutdown_timeout_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _require_real_secret(self) -> Settings:
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if not secret:
+            raise ValueError("JWT_SECRET must be set (make run provides a development one)")
+        weak = secret.lower() in _PLACEHOLDERS or len(secret.encode()) < MIN_SECRET_BYTES
+        if weak and self.app_env != "development":
+            raise ValueError(
+                f"JWT_SECRET must be {MIN_SECRET_BYTES}+ random bytes, not a placeholder"
+            )
+        if self.app_env == "development":
+            log.warning("!!! APP_ENV=development: JWT_SECRET is a DEVELOPMENT-ONLY value !!!")
+        return self
+
+    @property
+    def jwt_key(self) -> str:
+        assert self.jwt_secret is not None  # guaranteed by the validator
+        return self.jwt_secret.get_secret_value()
+
+    @property
+    def fcm_enabled(self) -> bool:
+        return bool(self.fcm_project_id and self.fcm_credentials_file)

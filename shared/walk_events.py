@@ -1,0 +1,26 @@
+"""Walk-together events on Redis pub/sub: one channel per walk (`walk:{invitation_id}`).
+
+The API publishes `walk_ended` when an invitation leaves `accepted`; every gateway instance with
+a member of that walk is subscribed to its channel and closes both sockets with 4004. The gateway
+also relays locations, presence and its "replaced" notices on the same channel.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import redis.asyncio as aioredis
+
+from shared.jsonutil import dumps_bytes
+
+WALK_ENDED = "walk_ended"
+
+
+def walk_channel(invitation_id: uuid.UUID | str) -> str:
+    return f"walk:{invitation_id}"
+
+
+async def publish_walk_ended(redis: aioredis.Redis, invitation_id: uuid.UUID, status: str) -> None:
+    """Tell every gateway that this walk is over (`finished`, `cancelled` or `expired`)."""
+    message = {"type": WALK_ENDED, "invitation_id": str(invitation_id), "status": status}
+    await redis.publish(walk_channel(invitation_id), dumps_bytes(message))

@@ -1,0 +1,266 @@
+"""Fixtures: real PostgreSQL and Redis, isolated per test.
+
+PostgreSQL: the server at 127.0.0.1:5432 when it answers (else an embedded one under
+`.data/test/`); one database is migrated once per session as a template, and each test gets a
+fresh clone of it. Redis: the server at 127.0.0.1:6379 when it answers (else an embedded one),
+on a database index this session holds a lock on (so concurrent runs never meet), flushed before
+each test. Nothing here touches the data of `make run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis as sync_redis
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from services.api.app import create_app
+from services.api.migrate import migrate
+from shared.settings import Settings
+from tools.local_services import (
+    LOCAL_POSTGRES_URL,
+    LOCAL_REDIS_URL,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    port_open,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / ".data" / "test"
+_PREFIX = f"wbt_{os.getpid()}"
+_counter = itertools.count()
+
+
+def _with_database(dsn: str, database: str) -> str:
+    """`dsn` pointed at another database (works for host:port and unix-socket DSNs)."""
+    base, _, query = dsn.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> Iterator[str]:
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if url:
+        yield url
+    elif port_open("127.0.0.1", 5432):
+        yield LOCAL_POSTGRES_URL
+    else:
+        server = EmbeddedPostgres(TEST_DATA / "postgres").start()
+        try:
+            yield server.url()
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin_dsn: str) -> Iterator[str]:
+    name = f"{_PREFIX}_template"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        await migrate(_with_database(pg_admin_dsn, name))
+
+    asyncio.run(create())
+    yield name
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(pg_admin_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{_PREFIX}%"
+            )
+            for row in rows:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def database_url(pg_admin_dsn: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test alone."""
+    name = f"{_PREFIX}_{next(_counter)}"
+    conn = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await conn.close()
+    yield _with_database(pg_admin_dsn, name)
+    conn = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def redis_base_url() -> Iterator[str]:
+    """A Redis database index no concurrent test session uses."""
+    url = os.environ.get("TEST_REDIS_URL")
+    embedded: EmbeddedRedis | None = None
+    if not url:
+        if port_open("127.0.0.1", 6379):
+            url = LOCAL_REDIS_URL
+        else:
+            embedded = EmbeddedRedis(TEST_DATA / f"redis-{os.getpid()}").start()
+            url = embedded.url
+    lock_client = sync_redis.Redis.from_url(url)
+    owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+    index = next(
+        (
+            i
+            for i in range(1, 16)
+            if lock_client.set(f"withbowwow:test-db-lock:{i}", owner, nx=True, ex=3600)
+        ),
+        None,
+    )
+    if index is None:
+        raise RuntimeError("all Redis test database indexes 1..15 are held by other test runs")
+    base = url.partition("?")[0]
+    test_url = (
+        f"{base}?db={index}" if base.startswith("unix:") else f"{base.rsplit('/', 1)[0]}/{index}"
+    )
+    try:
+        yield test_url
+    finally:
+        if lock_client.get(f"withbowwow:test-db-lock:{index}") == owner.encode():
+            lock_client.delete(f"withbowwow:test-db-lock:{index}")
+        lock_client.close()
+        if embedded:
+            embedded.stop()
+
+
+@pytest.fixture
+async def redis_url(redis_base_url: str) -> str:
+    client = aioredis.Redis.from_url(redis_base_url)
+    await client.flushdb()
+    await client.aclose()
+    return redis_base_url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to this test's database, for arranging and asserting."""
+    from shared.db import init_connection
+
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    yield conn
+    await conn.close()
+
+
+def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "jwt_secret": secrets.token_urlsafe(48),
+        "db_pool_max_size": 5,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    return make_settings(database_url, redis_url)
+
+
+@dataclass
+class User:
+    id: str
+    token: str
+    refresh_token: str
+    nickname: str
+    email: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """The REST API under test, with shortcuts for the set-up most tests share."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    async def signup(self, nickname: str | None = None) -> User:
+        nickname = nickname or f"user{uuid.uuid4().hex[:8]}"
+        email = f"{nickname.lower()}-{uuid.uuid4().hex[:6]}@example.com"
+        resp = await self.client.post(
+            "/auth/signup", json={"email": email, "password": "correct horse", "nickname": nickname}
+        )
+        assert resp.status == 201, await resp.text()
+        body = await resp.json()
+        return User(
+            body["user"]["id"], body["access_token"], body["refresh_token"], nickname, email
+        )
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        user: User | None = None,
+        *,
+        expect: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Make a request, assert the status if `expect` is given, return the JSON body or None."""
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers.update(user.headers)
+        resp = await self.client.request(method, path, headers=headers, **kwargs)
+        text = await resp.text()
+        if expect is not None:
+            assert resp.status == expect, f"{method} {path}: {resp.status} {text}"
+        if not text:
+            return None
+        return await resp.json()
+
+    async def follow(self, follower: User, followee: User) -> None:
+        await self.call("POST", f"/users/{followee.id}/follow", follower)
+
+
+@pytest.fixture
+async def api_client(settings: Settings, aiohttp_client: Any) -> TestClient:
+    # `settings` first: its database must outlive the app (fixtures tear down in reverse).
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def api(api_client: TestClient) -> Api:
+    return Api(api_client)
+
+
+def assert_error(body: Any, code: str) -> None:
+    """The contract's error shape, with this code."""
+    assert set(body) == {"error"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], list)

@@ -1,0 +1,1 @@
+"""Developer tooling behind the Makefile: local servers, `make run`, CI helpers."""
