@@ -54,8 +54,9 @@ def _ensure_database(admin_url: str) -> str:
     return f"{base.rpartition('/')[0]}/{DATABASE_NAME}" + (f"?{query}" if query else "")
 
 
-def prepare_environment(stack: ExitStack) -> dict[str, str]:
-    """The environment every process gets, starting embedded servers where needed."""
+def prepare_environment(stack: ExitStack, *, full: bool) -> dict[str, str]:
+    """The environment every process gets, starting embedded servers where needed
+    (only the database when not `full`: migrating needs nothing else)."""
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         postgres = EmbeddedPostgres(DATA / "postgres").start()
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("command", choices=["run", "migrate"])
     args = parser.parse_args()
     with ExitStack() as stack:
-        env = prepare_environment(stack)
+        env = prepare_environment(stack, full=args.command == "run")
         migrate(env)
         if args.command == "run":
             sys.exit(run_all(env))
