@@ -1,0 +1,36 @@
+"""Users as others see them: whether one exists, and a profile with its counts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.api.visibility import walk_visible_to
+
+
+async def user_exists(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
+    exists: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", user_id)
+    return exists
+
+
+async def fetch_profile(
+    conn: asyncpg.Connection, user_id: uuid.UUID, viewer_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The public profile of `user_id` as `viewer_id` sees it: walk_count counts only the walks
+    the viewer may see, so the number never reveals a hidden walk."""
+    row = await conn.fetchrow(
+        f"""SELECT u.id, u.nickname, u.profile_image_url, u.created_at,
+                   (SELECT count(*) FROM follows WHERE followee_id = u.id) AS follower_count,
+                   (SELECT count(*) FROM follows WHERE follower_id = u.id) AS following_count,
+                   (SELECT count(*) FROM walks w
+                     WHERE w.user_id = u.id AND {walk_visible_to("w", "$2")}) AS walk_count,
+                   EXISTS (SELECT 1 FROM follows
+                            WHERE follower_id = $2 AND followee_id = u.id) AS is_following
+            FROM users u
+            WHERE u.id = $1""",
+        user_id,
+        viewer_id,
+    )
+    return dict(row) if row else None
