@@ -109,7 +109,12 @@ def test_compose_defines_the_stores_the_migration_and_the_three_processes() -> N
 def test_app_service_runs_the_contract_module(service: str) -> None:
     module = APP_COMMANDS[service]
     assert SERVICES[service]["command"] == ["python", "-m", module]
-    assert importlib.util.find_spec(module) is not None, f"{module} does not exist"
+    spec = importlib.util.find_spec(module)
+    assert spec is not None, f"{module} does not exist"
+    if spec.submodule_search_locations is not None:  # a package runs its __main__
+        assert importlib.util.find_spec(f"{module}.__main__") is not None, (
+            f"{module} has no __main__"
+        )
 
 
 def test_every_service_has_a_healthcheck_and_only_the_one_shot_disables_it() -> None:

@@ -152,7 +152,14 @@ def test_polls_document_etag_304_and_the_poll_interval(path: str) -> None:
 
 
 def test_lists_take_the_cursor_parameters() -> None:
-    page_schemas = {"WalkPage", "FollowPage", "DogPage", "InvitationPage", "NotificationPage"}
+    page_schemas = {
+        "WalkPage",
+        "FeedPage",
+        "FollowPage",
+        "DogPage",
+        "InvitationPage",
+        "NotificationPage",
+    }
     for method, path, operation in _operations():
         schema = operation["responses"].get("200", {}).get("content", {})
         refs = re.findall(r"#/components/schemas/(\w+)", str(schema))
