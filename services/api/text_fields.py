@@ -20,3 +20,13 @@ def _single_line(value: str) -> str:
 
 
 SingleLine = Annotated[str, AfterValidator(_single_line)]
+
+
+def _multi_line(value: str) -> str:
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
+        raise ValueError("must not contain control characters other than line breaks and tabs")
+    return value
+
+
+# Free text that may span lines (a walk's memo, a comment): the same rule, line breaks allowed.
+MultiLine = Annotated[str, AfterValidator(_multi_line)]
