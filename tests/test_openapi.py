@@ -5,18 +5,22 @@ The route table is read from `create_app(...)` without starting the app, so no s
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import yaml
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from services.api.app import create_app
 from services.api.auth import PUBLIC_PATHS
 from shared.errors import _CODES as HTTP_ERROR_CODES
-from tests.conftest import make_settings
+from tests.conftest import Api, User, make_settings
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
@@ -186,3 +190,169 @@ def test_times_and_ids_in_schemas_are_typed() -> None:
                 assert spec.get("format") == "date-time", (name, prop)
             if prop == "id" or (prop.endswith("_id") and "items" not in spec):
                 assert spec.get("format") == "uuid", (name, prop)
+
+
+class Conformance:
+    """Calls the API and checks each answer against the operation that documents it."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.exercised: set[tuple[str, str]] = set()
+
+    async def call(
+        self, method: str, template: str, status: int, user: User | None = None, **kwargs: Any
+    ) -> Any:
+        params = kwargs.pop("path", {})
+        url = template.format(**params)
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers.update(user.headers)
+        resp = await self.api.client.request(method, url, headers=headers, **kwargs)
+        text = await resp.text()
+        assert resp.status == status, f"{method} {url}: {resp.status} {text}"
+        operation = SPEC["paths"][template][method.lower()]
+        documented = operation["responses"].get(str(status))
+        assert documented is not None, f"{method} {template} does not document {status}"
+        response = _resolve(documented)
+        for header in response.get("headers", {}):
+            if header in {"ETag", "X-Poll-Interval"}:
+                assert header in resp.headers, f"{method} {template} {status} lacks {header}"
+        self.exercised.add((method, template))
+        if "content" not in response:
+            assert text == "", f"{method} {template} {status} has an undocumented body"
+            return None
+        body = json.loads(text)
+        schema = {
+            **response["content"]["application/json"]["schema"],
+            "components": SPEC["components"],
+        }
+        validator = OAS31Validator(schema, format_checker=OAS31Validator.FORMAT_CHECKER)
+        problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+        assert problems == [], f"{method} {template} {status}: {problems}"
+        return body
+
+
+async def test_every_documented_operation_answers_as_documented(api: Api) -> None:
+    check = Conformance(api)
+    await check.call("GET", "/healthz", 200)
+
+    email, password = "spec-owner@example.com", "correct horse"
+    signup = {"email": email, "password": password, "nickname": "owner"}
+    tokens = await check.call("POST", "/auth/signup", 201, json=signup)
+    login = await check.call(
+        "POST", "/auth/login", 200, json={"email": email, "password": password}
+    )
+    await check.call("POST", "/auth/refresh", 200, json={"refresh_token": login["refresh_token"]})
+    await check.call("POST", "/auth/login", 401, json={"email": email, "password": "wrong one"})
+    owner = User(
+        tokens["user"]["id"], tokens["access_token"], tokens["refresh_token"], "owner", email
+    )
+    friend = await api.signup("friend")
+    owner_id, friend_id = {"id": owner.id}, {"id": friend.id}
+
+    await check.call("GET", "/me", 200, owner)
+    await check.call("GET", "/me", 401)
+    await check.call(
+        "PATCH", "/me", 200, owner, json={"profile_image_url": "https://example.com/a.png"}
+    )
+    await check.call(
+        "PATCH", "/me", 400, owner, data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    await check.call("GET", "/users/{id}", 200, friend, path=owner_id)
+    await check.call("GET", "/users/{id}", 404, friend, path={"id": str(uuid.uuid4())})
+    await check.call("POST", "/users/{id}/follow", 201, friend, path=owner_id)
+    await check.call("POST", "/users/{id}/follow", 200, friend, path=owner_id)
+    await check.call("POST", "/users/{id}/follow", 422, owner, path=owner_id)
+    await check.call("GET", "/users/{id}/followers", 200, friend, path=owner_id)
+    await check.call("GET", "/users/{id}/following", 200, friend, path=friend_id)
+    await check.call(
+        "GET", "/users/{id}/following", 422, friend, path=friend_id, params={"limit": "0"}
+    )
+
+    dog = await check.call(
+        "POST", "/me/dogs", 201, owner, json={"name": "보리", "birth_date": "2020-05-01"}
+    )
+    spare = await check.call("POST", "/me/dogs", 201, owner, json={"name": "콩"})
+    await check.call("GET", "/users/{id}/dogs", 200, friend, path=owner_id)
+    await check.call("DELETE", "/me/dogs/{id}", 204, owner, path={"id": spare["id"]})
+    await check.call("DELETE", "/me/dogs/{id}", 404, owner, path={"id": spare["id"]})
+
+    walk_in = {
+        "started_at": "2026-01-05T07:00:00+09:00",
+        "ended_at": "2026-01-05T07:40:00+09:00",
+        "distance_m": 2500.5,
+        "dog_ids": [dog["id"]],
+        "memo": "아침 산책",
+        "path": [{"lat": 37.5, "lng": 127.0, "t": "2026-01-05T07:00:00+09:00"}],
+    }
+    feed_head = await check.call("GET", "/feed", 200, friend)
+    walk = await check.call("POST", "/walks", 201, owner, json=walk_in)
+    await check.call("POST", "/walks", 422, owner, json={})
+    await check.call("POST", "/walks", 413, owner, data=b"[" + b" " * (2 << 20) + b"]")
+    walk_id = {"id": walk["id"]}
+    await check.call("GET", "/walks/{id}", 200, friend, path=walk_id)
+    await check.call("GET", "/users/{id}/walks", 200, friend, path=owner_id)
+    since = feed_head["latest_cursor"] or "2000-01-01T00:00:00+00:00"
+    poll = await check.call("GET", "/feed", 200, friend, params={"since": since})
+    assert poll["new_count"] == 1
+    await check.call("GET", "/feed", 422, friend, params={"before": "not a cursor"})
+
+    await check.call("POST", "/walks/{id}/likes", 201, friend, path=walk_id)
+    await check.call("POST", "/walks/{id}/likes", 200, friend, path=walk_id)
+    await check.call("DELETE", "/walks/{id}/likes", 200, friend, path=walk_id)
+    comment = await check.call(
+        "POST", "/walks/{id}/comments", 201, friend, path=walk_id, json={"body": "멋져요"}
+    )
+    await check.call("POST", "/walks/{id}/comments", 422, friend, path=walk_id, json={"body": ""})
+    comment_path = {"id": walk["id"], "comment_id": comment["id"]}
+    resp = await api.client.get(f"/walks/{walk['id']}/interactions", headers=friend.headers)
+    await check.call("GET", "/walks/{id}/interactions", 200, friend, path=walk_id)
+    await check.call(
+        "GET",
+        "/walks/{id}/interactions",
+        304,
+        friend,
+        path=walk_id,
+        headers={"If-None-Match": resp.headers["ETag"]},
+    )
+    await check.call("DELETE", "/walks/{id}/comments/{comment_id}", 204, owner, path=comment_path)
+    await check.call("DELETE", "/walks/{id}", 403, friend, path=walk_id)
+
+    invitation_in = {"invitee_id": friend.id, "message": "같이 걸어요"}
+    invitation = await check.call("POST", "/invitations", 201, owner, json=invitation_in)
+    await check.call("POST", "/invitations", 409, owner, json=invitation_in)
+    invitation_id = {"id": invitation["id"]}
+    await check.call(
+        "GET", "/invitations", 200, friend, params={"box": "received", "status": "pending"}
+    )
+    await check.call("GET", "/invitations/{id}", 200, friend, path=invitation_id)
+    await check.call("POST", "/invitations/{id}/accept", 403, owner, path=invitation_id)
+    await check.call("POST", "/invitations/{id}/accept", 200, friend, path=invitation_id)
+    await check.call("POST", "/invitations/{id}/decline", 409, friend, path=invitation_id)
+    await check.call("POST", "/invitations/{id}/finish", 200, owner, path=invitation_id)
+    await check.call("POST", "/invitations/{id}/cancel", 409, owner, path=invitation_id)
+    declined = await check.call("POST", "/invitations", 201, owner, json=invitation_in)
+    await check.call("POST", "/invitations/{id}/decline", 200, friend, path={"id": declined["id"]})
+    cancelled = await check.call("POST", "/invitations", 201, owner, json=invitation_in)
+    await check.call("POST", "/invitations/{id}/cancel", 200, owner, path={"id": cancelled["id"]})
+
+    notifications = await check.call("GET", "/notifications", 200, owner)
+    assert notifications["items"], "the likes, comment and follow above notify the owner"
+    await check.call("POST", "/notifications/read", 200, owner, json={"all": True})
+    await check.call("POST", "/notifications/read", 422, owner, json={})
+
+    device = {"token": "fcm-token/with:odd-chars", "platform": "android"}
+    await check.call("POST", "/devices", 201, owner, json=device)
+    await check.call("POST", "/devices", 200, owner, json=device)
+    await check.call(
+        "DELETE", "/devices/{token}", 204, owner, path={"token": quote(device["token"], safe="")}
+    )
+
+    await check.call("GET", "/rankings/weekly", 200, owner, params={"scope": "following"})
+    await check.call("GET", "/users/{id}/badges", 200, friend, path=owner_id)
+    await check.call("DELETE", "/walks/{id}", 204, owner, path=walk_id)
+    await check.call("GET", "/walks/{id}", 404, owner, path=walk_id)
+    await check.call("DELETE", "/users/{id}/follow", 204, friend, path=owner_id)
+
+    unexercised = {(method, path) for method, path, _ in _operations()} - check.exercised
+    assert not unexercised, "documented but never checked here:\n" + _listing(unexercised)
