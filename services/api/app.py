@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.auth import auth_middleware
+from services.api.invitation_sweeper import invitation_sweeper_ctx
 from services.api.keys import push_jobs_key
 from services.api.push_jobs import push_emitter
 from services.api.routes import setup_routes
@@ -33,6 +34,6 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, push_jobs_ctx])
+    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, push_jobs_ctx, invitation_sweeper_ctx])
     setup_routes(app)
     return app
