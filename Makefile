@@ -30,5 +30,9 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Push jobs the worker gave up on (newest first).
+push-dead: install
+	$(PY) -m services.api.push_worker dead
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

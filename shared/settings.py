@@ -36,6 +36,16 @@ class Settings(DatabaseSettings):
     fcm_project_id: str | None = None
     fcm_credentials_file: str | None = None
     fcm_base_url: str = "https://fcm.googleapis.com"
+    # The push worker (services/api/push_worker): see docs/push.md for how these interact.
+    push_concurrency: int = Field(default=256, ge=1)
+    push_batch_size: int = Field(default=256, ge=1)
+    push_max_attempts: int = Field(default=8, ge=1)
+    push_retry_base_s: float = Field(default=2.0, gt=0)
+    push_retry_max_s: float = Field(default=600.0, gt=0)
+    push_send_timeout_s: float = Field(default=10.0, gt=0)
+    push_reclaim_idle_s: float = Field(default=60.0, gt=0)
+    push_sweep_interval_s: float = Field(default=10.0, gt=0)
+    push_sweep_grace_s: float = Field(default=120.0, gt=0)
 
     access_token_ttl_s: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)

@@ -1,0 +1,67 @@
+"""Everything a running worker holds: the DB pool, one Redis client, one HTTP session with a
+sized keep-alive pool, and the sender (FCM, or a logger when no credentials are configured)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import aiohttp
+
+from services.api.push_worker.fcm import FcmSender, LoggingSender, PushSender
+from services.api.push_worker.oauth import AccessTokens, ServiceAccount
+from services.api.push_worker.worker import PushWorker
+from shared.db import create_pool
+from shared.redis_client import create_redis
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
+    if not settings.fcm_enabled:
+        log.warning("FCM_PROJECT_ID / FCM_CREDENTIALS_FILE not set: pushes are LOGGED, not sent")
+        yield LoggingSender()
+        return
+    assert settings.fcm_project_id is not None and settings.fcm_credentials_file is not None
+    account = ServiceAccount.from_file(settings.fcm_credentials_file)
+    connector = aiohttp.TCPConnector(
+        limit=settings.push_concurrency,
+        limit_per_host=settings.push_concurrency,
+        keepalive_timeout=60,
+        ttl_dns_cache=300,
+    )
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tokens = AccessTokens(session, account, timeout_s=settings.push_send_timeout_s)
+        log.info(
+            "sending pushes to FCM project %s at %s as %s",
+            settings.fcm_project_id,
+            settings.fcm_base_url,
+            account.client_email,
+        )
+        try:
+            yield FcmSender(
+                session,
+                tokens,
+                base_url=settings.fcm_base_url,
+                project_id=settings.fcm_project_id,
+                timeout_s=settings.push_send_timeout_s,
+            )
+        finally:
+            await tokens.aclose()
+
+
+@asynccontextmanager
+async def open_worker(
+    settings: Settings, *, consumer: str | None = None
+) -> AsyncIterator[PushWorker]:
+    async with AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(
+            create_pool(settings.database_url, max_size=settings.db_pool_max_size)
+        )
+        redis = create_redis(settings.redis_url)
+        stack.push_async_callback(redis.aclose)
+        sender = await stack.enter_async_context(fcm_sender(settings))
+        yield PushWorker(settings, pool, redis, sender, consumer=consumer)

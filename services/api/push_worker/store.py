@@ -1,0 +1,186 @@
+"""The worker's SQL: claiming jobs from their notification rows, settling them, finding lost ones.
+
+A claim is a lease on the row (`push_lease_until`), so two workers that got the same job (a
+reclaimed entry, a sweeper's re-emit) never send it at once; `push_deliveries` remembers which
+devices are settled, so a retry or a reclaimed job only sends to the others.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+import asyncpg
+
+from services.api.push_worker.messages import PushNotification
+
+JobState = Literal["sent", "dead", "pending"]
+DeliveryOutcome = Literal["sent", "rejected", "unregistered"]
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    token: str
+    platform: str
+
+
+@dataclass(slots=True)
+class ClaimedJob:
+    notification: PushNotification
+    attempt: int
+    devices: list[Device] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    token: str
+    outcome: DeliveryOutcome
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What one attempt at a job decided."""
+
+    notification_id: uuid.UUID
+    state: JobState
+    deliveries: list[Delivery]
+    attempt: int
+    retry_in_s: float = 0.0
+    reason: str = ""
+
+
+_CLAIM = """
+WITH claimed AS (
+    UPDATE notifications n
+       SET push_attempts = n.push_attempts + 1,
+           push_lease_until = now() + make_interval(secs => $2)
+      FROM (SELECT id FROM notifications
+             WHERE id = ANY($1::uuid[])
+               AND push_state = 'pending'
+               AND (push_lease_until IS NULL OR push_lease_until <= now())
+               AND (push_due_at IS NULL OR push_due_at <= now())
+             ORDER BY id
+               FOR UPDATE SKIP LOCKED) AS free
+     WHERE n.id = free.id
+ RETURNING n.id, n.user_id, n.type, n.actor_id, n.data, n.push_attempts
+)
+SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, a.nickname AS actor_nickname
+  FROM claimed c
+  LEFT JOIN users a ON a.id = c.actor_id
+"""
+
+_UNSETTLED_DEVICES = """
+SELECT j.id AS notification_id, d.token, d.platform
+  FROM unnest($1::uuid[], $2::uuid[]) AS j(id, user_id)
+  JOIN devices d ON d.user_id = j.user_id
+ WHERE NOT EXISTS (SELECT 1 FROM push_deliveries p
+                    WHERE p.notification_id = j.id AND p.device_token = d.token)
+"""
+
+
+async def claim_jobs(
+    conn: asyncpg.Connection, ids: list[uuid.UUID], lease_s: float
+) -> list[ClaimedJob]:
+    """Lease the pending, due, unleased ones among `ids`, with the devices still to push."""
+    rows = await conn.fetch(_CLAIM, ids, lease_s)
+    if not rows:
+        return []
+    jobs = {
+        row["id"]: ClaimedJob(
+            PushNotification(
+                id=row["id"],
+                type=row["type"],
+                actor_id=row["actor_id"],
+                actor_nickname=row["actor_nickname"],
+                data=row["data"] or {},
+            ),
+            attempt=row["push_attempts"],
+        )
+        for row in rows
+    }
+    devices = await conn.fetch(
+        _UNSETTLED_DEVICES, [r["id"] for r in rows], [r["user_id"] for r in rows]
+    )
+    for device in devices:
+        jobs[device["notification_id"]].devices.append(Device(device["token"], device["platform"]))
+    return list(jobs.values())
+
+
+async def wait_times(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """For jobs that were not claimed: the pending ones, with seconds until due (<= 0: due,
+    but leased or locked by another worker). Missing ids are finished or gone."""
+    rows = await conn.fetch(
+        """SELECT id, coalesce(extract(epoch FROM push_due_at - now()), 0)::float8 AS wait_s
+             FROM notifications
+            WHERE id = ANY($1::uuid[]) AND push_state = 'pending'""",
+        ids,
+    )
+    return {row["id"]: row["wait_s"] for row in rows}
+
+
+async def settle_jobs(conn: asyncpg.Connection, settlements: list[Settlement]) -> None:
+    """Record one batch of attempts in one transaction."""
+    deliveries = [(s.notification_id, d) for s in settlements for d in s.deliveries]
+    dead = [s for s in settlements if s.state == "dead"]
+    async with conn.transaction():
+        if deliveries:
+            await conn.execute(
+                """INSERT INTO push_deliveries (notification_id, device_token, outcome, detail)
+                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+                   ON CONFLICT DO NOTHING""",
+                [n for n, _ in deliveries],
+                [d.token for _, d in deliveries],
+                [d.outcome for _, d in deliveries],
+                [d.detail for _, d in deliveries],
+            )
+        unregistered = [d.token for _, d in deliveries if d.outcome == "unregistered"]
+        if unregistered:
+            await conn.execute("DELETE FROM devices WHERE token = ANY($1::text[])", unregistered)
+        await conn.execute(
+            """UPDATE notifications n
+                  SET push_state = s.state,
+                      pushed_at = CASE WHEN s.state = 'sent' THEN now() ELSE n.pushed_at END,
+                      push_due_at = CASE WHEN s.state = 'pending'
+                                         THEN now() + make_interval(secs => s.retry_in_s) END,
+                      push_lease_until = NULL
+                 FROM unnest($1::uuid[], $2::text[], $3::float8[]) AS s(id, state, retry_in_s)
+                WHERE n.id = s.id AND n.push_state = 'pending'""",
+            [s.notification_id for s in settlements],
+            [s.state for s in settlements],
+            [s.retry_in_s for s in settlements],
+        )
+        if dead:
+            await conn.execute(
+                """INSERT INTO push_dead_letters (notification_id, attempts, reason)
+                   SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[])
+                   ON CONFLICT (notification_id) DO UPDATE
+                       SET attempts = EXCLUDED.attempts, reason = EXCLUDED.reason,
+                           failed_at = clock_timestamp()""",
+                [s.notification_id for s in dead],
+                [s.attempt for s in dead],
+                [s.reason for s in dead],
+            )
+
+
+async def sweep_lost_jobs(conn: asyncpg.Connection, grace_s: float, limit: int) -> list[uuid.UUID]:
+    """Pending jobs nobody touched for `grace_s` past their due time: their Redis entry was never
+    written or was lost. Marks them due now, so each is re-emitted once per grace period even
+    with several sweepers."""
+    rows = await conn.fetch(
+        """UPDATE notifications n
+              SET push_due_at = now()
+             FROM (SELECT id FROM notifications
+                    WHERE push_state = 'pending'
+                      AND coalesce(push_due_at, created_at) <= now() - make_interval(secs => $1)
+                      AND (push_lease_until IS NULL OR push_lease_until <= now())
+                    ORDER BY coalesce(push_due_at, created_at)
+                    LIMIT $2
+                      FOR UPDATE SKIP LOCKED) AS lost
+            WHERE n.id = lost.id
+        RETURNING n.id""",
+        grace_s,
+        limit,
+    )
+    return [row["id"] for row in rows]

@@ -1,0 +1,337 @@
+"""The push worker: reads jobs, sends them, settles them, and recovers what was lost.
+
+One process runs five loops:
+- reader: XREADGROUP new entries while there is room for more jobs in flight;
+- reclaimer: XAUTOCLAIM entries a crashed worker read but never acknowledged;
+- promoter: moves jobs whose backoff is over from `push:retry` back into the stream;
+- sweeper: re-emits pending rows that no Redis entry carries any more (the row is the truth);
+- settler: records finished attempts in batches (one transaction), then acknowledges entries.
+Each job is its own task and each send only waits for a send slot, so a slow device holds up
+nothing but its own job; a job waiting out a backoff holds nothing at all (it is back in Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from services.api.push_jobs import add_push_jobs
+from services.api.push_worker.backoff import retry_delay
+from services.api.push_worker.fcm import Outcome, PushSender, SendResult, token_hint
+from services.api.push_worker.job_stream import Entry, JobStream, is_missing_group
+from services.api.push_worker.messages import build_message, for_device
+from services.api.push_worker.store import (
+    ClaimedJob,
+    Delivery,
+    DeliveryOutcome,
+    Device,
+    Settlement,
+    claim_jobs,
+    settle_jobs,
+    sweep_lost_jobs,
+    wait_times,
+)
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REDIS_ERRORS = (RedisError, OSError)
+DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+READ_BLOCK_MS = 1000
+PROMOTE_INTERVAL_S = 0.25
+SETTLE_BATCH = 500
+SWEEP_BATCH = 1000
+OUTAGE_PAUSE_MAX_S = 5.0
+_RECORDED: dict[Outcome, DeliveryOutcome] = {
+    Outcome.SENT: "sent",
+    Outcome.REJECTED: "rejected",
+    Outcome.UNREGISTERED: "unregistered",
+}
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class PushWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis,
+        sender: PushSender,
+        *,
+        consumer: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._redis = redis
+        self._sender = sender
+        self._stream = JobStream(redis, consumer or default_consumer_name())
+        self._send_slots = asyncio.Semaphore(settings.push_concurrency)
+        self._max_jobs = max(settings.push_batch_size, 2 * settings.push_concurrency)
+        # A job's lease outlives any honest attempt (a send is bounded by its timeout), so only a
+        # crashed worker's job is ever taken over.
+        self._lease_s = settings.push_reclaim_idle_s + settings.push_send_timeout_s
+        self._in_flight: dict[uuid.UUID, list[str]] = {}  # job -> stream entries to acknowledge
+        self._job_tasks: set[asyncio.Task[None]] = set()
+        self._settled: asyncio.Queue[Settlement | None] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    @property
+    def consumer(self) -> str:
+        return self._stream.consumer
+
+    def stop(self) -> None:
+        """Ask run() to stop reading, let jobs in flight finish, settle them and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loops = [
+            asyncio.create_task(self._repeat("reader", self._read_once)),
+            asyncio.create_task(self._repeat("reclaimer", self._reclaim_once)),
+            asyncio.create_task(self._repeat("promoter", self._promote_once)),
+            asyncio.create_task(self._repeat("sweeper", self._sweep_once)),
+        ]
+        settler = asyncio.create_task(self._settle_loop())
+        try:
+            await self._stopping.wait()
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self._finish_jobs_in_flight()
+            self._settled.put_nowait(None)
+            await settler
+
+    async def _repeat(self, name: str, iteration: Callable[[], Awaitable[float]]) -> None:
+        """Run `iteration` forever; it returns the pause before the next run. An outage of Redis
+        or Postgres, or a bug, is logged and waited out: the worker outlives both."""
+        failures = 0
+        while True:
+            try:
+                pause = await iteration()
+                failures = 0
+            except ResponseError as exc:
+                if not is_missing_group(exc):
+                    log.exception("push %s failed", name)
+                    pause = 1.0
+                else:  # a fresh (or restarted, empty) Redis
+                    await self._create_group()
+                    pause = 0.0
+            except (*REDIS_ERRORS, *DB_ERRORS) as exc:
+                failures += 1
+                pause = min(OUTAGE_PAUSE_MAX_S, 0.1 * 2**failures)
+                log.warning(
+                    "push %s: %s (%s); again in %.1fs", name, type(exc).__name__, exc, pause
+                )
+            except Exception:
+                log.exception("push %s failed", name)
+                pause = 1.0
+            if pause:
+                await asyncio.sleep(pause)
+
+    async def _create_group(self) -> None:
+        try:
+            await self._stream.ensure_group()
+        except REDIS_ERRORS as exc:
+            log.warning("push: cannot create the consumer group yet: %s", type(exc).__name__)
+
+    def _room_left(self) -> int:
+        return self._max_jobs - len(self._in_flight)
+
+    async def _read_once(self) -> float:
+        room = self._room_left()
+        if room <= 0:
+            self._room.clear()
+            await self._room.wait()
+            return 0.0
+        batch = min(room, self._settings.push_batch_size)
+        await self._accept(await self._stream.read_new(batch, READ_BLOCK_MS))
+        return 0.0
+
+    async def _reclaim_once(self) -> float:
+        idle_ms = int(self._settings.push_reclaim_idle_s * 1000)
+        start = "0-0"
+        while (room := self._room_left()) > 0:
+            batch = min(room, self._settings.push_batch_size)
+            start, entries = await self._stream.reclaim(idle_ms, start, batch)
+            if entries:
+                log.info("push: reclaimed %d unacknowledged jobs", len(entries))
+                await self._accept(entries)
+            if start == "0-0":
+                break
+        return max(0.1, self._settings.push_reclaim_idle_s / 4)
+
+    async def _promote_once(self) -> float:
+        moved = await self._stream.promote_due(self._settings.push_batch_size)
+        return 0.0 if moved >= self._settings.push_batch_size else PROMOTE_INTERVAL_S
+
+    async def _sweep_once(self) -> float:
+        async with self._pool.acquire() as conn:
+            lost = await sweep_lost_jobs(conn, self._settings.push_sweep_grace_s, SWEEP_BATCH)
+        if lost:
+            log.info("push: re-emitting %d pending jobs that Redis no longer holds", len(lost))
+            await add_push_jobs(self._redis, lost)
+        return 0.0 if len(lost) == SWEEP_BATCH else self._settings.push_sweep_interval_s
+
+    async def _accept(self, entries: list[Entry]) -> None:
+        """Claim the jobs of freshly read entries and start them; settle duplicates."""
+        fresh: dict[uuid.UUID, list[str]] = {}
+        unreadable: list[str] = []
+        for entry_id, job_id in entries:
+            if job_id is None:
+                unreadable.append(entry_id)
+            elif job_id in self._in_flight:  # a twin of a job running here: settled with it
+                self._in_flight[job_id].append(entry_id)
+            else:
+                fresh.setdefault(job_id, []).append(entry_id)
+        if unreadable:
+            log.warning("push: dropping %d entries without a notification id", len(unreadable))
+            await self._stream.ack(unreadable)
+        if not fresh:
+            return
+        async with self._pool.acquire() as conn:
+            jobs = await claim_jobs(conn, list(fresh), self._lease_s)
+            claimed = {job.notification.id for job in jobs}
+            others = [job_id for job_id in fresh if job_id not in claimed]
+            waits = await wait_times(conn, others) if others else {}
+        for job in jobs:
+            self._in_flight[job.notification.id] = fresh[job.notification.id]
+            task = asyncio.create_task(self._run_job(job))
+            self._job_tasks.add(task)
+            task.add_done_callback(self._job_tasks.discard)
+        # Not claimed: finished or gone (acknowledge), not due yet (back to the retry set), or
+        # leased by another worker (left unacknowledged: looked at again when reclaimed).
+        later = {job_id: wait for job_id, wait in waits.items() if wait > 0}
+        await self._stream.schedule(later)
+        done = [
+            e for job_id in others if job_id not in waits or job_id in later for e in fresh[job_id]
+        ]
+        await self._stream.ack(done)
+
+    async def _run_job(self, job: ClaimedJob) -> None:
+        try:
+            settlement = await self._attempt(job)
+        except Exception:
+            log.exception("push job %s failed; retrying it", job.notification.id)
+            settlement = self._retry_or_give_up(job, [], "worker error", None)
+        self._settled.put_nowait(settlement)
+
+    async def _attempt(self, job: ClaimedJob) -> Settlement:
+        message = build_message(job.notification)
+        results = await asyncio.gather(*(self._send(message, device) for device in job.devices))
+        deliveries: list[Delivery] = []
+        failing: list[SendResult] = []
+        for device, result in zip(job.devices, results, strict=True):
+            if result.outcome is Outcome.RETRY:
+                failing.append(result)
+                continue
+            if result.outcome is not Outcome.SENT:
+                log.info(
+                    "push %s to device %s: %s (%s)",
+                    job.notification.id,
+                    token_hint(device.token),
+                    result.outcome,
+                    result.detail,
+                )
+            deliveries.append(Delivery(device.token, _RECORDED[result.outcome], result.detail))
+        if not failing:
+            return Settlement(job.notification.id, "sent", deliveries, job.attempt)
+        details = ", ".join(sorted({r.detail for r in failing}))
+        reason = f"{len(failing)} device(s) failing: {details}"
+        retry_after = max((r.retry_after_s or 0.0) for r in failing)
+        return self._retry_or_give_up(job, deliveries, reason, retry_after)
+
+    def _retry_or_give_up(
+        self, job: ClaimedJob, deliveries: list[Delivery], reason: str, retry_after: float | None
+    ) -> Settlement:
+        notification_id = job.notification.id
+        if job.attempt >= self._settings.push_max_attempts:
+            log.warning(
+                "push %s set aside after %d attempts: %s", notification_id, job.attempt, reason
+            )
+            return Settlement(notification_id, "dead", deliveries, job.attempt, reason=reason)
+        wait = retry_delay(
+            job.attempt,
+            retry_after,
+            base_s=self._settings.push_retry_base_s,
+            cap_s=self._settings.push_retry_max_s,
+        )
+        log.info("push %s: %s; attempt %d in %.1fs", notification_id, reason, job.attempt + 1, wait)
+        return Settlement(notification_id, "pending", deliveries, job.attempt, retry_in_s=wait)
+
+    async def _send(self, message: dict[str, Any], device: Device) -> SendResult:
+        async with self._send_slots:
+            try:
+                return await self._sender.send(for_device(message, device.token))
+            except Exception:  # a sender reports failures as results; this is a bug, not an outage
+                log.exception("push to device %s failed", token_hint(device.token))
+                return SendResult(Outcome.RETRY, "sender error")
+
+    async def _settle_loop(self) -> None:
+        while True:
+            first = await self._settled.get()
+            if first is None:
+                return
+            batch = [first]
+            last = False
+            while len(batch) < SETTLE_BATCH and not self._settled.empty():
+                item = self._settled.get_nowait()
+                if item is None:
+                    last = True
+                    break
+                batch.append(item)
+            await self._settle(batch)
+            if last:
+                return
+
+    async def _settle(self, batch: list[Settlement]) -> None:
+        pause = 0.1
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    await settle_jobs(conn, batch)
+                break
+            except DB_ERRORS as exc:
+                if self._stopping.is_set():
+                    log.warning("push: %d attempts not recorded at shutdown", len(batch))
+                    self._release(batch)
+                    return
+                log.warning("push: cannot record attempts (%s); again", type(exc).__name__)
+                await asyncio.sleep(pause)
+                pause = min(OUTAGE_PAUSE_MAX_S, pause * 2)
+        entry_ids = self._release(batch)
+        retries = {s.notification_id: s.retry_in_s for s in batch if s.state == "pending"}
+        try:
+            await self._stream.schedule(retries)
+            await self._stream.ack(entry_ids)
+        except REDIS_ERRORS as exc:
+            # The rows are settled; reclaim or the sweeper brings the rest back.
+            log.warning("push: Redis unavailable after settling (%s)", type(exc).__name__)
+
+    def _release(self, batch: list[Settlement]) -> list[str]:
+        entry_ids = [e for s in batch for e in self._in_flight.pop(s.notification_id, [])]
+        self._room.set()
+        return entry_ids
+
+    async def _finish_jobs_in_flight(self) -> None:
+        if not self._job_tasks:
+            return
+        _, unfinished = await asyncio.wait(
+            self._job_tasks, timeout=self._settings.shutdown_timeout_s
+        )
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
