@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable
@@ -230,17 +229,19 @@ async def test_a_job_that_keeps_failing_is_set_aside_and_listed_for_operators(
     assert letter["notification_id"] == nid
     assert letter["attempts"] == push_settings.push_max_attempts
     assert "503 UNAVAILABLE" in letter["reason"]
-    listing = subprocess.run(
-        [sys.executable, "-m", "services.api.push_worker", "dead"],
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.api.push_worker",
+        "dead",
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+        stdout=asyncio.subprocess.PIPE,
     )
-    assert str(nid) in listing.stdout
-    assert "badge_earned" in listing.stdout
+    stdout, _ = await asyncio.wait_for(command.communicate(), timeout=60)
+    assert command.returncode == 0
+    assert str(nid) in stdout.decode()
+    assert "badge_earned" in stdout.decode()
 
 
 async def test_a_slow_device_does_not_hold_up_other_pushes(
