@@ -82,11 +82,12 @@ VISIBILITY_MATRIX = [
 ]
 
 
-async def push_job_ids(redis: aioredis.Redis, expected: int) -> list[str]:
-    """The notification ids in `push:jobs`, once there are `expected` of them (bounded wait)."""
+async def pushed_notification_ids(redis: aioredis.Redis, expected: str) -> list[str]:
+    """The notification ids in `push:jobs`, once `expected` is among them (bounded wait)."""
     async with asyncio.timeout(5):
         while True:
             entries = await redis.xrange("push:jobs")
-            if len(entries) >= expected:
-                return [fields[b"notification_id"].decode() for _, fields in entries]
+            ids = [fields[b"notification_id"].decode() for _, fields in entries]
+            if expected in ids:
+                return ids
             await asyncio.sleep(0.02)

@@ -1,5 +1,53 @@
-"""Handlers for /feed (being built)."""
+"""`GET /feed`: the home timeline, and its 30-second `?since=` poll behind "N new posts".
+
+Both forms answer through `poll_response` (ETag, 304, X-Poll-Interval). `latest_cursor` is
+the cursor of the newest feed walk, to send back as the next poll's `since`; an empty feed has
+none (null) on the page form, and the poll form echoes its `since` when nothing is newer.
+"""
+
+from __future__ import annotations
 
 from aiohttp import web
 
+from services.api.auth import current_user
+from services.api.feed_queries import feed_newer, feed_newer_count, feed_page, newest_feed_cursor
+from services.api.pagination import Cursor, page_of, page_params, since_param
+from services.api.polling import poll_response
+from services.api.walks_queries import walk_json
+from shared.keys import db_pool_key
+
 routes = web.RouteTableDef()
+
+
+@routes.get("/feed")
+async def get_feed(request: web.Request) -> web.Response:
+    viewer_id = current_user(request)
+    page = page_params(request)
+    since = since_param(request)
+    async with (
+        request.app[db_pool_key].acquire() as conn,
+        # One snapshot, so new_count, items and latest_cursor agree with each other.
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        if since is not None:
+            records = await feed_newer(conn, viewer_id, since, page.limit)
+            new_count = await feed_newer_count(conn, viewer_id, since)
+            latest = Cursor.of(records[0]) if records else since
+            return poll_response(
+                request,
+                {
+                    "items": [walk_json(r) for r in records],
+                    "new_count": new_count,
+                    "latest_cursor": latest.encode(),
+                },
+            )
+        records = await feed_page(conn, viewer_id, page)
+        first_page = request.query.get("before") is None
+        newest = (
+            (Cursor.of(records[0]) if records else None)
+            if first_page
+            else await newest_feed_cursor(conn, viewer_id)
+        )
+    body = page_of(records, page, [walk_json(r) for r in records])
+    body["latest_cursor"] = newest.encode() if newest else None
+    return poll_response(request, body)
