@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 invitation_sweeper_key = web.AppKey("invitation_sweeper", asyncio.Task[None])
 
 
-async def sweep_once(app: web.Application) -> list[StatusChange]:
+async def sweep_once(app: web.Application) -> None:
     """One pass; loops while a batch comes back full, so a backlog clears in one tick."""
     max_walk = dt.timedelta(seconds=app[settings_key].max_walk_duration_s)
     changes: list[StatusChange] = []
@@ -43,7 +43,6 @@ async def sweep_once(app: web.Application) -> list[StatusChange]:
                 break
     if changes:
         await announce_walk_endings(app[redis_key], changes)
-    return changes
 
 
 async def run_sweeper(app: web.Application) -> None:
