@@ -141,6 +141,7 @@ async def test_inviting_an_unknown_user_is_404(api: Api, db: asyncpg.Connection)
     [
         ({"message": "x" * 201}, "message"),
         ({"message": "nul\u0000byte"}, "message"),
+        ({"message": "bell\u0007"}, "message"),
         ({"scheduled_at": "2020-01-01T09:00:00+09:00"}, "scheduled_at"),
         ({"scheduled_at": "2099-01-01T09:00:00"}, "scheduled_at"),
         ({"scheduled_at": "9999-12-31T23:59:59+00:00"}, "scheduled_at"),
@@ -160,10 +161,11 @@ async def test_invalid_create_is_422_naming_the_field(
     assert await db.fetchval("SELECT count(*) FROM invitations") == 0
 
 
-async def test_message_of_exactly_200_chars_is_kept(api: Api) -> None:
+async def test_message_of_200_chars_with_a_line_break_is_kept(api: Api) -> None:
     inviter, invitee = await api.signup(), await api.signup()
-    body = await invite(api, inviter, invitee, message="멍" * 200)
-    assert body["message"] == "멍" * 200
+    message = "멍" * 198 + "\n🐕"
+    body = await invite(api, inviter, invitee, message=message)
+    assert body["message"] == message
 
 
 async def test_invitee_id_must_be_a_uuid(api: Api) -> None:

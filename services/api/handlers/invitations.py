@@ -14,7 +14,7 @@ from typing import get_args
 
 import asyncpg
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.api.auth import current_user
 from services.api.invitations_queries import (
@@ -39,6 +39,7 @@ from services.api.invitations_queries import (
 from services.api.keys import push_jobs_key
 from services.api.notifications import notify
 from services.api.pagination import page_of, page_params
+from services.api.text_fields import MultiLine
 from services.api.walk_endings import announce_walk_endings
 from shared.errors import ApiError, conflict, forbidden, invalid, not_found
 from shared.invitations import Invitation, InvitationStatus, get_invitation
@@ -64,15 +65,8 @@ _STATUS_CHOICES: Mapping[str, InvitationStatus] = {s: s for s in get_args(Invita
 class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     invitee_id: uuid.UUID
-    message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    message: MultiLine | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     scheduled_at: AwareDatetime | None = Field(default=None, strict=True)
-
-    @field_validator("message")
-    @classmethod
-    def _storable(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("message must not contain NUL characters")
-        return value
 
 
 def _invitation_id(request: web.Request) -> uuid.UUID:
