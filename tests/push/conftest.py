@@ -170,8 +170,15 @@ async def create_notification(
     return notification_id
 
 
-async def push_state(db: asyncpg.Connection, notification_id: uuid.UUID) -> str:
-    state: str = await db.fetchval(
-        "SELECT push_state FROM notifications WHERE id = $1", notification_id
-    )
-    return state
+def settled(
+    db: asyncpg.Connection, notification_id: uuid.UUID, state: str = "sent"
+) -> Callable[[], Awaitable[bool]]:
+    """A check for `eventually`: the notification's push reached `state`."""
+
+    async def check() -> bool:
+        found = await db.fetchval(
+            "SELECT push_state FROM notifications WHERE id = $1", notification_id
+        )
+        return bool(found == state)
+
+    return check

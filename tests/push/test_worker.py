@@ -25,8 +25,8 @@ from tests.push.conftest import (
     create_notification,
     create_user,
     eventually,
-    push_state,
     running_worker,
+    settled,
 )
 from tests.push.fake_google import (
     INVALID_ARGUMENT,
@@ -38,13 +38,6 @@ from tests.push.fake_google import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def settled(db: asyncpg.Connection, notification_id: uuid.UUID, state: str = "sent") -> Any:
-    async def check() -> bool:
-        return await push_state(db, notification_id) == state
-
-    return check
 
 
 async def device_tokens(db: asyncpg.Connection) -> set[str]:

@@ -16,6 +16,7 @@ import asyncpg
 from services.api.push_worker.messages import PushNotification
 
 JobState = Literal["sent", "dead", "pending"]
+MAX_TEXT = 500
 DeliveryOutcome = Literal["sent", "rejected", "unregistered"]
 
 
@@ -120,6 +121,11 @@ async def wait_times(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uui
     return {row["id"]: row["wait_s"] for row in rows}
 
 
+def _storable(text: str) -> str:
+    """FCM's words as a text column takes them: no NUL, bounded."""
+    return text.replace("\x00", "")[:MAX_TEXT]
+
+
 async def settle_jobs(conn: asyncpg.Connection, settlements: list[Settlement]) -> None:
     """Record one batch of attempts in one transaction."""
     deliveries = [(s.notification_id, d) for s in settlements for d in s.deliveries]
@@ -133,7 +139,7 @@ async def settle_jobs(conn: asyncpg.Connection, settlements: list[Settlement]) -
                 [n for n, _ in deliveries],
                 [d.token for _, d in deliveries],
                 [d.outcome for _, d in deliveries],
-                [d.detail for _, d in deliveries],
+                [_storable(d.detail) for _, d in deliveries],
             )
         unregistered = [d.token for _, d in deliveries if d.outcome == "unregistered"]
         if unregistered:
@@ -160,7 +166,7 @@ async def settle_jobs(conn: asyncpg.Connection, settlements: list[Settlement]) -
                            failed_at = clock_timestamp()""",
                 [s.notification_id for s in dead],
                 [s.attempt for s in dead],
-                [s.reason for s in dead],
+                [_storable(s.reason) for s in dead],
             )
 
 

@@ -47,6 +47,17 @@ log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisError, OSError)
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# Worth waiting out: the database is unreachable, restarting, overloaded, or chose us as a
+# deadlock victim. Any other database error would fail again the same way.
+DB_OUTAGES = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.TransactionRollbackError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
 READ_BLOCK_MS = 1000
 PROMOTE_INTERVAL_S = 0.25
 SETTLE_BATCH = 500
@@ -304,7 +315,7 @@ class PushWorker:
                 async with self._pool.acquire() as conn:
                     await settle_jobs(conn, batch)
                 break
-            except DB_ERRORS as exc:
+            except DB_OUTAGES as exc:
                 if self._stopping.is_set():
                     log.warning("push: %d attempts not recorded at shutdown", len(batch))
                     self._release(batch)
@@ -312,6 +323,11 @@ class PushWorker:
                 log.warning("push: cannot record attempts (%s); again", type(exc).__name__)
                 await asyncio.sleep(pause)
                 pause = min(OUTAGE_PAUSE_MAX_S, pause * 2)
+            except asyncpg.PostgresError:
+                # Unacknowledged, these jobs come back through reclaim once their leases end.
+                log.exception("push: %d attempts could not be recorded", len(batch))
+                self._release(batch)
+                return
         entry_ids = self._release(batch)
         retries = {s.notification_id: s.retry_in_s for s in batch if s.state == "pending"}
         try:
