@@ -167,8 +167,9 @@ async def create_walk(request: web.Request) -> web.Response:
             facts = await _insert_walk(conn, user_id, body)
             notification_ids = await walk_effects.in_walk_transaction(conn, facts)
         request.app[push_jobs_key].emit(notification_ids)
-        await walk_effects.after_walk_committed(request.app, facts)
         record = await get_walk(conn, facts.id, user_id)
+    # With the connection back in the pool: the hook borrows one of its own.
+    await walk_effects.after_walk_committed(request.app, facts)
     if record is None:  # deleted in the instant since the commit
         raise not_found("walk")
     return web.json_response(walk_json(record), status=201, dumps=dumps)
