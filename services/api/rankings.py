@@ -87,7 +87,7 @@ if redis.call('HINCRBY', KEYS[3], ARGV[1], -1) <= 0 then
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
-  redis.call('ZINCRBY', KEYS[2], -tonumber(ARGV[3]), ARGV[1])
+  redis.call('ZINCRBY', KEYS[2], '-' .. ARGV[3], ARGV[1])
 end
 return 'removed'
 """
