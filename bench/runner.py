@@ -1,0 +1,304 @@
+"""`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
+
+    python -m bench.runner [all|gateway|api|push] [--repeat N] [--quick]
+
+Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
+Redis, starts every process it measures and stops them all, on Ctrl-C too. `--quick` shrinks
+every size (a smoke run of the harness; its figures mean nothing and go to
+.data/bench/quick-results/ instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from bench import gateway, results
+from bench.procs import raise_open_files_limit
+from bench.seed import SeedSize, seed
+from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_jwt_secret
+
+log = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    steady_sockets: int = 20_000
+    pace_s: float = 30
+    throughput_s: float = 15
+    memory_sockets: int = 19_000
+    churn_sockets: int = 10_000
+    load_processes: int = 4
+    http_seconds: float = 10
+    pushes: int = 5_000
+    seed: SeedSize = field(default_factory=SeedSize)
+
+
+QUICK = Sizes(
+    steady_sockets=2_000,
+    pace_s=8,
+    throughput_s=5,
+    memory_sockets=2_000,
+    churn_sockets=1_000,
+    load_processes=2,
+    http_seconds=3,
+    pushes=500,
+    seed=SeedSize(users=3_000, walks=30_000, follows_per_user=50, invitations=1_500),
+)
+
+
+def verdict(checks: dict[str, bool | None]) -> str:
+    return ", ".join(
+        f"{name} {'met' if ok else 'NOT met' if ok is not None else 'not measured'}"
+        for name, ok in checks.items()
+    )
+
+
+def within(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def at_least(value: float | None, floor: float) -> bool | None:
+    return None if value is None else value >= floor
+
+
+async def repeat(n: int, measure: Callable[[], Awaitable[dict[str, Any]]]) -> list[dict[str, Any]]:
+    runs = []
+    for i in range(n):
+        log.info("  run %d/%d", i + 1, n)
+        runs.append(await measure())
+    return runs
+
+
+def median(runs: list[dict[str, Any]], *path: str) -> float | None:
+    return results.median_of(runs, path)
+
+
+async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
+    phases = [
+        ("pace", 0.2, sizes.pace_s),
+        ("at_20k_per_s", 20_000 / sizes.steady_sockets, sizes.throughput_s),
+        ("at_30k_per_s", 30_000 / sizes.steady_sockets, sizes.throughput_s),
+    ]
+    bare_phases = [*phases, ("at_40k_per_s", 40_000 / sizes.steady_sockets, sizes.throughput_s)]
+
+    async def steady_pair() -> dict[str, Any]:
+        await stack.refresh()
+        log.info("    gateway: %d sockets on 2 instances", sizes.steady_sockets)
+        ours = await gateway.steady(
+            stack, "gateway", 2, sizes.steady_sockets, phases, sizes.load_processes
+        )
+        log.info("    bare relay: %d sockets on 2 processes", sizes.steady_sockets)
+        bare = await gateway.steady(
+            stack, "bare", 2, sizes.steady_sockets, bare_phases, sizes.load_processes
+        )
+        return {"gateway": ours, "bare": bare}
+
+    log.info("gateway latency and throughput")
+    runs = await repeat(n, steady_pair)
+    pace = [
+        {
+            k: {
+                **r[k].pop("pace"),
+                "sockets": r[k]["sockets"],
+                "connected": r[k]["connected"],
+                "instances": r[k]["instances"],
+                "rss_mb": r[k]["rss_mb"],
+                "rss_per_socket_kib": r[k]["rss_per_socket_kib"],
+                "gc_pause_max_ms": None,
+            }
+            for k in ("gateway", "bare")
+        }
+        for r in runs
+    ]
+    for run in pace:
+        for side in run.values():
+            side["gc_pause_max_ms"] = side["lat_max_ms"]
+    results.write(
+        "gateway_latency",
+        {
+            "about": "20,000 sockets (10,000 walks) over two gateway instances, partners on "
+            "different instances (every location crosses Redis), each socket sending a location "
+            "every 5 s; the bare relay runs the same load on two processes with partners "
+            "together. gc_pause_max_ms is a client-side proxy (the gateway does not report its "
+            "GC pauses): the largest latency of any location, with one in flight every 0.25 ms.",
+            "target": "every location delivered, p99 <= 50 ms, no pause over 100 ms",
+            "verdict": verdict(
+                {
+                    "all delivered": at_least(median(pace, "gateway", "delivered_ratio"), 1.0),
+                    "p99 <= 50 ms": within(median(pace, "gateway", "lat_p99_ms"), 50),
+                    "no pause > 100 ms": within(median(pace, "gateway", "lat_max_ms"), 100),
+                }
+            ),
+            "runs": pace,
+            "medians": medians(pace),
+        },
+    )
+    throughput = [
+        {
+            "gateway": {k: r["gateway"][k] for k in r["gateway"] if k.startswith("at_")},
+            "bare": {k: r["bare"][k] for k in r["bare"] if k.startswith("at_")},
+        }
+        for r in runs
+    ]
+    for run in throughput:
+        run["ratio_delivered_per_s_at_20k"] = _ratio(
+            run["gateway"]["at_20k_per_s"]["delivered_per_s"],
+            run["bare"]["at_20k_per_s"]["delivered_per_s"],
+        )
+    results.write(
+        "gateway_throughput",
+        {
+            "about": "The same 20,000 connected sockets, each sending faster (1, 1.5 and, for the "
+            "bare relay, 2 locations/s; the gateway's rate limit allows 2/s a socket) for "
+            f"{sizes.throughput_s:g} s: offered ~20,000, ~30,000 (~40,000) locations/s.",
+            "target": ">= 20,000 delivered/s at p99 <= 50 ms, ratio to the bare relay",
+            "verdict": verdict(
+                {
+                    ">= 20,000/s": at_least(
+                        median(throughput, "gateway", "at_20k_per_s", "delivered_per_s"), 19_500
+                    ),
+                    "p99 <= 50 ms": within(
+                        median(throughput, "gateway", "at_20k_per_s", "lat_p99_ms"), 50
+                    ),
+                }
+            ),
+            "runs": throughput,
+            "medians": medians(throughput),
+        },
+    )
+
+    async def memory_pair() -> dict[str, Any]:
+        await stack.refresh()
+        one = [("pace", 0.2, 10.0)]
+        log.info("    gateway: %d sockets on 1 instance", sizes.memory_sockets)
+        ours = await gateway.steady(
+            stack, "gateway", 1, sizes.memory_sockets, one, sizes.load_processes
+        )
+        log.info("    bare relay: %d sockets on 1 process", sizes.memory_sockets)
+        bare = await gateway.steady(
+            stack, "bare", 1, sizes.memory_sockets, one, sizes.load_processes
+        )
+        return {"gateway": ours, "bare": bare}
+
+    log.info("gateway memory")
+    memory = await repeat(n, memory_pair)
+    results.write(
+        "gateway_memory",
+        {
+            "about": f"{sizes.memory_sockets:,} sockets on ONE process (gateway, then bare "
+            "relay), measured with psutil 2 s after the last connect; rss_per_socket_kib = "
+            "(RSS connected - RSS idle) / sockets. Then 10 s at the 5 s pace.",
+            "target": "<= 20 KiB RSS per socket; 19,000 sockets within 512 MB",
+            "verdict": verdict(
+                {
+                    "<= 20 KiB/socket": within(median(memory, "gateway", "rss_per_socket_kib"), 20),
+                    "19,000 sockets in 512 MB": None
+                    if median(memory, "gateway", "connected") != sizes.memory_sockets
+                    else all(max(r["gateway"]["rss_mb"]) <= 512 for r in memory),
+                }
+            ),
+            "runs": memory,
+            "medians": medians(memory),
+        },
+    )
+
+    async def churn_run() -> dict[str, Any]:
+        await stack.refresh()
+        return await gateway.churn(stack, "gateway", sizes.churn_sockets, 3, sizes.load_processes)
+
+    log.info("gateway churn")
+    churn = await repeat(n, churn_run)
+    results.write(
+        "gateway_churn",
+        {
+            "about": f"Three waves of {sizes.churn_sockets:,} connects then closes on one "
+            "gateway instance, 100 probe walkers sending throughout. gc_pause_max_ms is the "
+            "probes' largest latency (client-side proxy; the gateway does not report its GC).",
+            "target": "RSS after each wave within 15% of after the first; no pause over 100 ms",
+            "verdict": verdict(
+                {
+                    "RSS within 15%": within(median(churn, "rss_growth_after_first_pct"), 15),
+                    "no pause > 100 ms": within(median(churn, "gc_pause_max_ms"), 100),
+                }
+            ),
+            "runs": churn,
+            "medians": medians(churn),
+        },
+    )
+
+
+def _ratio(ours: float | None, bare: float | None) -> float | None:
+    return round(ours / bare, 3) if ours and bare else None
+
+
+def medians(runs: list[dict[str, Any]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The median of every numeric figure across runs (same nesting as a run)."""
+    out: dict[str, Any] = {}
+    first = runs[0]
+    for key, value in first.items():
+        if isinstance(value, dict) and key not in {"close_codes", "status_counts"}:
+            out[key] = medians([r.get(key, {}) for r in runs])
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+            out[key] = round(statistics.median(values), 3) if values else None
+    return out
+
+
+async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
+    limit = raise_open_files_limit()
+    log.info("open-file limit: %d", limit)
+    with bench_servers() as (admin_url, redis_url):
+        database_url = await ensure_database(admin_url, database)
+        conn = await asyncpg.connect(database_url)
+        try:
+            started = time.monotonic()
+            if await seed(conn, sizes.seed):
+                log.info("seeded in %.0f s", time.monotonic() - started)
+        finally:
+            await conn.close()
+        stack = Stack(database_url, redis_url, new_jwt_secret(), BENCH_DATA / "logs")
+        if "gateway" in suites:
+            await gateway_suite(stack, sizes, n)
+        if "api" in suites:
+            from bench import api
+
+            await api.suite(stack, sizes, n)
+        if "push" in suites:
+            from bench import push
+
+            await push.suite(stack, sizes, n)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "suite", nargs="?", default="all", choices=["all", "gateway", "api", "push"]
+    )
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    suites = ["gateway", "api", "push"] if args.suite == "all" else [args.suite]
+    sizes = QUICK if args.quick else Sizes()
+    if args.quick:
+        results.RESULTS_DIR = BENCH_DATA / "quick-results"
+        results.RESULTS_MD = results.RESULTS_DIR / "RESULTS.md"
+    database = "withbowwow_bench_quick" if args.quick else "withbowwow_bench"
+    try:
+        asyncio.run(run(suites, sizes, args.repeat, database))
+    except KeyboardInterrupt:
+        log.warning("interrupted: every process this run started has been stopped")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()
