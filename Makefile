@@ -36,3 +36,17 @@ push-dead: install
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (bench/): figures go to bench/results/*.json and bench/RESULTS.md; CI does not run them.
+# BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
+bench: install
+	$(PY) -m bench.runner all $(BENCH_ARGS)
+
+bench-gateway: install
+	$(PY) -m bench.runner gateway $(BENCH_ARGS)
+
+bench-api: install
+	$(PY) -m bench.runner api $(BENCH_ARGS)
+
+bench-push: install
+	$(PY) -m bench.runner push $(BENCH_ARGS)
