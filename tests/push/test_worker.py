@@ -17,7 +17,8 @@ import redis.asyncio as aioredis
 
 from services.api.push_jobs import PUSH_STREAM, add_push_jobs
 from services.api.push_worker.dead_letters import list_dead_letters
-from services.api.push_worker.job_stream import CONSUMER_GROUP
+from services.api.push_worker.job_stream import CONSUMER_GROUP, JobStream
+from services.api.push_worker.runtime import CredentialsError, open_worker
 from shared.settings import Settings
 from tests.conftest import Api
 from tests.push.conftest import (
@@ -364,3 +365,27 @@ async def test_following_through_the_api_pushes_the_followee(
     assert message["notification"]["body"] == "초코님이 회원님을 팔로우하기 시작했어요"
     assert message["data"]["type"] == "followed"
     assert message["data"]["follower_id"] == choco.id
+
+
+async def test_consumers_of_workers_gone_for_good_are_forgotten(redis: aioredis.Redis) -> None:
+    stream = JobStream(redis, "alive")
+    await stream.ensure_group()
+    for name in ("alive", "gone"):
+        await redis.xgroup_createconsumer(PUSH_STREAM, CONSUMER_GROUP, name)
+    await add_push_jobs(redis, [uuid.uuid4()])
+    await redis.xreadgroup(CONSUMER_GROUP, "holding", {PUSH_STREAM: ">"}, count=1)
+
+    assert await stream.forget_gone_consumers(idle_ms=0) == 1
+
+    consumers = await redis.xinfo_consumers(PUSH_STREAM, CONSUMER_GROUP)
+    assert {c["name"] for c in consumers} == {b"alive", b"holding"}
+
+
+async def test_an_unusable_credentials_file_stops_the_worker_at_start(
+    push_settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(CredentialsError, match="FCM_CREDENTIALS_FILE"):
+        async with open_worker(push_settings_for(fcm_credentials_file=str(broken))):
+            pass

@@ -11,7 +11,7 @@ import sys
 import asyncpg
 
 from services.api.push_worker.dead_letters import format_dead_letters, list_dead_letters
-from services.api.push_worker.runtime import open_worker
+from services.api.push_worker.runtime import CredentialsError, open_worker
 from shared.logging_setup import configure_logging
 from shared.settings import DatabaseSettings, Settings
 
@@ -47,7 +47,10 @@ def main() -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except CredentialsError as exc:
+        sys.exit(f"push worker cannot start: {exc}")
 
 
 if __name__ == "__main__":

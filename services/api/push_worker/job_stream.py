@@ -43,12 +43,12 @@ def _job_id(fields: Mapping[Any, Any] | None) -> uuid.UUID | None:
         return None
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _entries(raw: Iterable[tuple[Any, Any]]) -> list[Entry]:
-    return [
-        (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id), _job_id(fields))
-        for entry_id, fields in raw
-        if entry_id is not None
-    ]
+    return [(_text(entry_id), _job_id(fields)) for entry_id, fields in raw if entry_id is not None]
 
 
 def is_missing_group(exc: ResponseError) -> bool:
@@ -88,9 +88,20 @@ class JobStream:
         reply = await self._redis.xautoclaim(
             PUSH_STREAM, CONSUMER_GROUP, self.consumer, min_idle_ms, start_id=start, count=count
         )
-        next_start, raw = reply[0], reply[1]
-        next_id = next_start.decode() if isinstance(next_start, bytes) else str(next_start)
-        return next_id, _entries(raw)
+        return _text(reply[0]), _entries(reply[1])
+
+    async def forget_gone_consumers(self, idle_ms: int) -> int:
+        """Drop consumers (workers that exited for good) idle this long with nothing pending;
+        each worker run has its own name, so they would otherwise pile up in the group."""
+        consumers = await self._redis.xinfo_consumers(PUSH_STREAM, CONSUMER_GROUP)
+        gone = [
+            c["name"]
+            for c in consumers
+            if c["pending"] == 0 and c["idle"] >= idle_ms and _text(c["name"]) != self.consumer
+        ]
+        for name in gone:
+            await self._redis.xgroup_delconsumer(PUSH_STREAM, CONSUMER_GROUP, name)
+        return len(gone)
 
     async def ack(self, entry_ids: list[str]) -> None:
         """Acknowledge and delete: a settled job's entry has nothing left to say."""

@@ -19,6 +19,18 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class CredentialsError(Exception):
+    """FCM_CREDENTIALS_FILE cannot be used: better to stop at start than to fail every push."""
+
+
+def load_service_account(path: str) -> ServiceAccount:
+    try:
+        return ServiceAccount.from_file(path)
+    except (OSError, ValueError, KeyError) as exc:
+        # These messages name the problem (missing field, bad JSON, bad key), never the key.
+        raise CredentialsError(f"FCM_CREDENTIALS_FILE {path}: {exc}") from None
+
+
 @asynccontextmanager
 async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
     if not settings.fcm_enabled:
@@ -26,7 +38,7 @@ async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
         yield LoggingSender()
         return
     assert settings.fcm_project_id is not None and settings.fcm_credentials_file is not None
-    account = ServiceAccount.from_file(settings.fcm_credentials_file)
+    account = load_service_account(settings.fcm_credentials_file)
     connector = aiohttp.TCPConnector(
         limit=settings.push_concurrency,
         limit_per_host=settings.push_concurrency,

@@ -63,6 +63,7 @@ PROMOTE_INTERVAL_S = 0.25
 SETTLE_BATCH = 500
 SWEEP_BATCH = 1000
 OUTAGE_PAUSE_MAX_S = 5.0
+GONE_CONSUMER_IDLE_S = 3600.0
 _RECORDED: dict[Outcome, DeliveryOutcome] = {
     Outcome.SENT: "sent",
     Outcome.REJECTED: "rejected",
@@ -183,6 +184,7 @@ class PushWorker:
                 await self._accept(entries)
             if start == "0-0":
                 break
+        await self._stream.forget_gone_consumers(int(GONE_CONSUMER_IDLE_S * 1000))
         return max(0.1, self._settings.push_reclaim_idle_s / 4)
 
     async def _promote_once(self) -> float:
