@@ -139,3 +139,17 @@ async def test_body_over_one_mebibyte_is_413(api: Api) -> None:
         "POST", "/auth/login", expect=413, data=big, headers={"Content-Type": "application/json"}
     )
     assert_error(body, "too_large")
+
+
+async def test_control_characters_are_422_not_500(api: Api) -> None:
+    body = await api.call(
+        "POST",
+        "/auth/signup",
+        expect=422,
+        json={"email": "nul@example.com", "password": "12345678", "nickname": "a\u0000b"},
+    )
+    assert [d["field"] for d in body["error"]["details"]] == ["nickname"]
+    body = await api.call(
+        "POST", "/auth/login", expect=422, json={"email": "a\u0000@example.com", "password": "x"}
+    )
+    assert_error(body, "validation_error")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.api.handlers.users import fetch_me
 from services.api.passwords import hash_password, verify_password
+from services.api.text_fields import SingleLine
 from shared.errors import ApiError, conflict, unauthorized
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
@@ -24,12 +25,12 @@ class SignupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     email: EmailStr
     password: str = Field(min_length=8, max_length=256)
-    nickname: str = Field(min_length=1, max_length=30)
+    nickname: SingleLine = Field(min_length=1, max_length=30)
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=320)
+    email: SingleLine = Field(max_length=320)
     password: str = Field(max_length=256)
 
 
