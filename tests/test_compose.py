@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 from pydantic import ValidationError
 
 from services.api.app import create_app
@@ -211,23 +212,40 @@ def test_app_containers_stop_gracefully_before_they_are_killed() -> None:
         assert grace.endswith("s") and int(grace[:-1]) > shutdown_s, name
 
 
-@pytest.mark.parametrize("service", ["api", "realtime"])
+def _http_app(service: str, settings: Settings) -> web.Application:
+    """The app the service's container runs (imported late: each service is its own module)."""
+    if service == "realtime":
+        from services.realtime.app import create_app as create_realtime_app
+
+        return create_realtime_app(settings)
+    return create_app(settings)
+
+
+HTTP_PROBES = [("api", "API_PORT"), ("realtime", "REALTIME_PORT")]
+
+
+@pytest.mark.parametrize(("service", "port_variable"), HTTP_PROBES)
 async def test_http_healthcheck_passes_while_healthz_answers_200(
-    service: str, settings: Settings, aiohttp_server: Any
+    service: str, port_variable: str, settings: Settings, aiohttp_server: Any
 ) -> None:
-    server = await aiohttp_server(create_app(settings))
-    port_variable = "API_PORT" if service == "api" else "REALTIME_PORT"
+    server = await aiohttp_server(_http_app(service, settings))
     assert await _run_probe(service, {port_variable: str(server.port)}) == 0
 
 
-@pytest.mark.parametrize("service", ["api", "realtime"])
 async def test_http_healthcheck_fails_while_healthz_answers_503(
-    service: str, database_url: str, aiohttp_server: Any
+    database_url: str, aiohttp_server: Any
 ) -> None:
+    # The API starts without Redis and answers 503 (the gateway needs Redis to start at all).
     settings = make_settings(database_url, "redis://127.0.0.1:1/0")
     server = await aiohttp_server(create_app(settings))
-    port_variable = "API_PORT" if service == "api" else "REALTIME_PORT"
-    assert await _run_probe(service, {port_variable: str(server.port)}) != 0
+    assert await _run_probe("api", {"API_PORT": str(server.port)}) != 0
+
+
+@pytest.mark.parametrize(("service", "port_variable"), HTTP_PROBES)
+async def test_http_healthcheck_fails_when_nothing_listens(
+    service: str, port_variable: str, unused_tcp_port: int
+) -> None:
+    assert await _run_probe(service, {port_variable: str(unused_tcp_port)}) != 0
 
 
 async def test_worker_healthcheck_follows_redis(redis_url: str) -> None:
