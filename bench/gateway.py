@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +158,11 @@ async def steady(
     sockets: int,
     phases: list[tuple[str, float, float]],
     load_processes: int,
+    watch: Callable[[list[int], float], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
-    """Connect `sockets` walkers over `instances` servers, then run each (name, rate, seconds)."""
+    """Connect `sockets` walkers over `instances` servers, then run each (name, rate, seconds).
+
+    `watch(pids, seconds)`, when given, runs beside each phase (bench/profile.py's profiler)."""
     walks = range(sockets // 2)
     budget = 120 + sum(seconds + 10 for _, _, seconds in phases)
     async with scenario(stack) as children:
@@ -194,7 +197,14 @@ async def steady(
             rss_per_socket_kib=round(max(per_socket), 2),
         )
         for name, rate, seconds in phases:
+            watching = (
+                asyncio.create_task(watch([s.proc.pid for s in servers], seconds))
+                if watch
+                else None
+            )
             figures = merge_run(await loads.command(f"run {rate} {seconds}"))
+            if watching is not None:
+                await watching
             figures["interval_s"] = round(1 / rate, 3)
             figures["offered_per_s"] = round(rate * result["connected"])
             figures["rss_mb_after"] = [round(rss_mb(s.proc.pid), 1) for s in servers]
