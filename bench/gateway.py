@@ -139,7 +139,19 @@ def merge_run(replies: list[dict[str, Any]]) -> dict[str, Any]:
         "delivered_per_s": round(delivered / seconds) if seconds else None,
         **percentiles(latencies),
         "stall_max_ms": percentiles(latencies)["lat_max_ms"],
+        "stalls_over_100ms_at_s": stall_times([s for r in replies for s in r["slow"]]),
     }
+
+
+def stall_times(slow: list[tuple[float, float]], over_ms: float = 100.0) -> list[list[float]]:
+    """Episodes of locations slower than `over_ms`: [sent at s, worst ms], one per 0.5 s window,
+    so a stall that delays thousands of locations reads as one line (at most 20 listed)."""
+    episodes: dict[int, float] = {}
+    for sent_at, ms in slow:
+        if ms > over_ms:
+            window = int(sent_at * 2)
+            episodes[window] = max(episodes.get(window, 0.0), ms)
+    return [[w / 2, ms] for w, ms in sorted(episodes.items())][:20]
 
 
 @asynccontextmanager

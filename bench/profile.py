@@ -3,8 +3,9 @@
     python -m bench.profile api-poll | api-page | gateway [--seconds S] [--sockets N]
 
 Starts the service and the load as the benchmark does, records the service with py-spy for the
-load's duration, and prints the hottest functions (self and total share of samples). The raw
-collapsed stacks are kept in .data/bench/profiles/ (flame-graph input).
+load's duration, and prints the hottest functions (self and total share of samples), also kept
+in bench/results/profiles/<which>.txt; the raw collapsed stacks (flame-graph input) stay in
+.data/bench/profiles/.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from urllib.parse import quote
 
 from bench import api, gateway
 from bench.procs import Children, free_port, raise_open_files_limit, wait_http
+from bench.results import RESULTS_DIR, command_line
 from bench.seed import SeedSize, seed
 from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_jwt_secret
 
 PROFILES = BENCH_DATA / "profiles"
+SUMMARIES = RESULTS_DIR / "profiles"
 
 
 async def record(pid: int, seconds: float, out: Path) -> None:
@@ -137,7 +140,10 @@ async def main_async(which: str, seconds: float, sockets: int) -> None:
             out = await profile_gateway(stack, sockets, seconds)
         else:
             out = await profile_api(stack, which, seconds)
-    print(summarize(out))
+    summary = summarize(out)
+    SUMMARIES.mkdir(parents=True, exist_ok=True)
+    (SUMMARIES / f"{which}.txt").write_text(f"$ {command_line()}\n{summary}\n")
+    print(summary)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ import orjson
 LNG0 = 126.0
 SEQ_SCALE = 1e6
 GRACE_S = 3.0
+SLOW_MS = 50.0  # locations slower than this are reported with their send time (stall timeline)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Load:
     send_times: list[float] = field(default_factory=list)
     received: bytearray = field(default_factory=bytearray)
     latencies_ms: list[float] = field(default_factory=list)
+    slow: list[tuple[int, float]] = field(default_factory=list)
     close_codes: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     session: aiohttp.ClientSession | None = None
@@ -69,7 +71,10 @@ class Load:
                     seq = round((body["lng"] - LNG0) * SEQ_SCALE)
                     if 0 <= seq < len(self.send_times) and not self.received[seq]:
                         self.received[seq] = 1
-                        self.latencies_ms.append((now() - self.send_times[seq]) * 1000)
+                        latency_ms = (now() - self.send_times[seq]) * 1000
+                        self.latencies_ms.append(latency_ms)
+                        if latency_ms > SLOW_MS:
+                            self.slow.append((seq, latency_ms))
                 elif kind == "hello":
                     walker.hello.set()
                 self.kinds[kind] += 1
@@ -141,6 +146,7 @@ class Load:
 
     def start(self, rate_hz: float) -> dict[str, Any]:
         self.latencies_ms = []
+        self.slow = []
         self.first_seq = len(self.send_times)
         self.started_at = time.perf_counter()
         self.stop_sending = asyncio.Event()
@@ -162,6 +168,11 @@ class Load:
             "send_errors": send_errors,
             "seconds": round(seconds, 3),
             "latencies_ms": [round(v, 3) for v in self.latencies_ms],
+            # (seconds after the phase started that it was sent, latency): when stalls happen.
+            "slow": [
+                (round(self.send_times[seq] - self.started_at, 3), round(ms, 1))
+                for seq, ms in self.slow
+            ],
             "close_codes": dict(self.close_codes),
             "kinds": dict(self.kinds),
         }
