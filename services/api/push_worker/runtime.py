@@ -66,9 +66,7 @@ async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
 
 
 @asynccontextmanager
-async def open_worker(
-    settings: Settings, *, consumer: str | None = None
-) -> AsyncIterator[PushWorker]:
+async def open_worker(settings: Settings) -> AsyncIterator[PushWorker]:
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(
             create_pool(settings.database_url, max_size=settings.db_pool_max_size)
@@ -76,4 +74,4 @@ async def open_worker(
         redis = create_redis(settings.redis_url)
         stack.push_async_callback(redis.aclose)
         sender = await stack.enter_async_context(fcm_sender(settings))
-        yield PushWorker(settings, pool, redis, sender, consumer=consumer)
+        yield PushWorker(settings, pool, redis, sender)

@@ -82,14 +82,12 @@ class PushWorker:
         pool: asyncpg.Pool,
         redis: aioredis.Redis,
         sender: PushSender,
-        *,
-        consumer: str | None = None,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self._redis = redis
         self._sender = sender
-        self._stream = JobStream(redis, consumer or default_consumer_name())
+        self._stream = JobStream(redis, default_consumer_name())
         self._send_slots = asyncio.Semaphore(settings.push_concurrency)
         self._max_jobs = max(settings.push_batch_size, 2 * settings.push_concurrency)
         # A job's lease outlives any honest attempt (a send is bounded by its timeout), so only a
@@ -100,10 +98,6 @@ class PushWorker:
         self._settled: asyncio.Queue[Settlement | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
-
-    @property
-    def consumer(self) -> str:
-        return self._stream.consumer
 
     def stop(self) -> None:
         """Ask run() to stop reading, let jobs in flight finish, settle them and return."""
