@@ -175,12 +175,12 @@ def left_accepted(record: Any) -> bool:
 
 
 # Settling: `$1` is the maximum walk length; the scope's parameters follow.
+_OVERDUE = """((status = 'pending' AND expires_at <= now())
+            OR (status = 'accepted' AND responded_at <= now() - $1::interval))"""
 _SETTLE = """UPDATE invitations SET
         status = CASE status WHEN 'pending' THEN 'expired' ELSE 'finished' END,
         ended_at = CASE status WHEN 'pending' THEN expires_at ELSE responded_at + $1::interval END
-    WHERE ({scope})
-      AND ((status = 'pending' AND expires_at <= now())
-           OR (status = 'accepted' AND responded_at <= now() - $1::interval))
+    WHERE ({scope}) AND {overdue}
     RETURNING id, status"""
 
 
@@ -188,7 +188,8 @@ async def settle_overdue_invitation(
     conn: asyncpg.Connection, max_walk: dt.timedelta, invitation_id: uuid.UUID
 ) -> list[StatusChange]:
     """End this invitation if it is overdue, so it is never seen in a state it has outlived."""
-    return _changes(await conn.fetch(_SETTLE.format(scope="id = $2"), max_walk, invitation_id))
+    sql = _SETTLE.format(scope="id = $2", overdue=_OVERDUE)
+    return _changes(await conn.fetch(sql, max_walk, invitation_id))
 
 
 async def settle_overdue_between(
@@ -199,15 +200,23 @@ async def settle_overdue_between(
         "LEAST(inviter_id, invitee_id) = LEAST($2::uuid, $3::uuid) "
         "AND GREATEST(inviter_id, invitee_id) = GREATEST($2::uuid, $3::uuid)"
     )
-    return _changes(await conn.fetch(_SETTLE.format(scope=scope), max_walk, a, b))
+    return _changes(await conn.fetch(_SETTLE.format(scope=scope, overdue=_OVERDUE), max_walk, a, b))
 
 
 async def settle_overdue_of_user(
     conn: asyncpg.Connection, max_walk: dt.timedelta, user_id: uuid.UUID
 ) -> list[StatusChange]:
-    """End this user's overdue invitations before listing them."""
-    scope = "inviter_id = $2 OR invitee_id = $2"
-    return _changes(await conn.fetch(_SETTLE.format(scope=scope), max_walk, user_id))
+    """End this user's overdue invitations before listing them.
+
+    Several rows, so SKIP LOCKED: two of these (or a sweep) never wait on, or deadlock with,
+    each other; a row someone else holds is being settled by them.
+    """
+    scope = (
+        "id IN (SELECT id FROM invitations WHERE (inviter_id = $2 OR invitee_id = $2) "
+        f"AND {_OVERDUE} FOR UPDATE SKIP LOCKED)"
+    )
+    sql = _SETTLE.format(scope=scope, overdue=_OVERDUE)
+    return _changes(await conn.fetch(sql, max_walk, user_id))
 
 
 # The sweeper's batches. SKIP LOCKED: several API instances split the work instead of queueing

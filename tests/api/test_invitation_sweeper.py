@@ -34,19 +34,26 @@ WAIT_S = 10.0
 
 @pytest.fixture
 async def all_walks(redis: aioredis.Redis) -> AsyncIterator[PubSub]:
-    """Subscribed to every walk channel before the test triggers anything."""
+    """Subscribed to every walk channel before the test triggers anything.
+
+    Pub/sub ignores Redis database numbers, so other test runs' walks show up here too:
+    read them with `next_message_about`.
+    """
     pubsub = redis.pubsub()
     await pubsub.psubscribe("walk:*")
     yield pubsub
     await pubsub.aclose()
 
 
-async def next_message(pubsub: PubSub) -> dict[str, Any]:
+async def next_message_about(pubsub: PubSub, invitation_ids: set[str]) -> dict[str, Any]:
+    """The next message about one of these invitations, on its own channel (bounded wait)."""
     async with asyncio.timeout(WAIT_S):
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None:
-                data: dict[str, Any] = json.loads(message["data"])
+            if message is None:
+                continue
+            data: dict[str, Any] = json.loads(message["data"])
+            if data.get("invitation_id") in invitation_ids:
                 assert message["channel"] == walk_channel(data["invitation_id"]).encode()
                 return data
 
@@ -77,7 +84,7 @@ async def test_unanswered_invitation_expires_and_gateways_hear_of_it(
     invitation = await api.call(
         "POST", "/invitations", inviter, expect=201, json={"invitee_id": invitee.id}
     )
-    assert await next_message(all_walks) == {
+    assert await next_message_about(all_walks, {invitation["id"]}) == {
         "type": "walk_ended",
         "invitation_id": invitation["id"],
         "status": "expired",
@@ -98,7 +105,7 @@ async def test_accepted_walk_finishes_by_itself_and_gateways_hear_of_it(
         "POST", "/invitations", inviter, expect=201, json={"invitee_id": invitee.id}
     )
     await api.call("POST", f"/invitations/{invitation['id']}/accept", invitee, expect=200)
-    assert await next_message(all_walks) == {
+    assert await next_message_about(all_walks, {invitation["id"]}) == {
         "type": "walk_ended",
         "invitation_id": invitation["id"],
         "status": "finished",
@@ -197,9 +204,10 @@ async def test_one_sweep_clears_a_backlog_larger_than_a_batch_and_announces_each
     rows = await db.fetch("SELECT id, status FROM invitations")
     assert {r["id"] for r in rows if r["status"] == "expired"} == expired
     assert {r["id"] for r in rows if r["status"] == "finished"} == finished
+    ours = {str(i) for i in expired | finished}
     announced: dict[str, str] = {}
-    while len(announced) < len(expired) + len(finished):
-        message = await next_message(all_walks)
+    while len(announced) < len(ours):
+        message = await next_message_about(all_walks, ours)
         assert message["invitation_id"] not in announced
         announced[message["invitation_id"]] = message["status"]
     assert announced == {str(i): "expired" for i in expired} | {
