@@ -24,3 +24,20 @@ async def publish_walk_ended(redis: aioredis.Redis, invitation_id: uuid.UUID, st
     """Tell every gateway that this walk is over (`finished`, `cancelled` or `expired`)."""
     message = {"type": WALK_ENDED, "invitation_id": str(invitation_id), "status": status}
     await redis.publish(walk_channel(invitation_id), dumps_bytes(message))
+
+
+# What the gateways say to each other on the same channel. `location` and `presence` are sent to
+# the partner's socket byte for byte; `replaced` tells the gateway holding a user's older socket
+# to close it with 4009.
+LOCATION = "location"
+PRESENCE = "presence"
+REPLACED = "replaced"
+
+
+def presence_event(user_id: str, *, online: bool) -> bytes:
+    return dumps_bytes({"type": PRESENCE, "user_id": user_id, "online": online})
+
+
+def replaced_event(user_id: str, connection_id: str) -> bytes:
+    """`connection_id` is the socket that now owns the user's seat; every other one closes."""
+    return dumps_bytes({"type": REPLACED, "user_id": user_id, "connection_id": connection_id})

@@ -1,0 +1,1 @@
+"""The walk-together WebSocket gateway: any number of instances, coordinated over Redis."""

@@ -1,0 +1,96 @@
+"""The gateway's application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from aiohttp import web
+
+from services.realtime.backstop import run_backstop
+from services.realtime.broker import Broker, open_broker
+from services.realtime.connection import Connection, SlowClients
+from services.realtime.keys import (
+    limits_key,
+    presence_key,
+    redis_batch_key,
+    rooms_key,
+    slow_clients_key,
+)
+from services.realtime.limits import GatewayLimits
+from services.realtime.presence import Presence
+from services.realtime.redis_batch import running_batch
+from services.realtime.rooms import Rooms
+from services.realtime.walk_together import walk_together
+from shared.db import db_pool_ctx
+from shared.errors import error_middleware
+from shared.health import healthz
+from shared.keys import db_pool_key, redis_key, settings_key
+from shared.redis_client import redis_ctx
+from shared.settings import Settings
+
+
+@asynccontextmanager
+async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with running_batch(app[redis_key]) as batch:
+        app[redis_batch_key] = batch
+        app[presence_key] = Presence(batch, app[limits_key])
+        yield
+
+
+@asynccontextmanager
+async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
+    limits = app[limits_key]
+    slow = SlowClients(limits.slow_retry_s)
+    tasks: list[asyncio.Task[None]] = []
+    broker: Broker[Connection]
+    async with open_broker(app[redis_key]) as broker:
+        rooms = Rooms(broker, slow, limits.close_timeout_s)
+        app[slow_clients_key] = slow
+        app[rooms_key] = rooms
+        tasks += [
+            asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener"),
+            asyncio.create_task(slow.run(), name="slow-clients"),
+            asyncio.create_task(
+                run_backstop(app[db_pool_key], rooms, limits.backstop_interval_s),
+                name="walk-end-backstop",
+            ),
+            asyncio.create_task(refresh_seats(app), name="presence-refresh"),
+        ]
+        try:
+            yield
+        finally:
+            broker.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=limits.close_timeout_s)
+    # The pub/sub connection is closed now, so a listener still reading has returned.
+    for task in tasks:
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def refresh_seats(app: web.Application) -> None:
+    """Keep this process's users online in Redis; a crashed gateway's users lapse offline."""
+    interval = app[limits_key].presence_ttl_s / 3
+    while True:
+        await asyncio.sleep(interval)
+        members: list[Connection] = app[rooms_key].broker.all_members()
+        app[presence_key].refresh([(c.invitation_id, c.user_id) for c in members])
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown every socket closes with 1001 (going away), so clients reconnect elsewhere."""
+    await app[rooms_key].close_all(1001)
+
+
+def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[settings_key] = settings
+    app[limits_key] = limits or GatewayLimits()
+    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, redis_batch_ctx, rooms_ctx])
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ws/walk-together/{invitation_id}", walk_together)
+    return app

@@ -1,0 +1,152 @@
+"""One open socket's state, and how frames reach it without anyone waiting on a slow reader.
+
+Frames are written straight into the socket's transport: with `compress=False` and a writer
+limit out of reach, aiohttp's `send_frame` only copies the frame into the transport buffer and
+never awaits a drain. Flow control is ours: once a socket has more than `slow_buffer_bytes`
+queued, it is not written to; it keeps the newest location and the newest presence of its
+partner in two slots (a newer one replaces the older), and `SlowClients` writes those once the
+buffer has drained. So a stalled reader costs at most two small frames, never a backlog, and
+never holds up the sender or any other socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from aiohttp import WSMsgType, web
+
+from services.realtime.limits import GatewayLimits
+from shared.walk_events import walk_channel
+
+
+class Connection:
+    # `__slots__`: tens of thousands of these live at once, and nothing here points back at
+    # anything that points to the connection, so refcounting frees it when the handler returns.
+    __slots__ = (
+        "channel",
+        "closing",
+        "connection_id",
+        "invalid_in_a_row",
+        "invitation_id",
+        "limits",
+        "pending_location",
+        "pending_presence",
+        "refilled_at",
+        "tokens",
+        "transport",
+        "user_id",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        *,
+        invitation_id: str,
+        user_id: str,
+        connection_id: str,
+        limits: GatewayLimits,
+    ) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.invitation_id = invitation_id
+        self.channel = walk_channel(invitation_id).encode()
+        self.user_id = user_id
+        self.connection_id = connection_id
+        self.limits = limits
+        self.tokens = limits.burst
+        self.refilled_at = time.monotonic()
+        self.invalid_in_a_row = 0
+        self.pending_location: bytes | None = None
+        self.pending_presence: bytes | None = None
+        self.closing = False
+
+    @property
+    def open(self) -> bool:
+        return not self.ws.closed and not self.transport.is_closing()
+
+    def take_token(self) -> bool:
+        """Token bucket: False once the client has kept sending faster than the refill rate."""
+        now = time.monotonic()
+        limits = self.limits
+        self.tokens = min(
+            limits.burst, self.tokens + (now - self.refilled_at) * limits.refill_per_s
+        )
+        self.refilled_at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def count_invalid(self) -> bool:
+        """False once the client has sent `invalid_in_a_row` bad messages in a row."""
+        self.invalid_in_a_row += 1
+        return self.invalid_in_a_row < self.limits.invalid_in_a_row
+
+    @property
+    def backed_up(self) -> bool:
+        return self.transport.get_write_buffer_size() > self.limits.slow_buffer_bytes
+
+    async def send(self, frame: bytes) -> None:
+        """Write one frame now; a socket already gone is the handler's to notice, not ours."""
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_frame(frame, WSMsgType.TEXT)
+
+    async def offer(self, frame: bytes, *, is_location: bool, slow: SlowClients) -> None:
+        """Deliver a partner's frame, or keep it as the newest one while the socket is behind."""
+        if not self.open:
+            return
+        if self.pending_location is None and self.pending_presence is None and not self.backed_up:
+            await self.send(frame)
+            return
+        if is_location:
+            self.pending_location = frame
+        else:
+            self.pending_presence = frame
+        slow.add(self)
+
+    async def flush(self) -> bool:
+        """Write what the slots hold if the socket caught up; True when nothing is left."""
+        if not self.open:
+            self.pending_location = self.pending_presence = None
+            return True
+        if self.backed_up:
+            return False
+        # Location first: a presence that arrived after it (the partner left) must end the story.
+        for frame in (self.pending_location, self.pending_presence):
+            if frame is not None:
+                await self.send(frame)
+        self.pending_location = self.pending_presence = None
+        return True
+
+
+class SlowClients:
+    """The one task per process that retries sockets that fell behind (none needs its own)."""
+
+    def __init__(self, retry_s: float) -> None:
+        self._retry_s = retry_s
+        self._waiting: set[Connection] = set()
+        self._wakeup = asyncio.Event()
+
+    def add(self, connection: Connection) -> None:
+        self._waiting.add(connection)
+        self._wakeup.set()
+
+    def discard(self, connection: Connection) -> None:
+        self._waiting.discard(connection)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    async def run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._waiting:
+                await asyncio.sleep(self._retry_s)
+                for connection in list(self._waiting):
+                    if await connection.flush():
+                        self._waiting.discard(connection)

@@ -1,0 +1,33 @@
+"""The gateway's tunables, in one place so tests can tighten or loosen them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayLimits:
+    # Clients send a location every `interval_s`; the bucket lets a reconnecting client flush a
+    # short burst, and closes 4008 only on sustained flooding far above that pace.
+    interval_s: int = 5
+    burst: float = 20.0
+    refill_per_s: float = 2.0
+    invalid_in_a_row: int = 5
+    max_message_bytes: int = 4096
+
+    # Dead peers: a ping after `heartbeat_s` of silence, dropped when no pong within half of it.
+    heartbeat_s: float = 30.0
+    # Waiting for a client's close frame; short so SIGTERM finishes within a few seconds.
+    close_timeout_s: float = 2.0
+
+    # Slow readers: past this many bytes queued in user space a socket stops being written to and
+    # keeps only the newest location and presence; the kernel's own buffer is capped too, so what
+    # a stalled client has queued ahead of the newest location stays a few KiB.
+    slow_buffer_bytes: int = 8192
+    socket_send_buffer_bytes: int = 16384
+    slow_retry_s: float = 0.05
+
+    presence_ttl_s: int = 30
+    last_location_ttl_s: int = 4 * 3600
+    backstop_interval_s: float = 1.0
+    gc_interval_s: float = 1.0

@@ -1,0 +1,108 @@
+"""Who is online in a walk, their last location, and which socket owns a user's seat.
+
+Redis keys, all per walk and user (so they outlive any one gateway and any one socket):
+- `walk:{id}:online:{user}`: the id of the socket that owns the seat, with a short TTL each
+  gateway refreshes for its sockets; a crashed gateway's users go offline when it lapses.
+- `walk:{id}:last:{user}`: the user's newest location frame, for the partner's `hello`.
+
+Joining and leaving are Lua scripts, so "take the seat, tell the partner or evict the older
+socket" and "give the seat back only if still ours, then tell the partner" are each atomic,
+even with the same user connecting to two gateways at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.realtime.limits import GatewayLimits
+from services.realtime.redis_batch import RedisBatch
+from shared.walk_events import presence_event, replaced_event, walk_channel
+
+# KEYS: own seat, partner's seat, partner's last location.
+# ARGV: connection id, seat TTL, channel, "online" presence event, "replaced" event.
+JOIN_SCRIPT = """
+local previous = redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'GET')
+if previous then
+  redis.call('PUBLISH', ARGV[3], ARGV[5])
+else
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
+return {previous, redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3])}
+"""
+
+# KEYS: own seat. ARGV: connection id, channel, "offline" presence event.
+LEAVE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def seat_key(invitation_id: str, user_id: str) -> str:
+    return f"walk:{invitation_id}:online:{user_id}"
+
+
+def last_location_key(invitation_id: str, user_id: str) -> str:
+    return f"walk:{invitation_id}:last:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    replaced_another: bool
+    partner_online: bool
+    partner_last: bytes | None
+
+
+class Presence:
+    def __init__(self, batch: RedisBatch, limits: GatewayLimits) -> None:
+        self._batch = batch
+        self._limits = limits
+
+    async def join(
+        self, invitation_id: str, user_id: str, partner_id: str, connection_id: str
+    ) -> Joined:
+        previous, partner_online, partner_last = await self._batch.call(
+            "EVAL",
+            JOIN_SCRIPT,
+            3,
+            seat_key(invitation_id, user_id),
+            seat_key(invitation_id, partner_id),
+            last_location_key(invitation_id, partner_id),
+            connection_id,
+            self._limits.presence_ttl_s,
+            walk_channel(invitation_id),
+            presence_event(user_id, online=True),
+            replaced_event(user_id, connection_id),
+        )
+        return Joined(previous is not None, bool(partner_online), partner_last)
+
+    def leave(self, invitation_id: str, user_id: str, connection_id: str) -> None:
+        self._batch.fire(
+            "EVAL",
+            LEAVE_SCRIPT,
+            1,
+            seat_key(invitation_id, user_id),
+            connection_id,
+            walk_channel(invitation_id),
+            presence_event(user_id, online=False),
+        )
+
+    def publish_location(self, invitation_id: str, user_id: str, frame: bytes) -> None:
+        """One PUBLISH per location, with the SET that `hello` reads in the same pipeline."""
+        self._batch.fire("PUBLISH", walk_channel(invitation_id), frame)
+        self._batch.fire(
+            "SET",
+            last_location_key(invitation_id, user_id),
+            frame,
+            "EX",
+            self._limits.last_location_ttl_s,
+        )
+
+    def refresh(self, seats: list[tuple[str, str]]) -> None:
+        """Extend the seats of this process's sockets ((invitation_id, user_id) pairs)."""
+        ttl = self._limits.presence_ttl_s
+        for invitation_id, user_id in seats:
+            self._batch.fire("EXPIRE", seat_key(invitation_id, user_id), ttl)

@@ -1,0 +1,103 @@
+"""Every Redis command the sockets of this process issue goes out pipelined, one round trip each.
+
+Thousands of sockets publishing, joining and leaving at once would otherwise each borrow a
+pooled connection (the pool refuses past its size) and pay a round trip apiece. Here commands
+queue up while the previous pipeline is in flight and go out together in the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+Command = tuple[Any, ...]
+
+
+class RedisBatch:
+    def __init__(self, redis: aioredis.Redis, max_batch: int = 1000) -> None:
+        self._redis = redis
+        self._max_batch = max_batch
+        self._pending: list[tuple[Command, asyncio.Future[Any] | None]] = []
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def fire(self, *command: Any) -> None:
+        """Queue a command whose answer nobody waits for (a failure is logged)."""
+        self._pending.append((command, None))
+        self._wakeup.set()
+
+    async def call(self, *command: Any) -> Any:
+        """Queue a command and wait for its answer; Redis errors are raised here."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((command, future))
+        self._wakeup.set()
+        return await future
+
+    async def run(self) -> None:
+        """Until `stop()`: send what is queued; whatever is queued at the stop is still sent."""
+        while not self._stopping:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self.flush()
+        await self.flush()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+
+    async def flush(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            await self._execute(batch)
+
+    async def _execute(self, batch: list[tuple[Command, asyncio.Future[Any] | None]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for command, _ in batch:
+            pipe.execute_command(*command)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if future is not None:
+                    future.cancel()
+            raise
+        except (RedisError, OSError) as exc:
+            log.warning("redis batch of %d commands failed: %s", len(batch), type(exc).__name__)
+            for _, future in batch:
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+            return
+        for (command, future), result in zip(batch, results, strict=True):
+            failed = isinstance(result, Exception)
+            if future is None:
+                if failed:
+                    log.warning("redis %s failed: %s", command[0], result)
+            elif not future.done():
+                if failed:
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
+@asynccontextmanager
+async def running_batch(redis: aioredis.Redis) -> AsyncIterator[RedisBatch]:
+    """The batch and its writer task; on exit, what is still queued is sent before stopping.
+
+    Stopped by a flag rather than cancelled, so a pipeline in flight is never cut in half.
+    """
+    batch = RedisBatch(redis)
+    task = asyncio.create_task(batch.run(), name="redis-batch")
+    try:
+        yield batch
+    finally:
+        batch.stop()
+        await task

@@ -1,0 +1,173 @@
+"""`GET /ws/walk-together/{invitation_id}`: one walker's socket (CONTRACT section 4).
+
+The upgrade is accepted first, so a refusal reaches the app as a close code (4001, 4002, 4003)
+rather than a bare HTTP 403. This handler task is the socket's only reader; frames from the
+partner are written by the pub/sub listener (see connection.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+
+import asyncpg
+from aiohttp import WSMsgType, hdrs, web
+from redis.exceptions import RedisError
+
+from services.realtime.connection import Connection
+from services.realtime.keys import limits_key, presence_key, rooms_key
+from services.realtime.limits import GatewayLimits
+from services.realtime.protocol import (
+    InvalidMessage,
+    error_frame,
+    hello_frame,
+    location_frame,
+    parse_location,
+)
+from shared.invitations import get_invitation
+from shared.keys import db_pool_key, settings_key
+from shared.tokens import InvalidToken, bearer_token, verify_token
+
+log = logging.getLogger(__name__)
+
+# Far beyond any socket's lifetime output, so aiohttp's writer never awaits a drain on its own;
+# connection.py does the flow control (slow readers get the newest location, not a backlog).
+WRITER_LIMIT = 2**62
+
+
+async def walk_together(request: web.Request) -> web.WebSocketResponse:
+    limits = request.app[limits_key]
+    ws = web.WebSocketResponse(
+        compress=False,
+        heartbeat=limits.heartbeat_s,
+        # aiohttp refuses a frame of exactly max_msg_size; the contract allows up to 4 KiB.
+        max_msg_size=limits.max_message_bytes + 1,
+        timeout=limits.close_timeout_s,
+        writer_limit=WRITER_LIMIT,
+    )
+    await ws.prepare(request)
+    transport = request.transport
+    if transport is None:
+        return ws
+    _cap_kernel_send_buffer(transport, limits)
+
+    user_id = _authenticated_user(request)
+    if user_id is None:
+        await ws.close(code=4001, message=b"missing, invalid or expired token")
+        return ws
+    invitation_id = _parse_uuid(request.match_info["invitation_id"])
+    try:
+        invitation = (
+            await get_invitation(request.app[db_pool_key], invitation_id) if invitation_id else None
+        )
+    except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+        log.warning("invitation lookup failed: %s", type(exc).__name__)
+        await ws.close(code=1011, message=b"temporarily unavailable")
+        return ws
+    if invitation is None or invitation.status != "accepted":
+        await ws.close(code=4002, message=b"invitation missing or not accepted")
+        return ws
+    if not invitation.is_participant(user_id):
+        await ws.close(code=4003, message=b"not a participant of this walk")
+        return ws
+
+    connection = Connection(
+        ws,
+        transport,
+        invitation_id=str(invitation.id),
+        user_id=str(user_id),
+        connection_id=uuid.uuid4().hex,
+        limits=limits,
+    )
+    await _serve(request.app, connection, str(invitation.partner_of(user_id)))
+    return ws
+
+
+async def _serve(app: web.Application, connection: Connection, partner_id: str) -> None:
+    rooms = app[rooms_key]
+    presence = app[presence_key]
+    limits = app[limits_key]
+    joined = False
+    try:
+        await rooms.broker.join(connection.channel, connection)
+        seat = await presence.join(
+            connection.invitation_id, connection.user_id, partner_id, connection.connection_id
+        )
+        joined = True
+        await connection.send(
+            hello_frame(
+                invitation_id=connection.invitation_id,
+                user_id=connection.user_id,
+                partner_id=partner_id,
+                partner_online=seat.partner_online,
+                partner_last=seat.partner_last,
+                interval_s=limits.interval_s,
+            )
+        )
+        await _read(connection, app)
+    except (RedisError, OSError) as exc:
+        log.warning("walk socket failed on Redis: %s", type(exc).__name__)
+        await connection.ws.close(code=1011, message=b"temporarily unavailable")
+    finally:
+        await rooms.broker.leave(connection.channel, connection)
+        rooms.forget(connection)
+        if joined:
+            presence.leave(connection.invitation_id, connection.user_id, connection.connection_id)
+
+
+async def _read(connection: Connection, app: web.Application) -> None:
+    presence = app[presence_key]
+    ws = connection.ws
+    async for message in ws:
+        if message.type is WSMsgType.ERROR:
+            return
+        if not connection.take_token():
+            await ws.close(code=4008, message=b"too many messages")
+            return
+        try:
+            if message.type is not WSMsgType.TEXT:
+                raise InvalidMessage("send locations as JSON text frames")
+            location = parse_location(message.data)
+        except InvalidMessage as exc:
+            if not connection.count_invalid():
+                await ws.close(code=4008, message=b"too many invalid messages")
+                return
+            await connection.send(error_frame(exc.detail))
+            continue
+        connection.invalid_in_a_row = 0
+        if not connection.closing:
+            presence.publish_location(
+                connection.invitation_id,
+                connection.user_id,
+                location_frame(connection.user_id, location),
+            )
+
+
+def _authenticated_user(request: web.Request) -> uuid.UUID | None:
+    token = request.query.get("token") or bearer_token(request.headers.get(hdrs.AUTHORIZATION))
+    if not token:
+        return None
+    try:
+        return verify_token(request.app[settings_key].jwt_key, token, "access").user_id
+    except InvalidToken:
+        return None
+
+
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _cap_kernel_send_buffer(transport: asyncio.Transport, limits: GatewayLimits) -> None:
+    """Bound what the kernel queues for a stalled reader, so stale locations stay few."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limits.socket_send_buffer_bytes)
+    except OSError as exc:
+        log.debug("could not set SO_SNDBUF: %s", exc)

@@ -1,0 +1,163 @@
+"""Two gateway instances against the real Postgres and Redis, and walks to connect to.
+
+Most tests run both gateways as aiohttp test servers in the test's loop, each with its own
+Redis connections and pub/sub listener, exactly as two processes would have; tests/realtime/
+test_process.py runs real `python -m services.realtime` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestServer
+
+from services.realtime.app import create_app
+from services.realtime.limits import GatewayLimits
+from shared.jsonutil import loads
+from shared.settings import Settings
+from shared.tokens import issue_token
+
+RECEIVE_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Walker:
+    id: str
+    token: str
+
+
+@dataclass
+class Walk:
+    id: str
+    inviter: Walker
+    invitee: Walker
+
+
+async def create_user(db: asyncpg.Connection, settings: Settings) -> Walker:
+    user_id = await db.fetchval(
+        "INSERT INTO users (email, password_hash, nickname) VALUES ($1, 'x', $2) RETURNING id",
+        f"{uuid.uuid4().hex}@example.com",
+        f"walker{uuid.uuid4().hex[:6]}",
+    )
+    token, _ = issue_token(settings.jwt_key, user_id, "access", 900)
+    return Walker(str(user_id), token)
+
+
+async def create_walk(db: asyncpg.Connection, settings: Settings, status: str = "accepted") -> Walk:
+    inviter = await create_user(db, settings)
+    invitee = await create_user(db, settings)
+    invitation_id = await db.fetchval(
+        "INSERT INTO invitations (inviter_id, invitee_id, status, expires_at, responded_at)"
+        " VALUES ($1, $2, $3, $4, now()) RETURNING id",
+        uuid.UUID(inviter.id),
+        uuid.UUID(invitee.id),
+        status,
+        dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
+    )
+    return Walk(str(invitation_id), inviter, invitee)
+
+
+class Gateway:
+    """One running gateway and the client side of sockets to it."""
+
+    def __init__(self, server: TestServer, session: aiohttp.ClientSession) -> None:
+        self.server = server
+        self.session = session
+
+    def url(self, invitation_id: str, token: str | None = None) -> str:
+        path = f"/ws/walk-together/{invitation_id}"
+        return str(self.server.make_url(path)) + (f"?token={token}" if token else "")
+
+    async def connect(
+        self, invitation_id: str, token: str | None = None, **kwargs: Any
+    ) -> aiohttp.ClientWebSocketResponse:
+        return await self.session.ws_connect(
+            self.url(invitation_id, token), autoping=True, **kwargs
+        )
+
+    async def join(self, walk: Walk, walker: Walker) -> tuple[aiohttp.ClientWebSocketResponse, Any]:
+        """Connect and read the `hello`."""
+        ws = await self.connect(walk.id, walker.token)
+        hello = await next_of_type(ws, "hello")
+        return ws, hello
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    return await ws.receive(timeout=RECEIVE_TIMEOUT_S)
+
+
+async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
+    """The next JSON message of this type, skipping others; fails on close or timeout."""
+    while True:
+        message = await receive(ws)
+        assert message.type is WSMsgType.TEXT, (message.type, message.data, ws.close_code)
+        body = loads(message.data)
+        if body["type"] == kind:
+            return body
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
+    """Read until the server closes the socket; the close code it sent."""
+    while True:
+        message = await receive(ws)
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+            return ws.close_code
+        if message.type is WSMsgType.ERROR:
+            return ws.close_code
+
+
+async def eventually(predicate: Any, timeout_s: float = RECEIVE_TIMEOUT_S) -> None:
+    """Poll an (async) predicate until it holds; fail after a generous bound."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def limits() -> GatewayLimits:
+    return GatewayLimits()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+async def gateways(
+    settings: Settings, limits: GatewayLimits, session: aiohttp.ClientSession
+) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    servers = [TestServer(create_app(settings, limits)) for _ in range(2)]
+    for server in servers:
+        await server.start_server()
+    try:
+        yield Gateway(servers[0], session), Gateway(servers[1], session)
+    finally:
+        for server in servers:
+            await server.close()
+
+
+@pytest.fixture
+def gateway(gateways: tuple[Gateway, Gateway]) -> Gateway:
+    return gateways[0]
+
+
+@pytest.fixture
+async def walk(db: asyncpg.Connection, settings: Settings) -> Walk:
+    return await create_walk(db, settings)
