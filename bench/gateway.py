@@ -29,6 +29,7 @@ from shared.tokens import issue_token
 
 TOKEN_TTL_S = 3600
 PROBE_RATE_HZ = 1.5
+SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down before measuring
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,13 @@ def merge_connect(replies: list[dict[str, Any]]) -> dict[str, Any]:
 
 def merge_run(replies: list[dict[str, Any]]) -> dict[str, Any]:
     latencies = [v for r in replies for v in r["latencies_ms"]]
+    codes: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    for r in replies:
+        for code, n in r["close_codes"].items():
+            codes[code] = codes.get(code, 0) + n
+        for kind, n in r["kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
     sent = sum(r["sent"] for r in replies)
     delivered = sum(r["delivered"] for r in replies)
     seconds = max(r["seconds"] for r in replies)
@@ -140,6 +148,9 @@ def merge_run(replies: list[dict[str, Any]]) -> dict[str, Any]:
         **percentiles(latencies),
         "stall_max_ms": percentiles(latencies)["lat_max_ms"],
         "stalls_over_100ms_at_s": stall_times([s for r in replies for s in r["slow"]]),
+        "send_errors": sum(r["send_errors"] for r in replies),
+        "closed_sockets": codes,
+        "frames_received": kinds,
     }
 
 
@@ -193,7 +204,7 @@ async def steady(
             "instances": instances,
             **merge_connect(await loads.command("connect")),
         }
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(SETTLE_S)
         connected_rss = [rss_mb(s.proc.pid) for s in servers]
         per_socket = (
             [
