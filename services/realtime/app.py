@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from aiohttp import web
 
 from services.realtime.backstop import run_backstop
-from services.realtime.broker import Broker, open_broker
+from services.realtime.broker import Broker, open_pubsub
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.keys import (
     limits_key,
@@ -44,14 +44,15 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     limits = app[limits_key]
     slow = SlowClients(limits.slow_retry_s)
     tasks: list[asyncio.Task[None]] = []
-    broker: Broker[Connection]
-    async with open_broker(app[redis_key]) as broker:
+    async with open_pubsub(app[redis_key]) as pubsub:
+        broker: Broker[Connection] = Broker(pubsub)
         rooms = Rooms(broker, slow, limits.close_timeout_s)
         app[slow_clients_key] = slow
         app[rooms_key] = rooms
         tasks += [
             asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener"),
             asyncio.create_task(slow.run(), name="slow-clients"),
+            asyncio.create_task(rooms.reap(), name="close-reaper"),
             asyncio.create_task(
                 run_backstop(app[db_pool_key], rooms, limits.backstop_interval_s),
                 name="walk-end-backstop",

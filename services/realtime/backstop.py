@@ -44,4 +44,4 @@ async def run_backstop(pool: asyncpg.Pool, rooms: Rooms, interval_s: float) -> N
         for invitation_id, status in ended:
             members = rooms.broker.members(walk_channel(invitation_id).encode())
             if members:
-                rooms.end_walk(members, status)
+                await rooms.end_walk(members, status)

@@ -118,12 +118,13 @@ class Broker(Generic[M]):
 
 
 @asynccontextmanager
-async def open_broker(redis: aioredis.Redis) -> AsyncIterator[Broker[M]]:
+async def open_pubsub(redis: aioredis.Redis) -> AsyncIterator[aioredis.client.PubSub]:
+    """The process's one pub/sub connection, for a `Broker`."""
     pubsub = redis.pubsub()
     # An anchor subscription for the process's lifetime keeps the connection in subscribed mode,
     # where redis-py never reads a health-check reply itself: only the listener ever reads it.
     await pubsub.subscribe(f"gateway:{uuid.uuid4()}")
     try:
-        yield Broker(pubsub)
+        yield pubsub
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import time
 
 from aiohttp import WSMsgType, web
@@ -66,7 +67,8 @@ class Connection:
 
     @property
     def open(self) -> bool:
-        return not self.ws.closed and not self.transport.is_closing()
+        """Still taking frames: not closed, and no close frame sent (nothing may follow one)."""
+        return not self.closing and not self.ws.closed and not self.transport.is_closing()
 
     def take_token(self) -> bool:
         """Token bucket: False once the client has kept sending faster than the refill rate."""
@@ -92,8 +94,16 @@ class Connection:
 
     async def send(self, frame: bytes) -> None:
         """Write one frame now; a socket already gone is the handler's to notice, not ours."""
+        if not self.closing:
+            await self.send_frame(frame, WSMsgType.TEXT)
+
+    async def send_close(self, code: int, reason: bytes) -> None:
+        """The close frame alone: the handler, the socket's reader, completes the handshake."""
+        await self.send_frame(struct.pack("!H", code) + reason, WSMsgType.CLOSE)
+
+    async def send_frame(self, payload: bytes, opcode: WSMsgType) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_frame(frame, WSMsgType.TEXT)
+            await self.ws.send_frame(payload, opcode)
 
     async def offer(self, frame: bytes, *, is_location: bool, slow: SlowClients) -> None:
         """Deliver a partner's frame, or keep it as the newest one while the socket is behind."""

@@ -2,15 +2,17 @@
 
 `location` and `presence` go to the partner's socket (never back to the sender's), `replaced`
 closes a user's older socket with 4009, and `walk_ended` tells both walkers and closes them
-with 4004. Closing waits for the client, so it runs in a task of its own and the listener
-moves on at once.
+with 4004. Nothing here waits for a client: one reaper task finishes every close handshake.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import suppress
+
+from aiohttp import WSMsgType
 
 from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
@@ -20,6 +22,7 @@ from shared.walk_events import LOCATION, PRESENCE, REPLACED, WALK_ENDED
 
 log = logging.getLogger(__name__)
 
+REAP_EVERY_S = 0.05
 CLOSE_REASONS = {
     1001: b"gateway shutting down",
     4004: b"walk ended",
@@ -32,7 +35,9 @@ class Rooms:
         self.broker = broker
         self._slow = slow
         self._close_timeout_s = close_timeout_s
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: dict[Connection, tuple[int, float]] = {}
+        self._reaper_wakeup = asyncio.Event()
+        self._all_closed = asyncio.Event()
 
     async def deliver(self, channel: bytes, members: set[Connection], data: bytes) -> None:
         event = loads(data)
@@ -49,42 +54,72 @@ class Rooms:
                     connection.user_id == event["user_id"]
                     and connection.connection_id != event["connection_id"]
                 ):
-                    self.close(connection, 4009)
+                    await self.close(connection, 4009)
         elif kind == WALK_ENDED:
-            self.end_walk(members, str(event.get("status", "finished")))
+            await self.end_walk(members, str(event.get("status", "finished")))
 
-    def end_walk(self, members: set[Connection], status: str) -> None:
+    async def end_walk(self, members: set[Connection], status: str) -> None:
         frame = walk_ended_frame(status)
         for connection in tuple(members):
-            self.close(connection, 4004, frame)
+            await self.close(connection, 4004, frame)
 
-    def close(self, connection: Connection, code: int, last_frame: bytes | None = None) -> None:
+    async def close(
+        self, connection: Connection, code: int, last_frame: bytes | None = None
+    ) -> None:
+        """Start the close handshake; the reaper finishes it.
+
+        The close frame goes out now and the socket's own handler reads the client's reply and
+        closes the connection, so clients see a clean close with our code (closing the TCP
+        connection at once makes some clients report 1006 instead). A client that never
+        replies is cut off after `close_timeout_s`.
+        """
         if connection.closing:
             return
         connection.closing = True
-        task = asyncio.create_task(self._close(connection, code, last_frame))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def _close(self, connection: Connection, code: int, last_frame: bytes | None) -> None:
         self._slow.discard(connection)
         connection.pending_location = connection.pending_presence = None
         if last_frame is not None:
-            await connection.send(last_frame)
+            await connection.send_frame(last_frame, WSMsgType.TEXT)
+        await connection.send_close(code, CLOSE_REASONS[code])
+        self._closing[connection] = (code, time.monotonic() + self._close_timeout_s)
+        self._reaper_wakeup.set()
+
+    async def reap(self) -> None:
+        """The one task that finishes close handshakes for every socket of the process."""
+        while True:
+            if not self._closing:
+                self._all_closed.set()
+                await self._reaper_wakeup.wait()
+                self._reaper_wakeup.clear()
+                continue
+            self._all_closed.clear()
+            await asyncio.sleep(REAP_EVERY_S)
+            now = time.monotonic()
+            for connection, (code, deadline) in list(self._closing.items()):
+                if connection.ws.closed:
+                    del self._closing[connection]
+                elif now >= deadline:
+                    del self._closing[connection]
+                    await self._cut_off(connection, code)
+
+    async def _cut_off(self, connection: Connection, code: int) -> None:
         with suppress(ConnectionError, RuntimeError):
-            # drain=False: a reader that stopped reading must not hold this task; its
-            # transport is aborted below if it never takes the close frame.
             await connection.ws.close(code=code, message=CLOSE_REASONS[code], drain=False)
         if connection.transport.get_write_buffer_size():
-            await asyncio.sleep(self._close_timeout_s)
             connection.transport.abort()
 
     def forget(self, connection: Connection) -> None:
-        """The socket is gone: stop retrying its slots."""
+        """The socket's handler is done with it: hold no reference to it any longer."""
         self._slow.discard(connection)
+        self._closing.pop(connection, None)
 
     async def close_all(self, code: int) -> None:
+        """Close every socket of this process; returns once all are closed (or cut off)."""
         for connection in self.broker.all_members():
-            self.close(connection, code)
+            await self.close(connection, code)
         if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+            self._all_closed.clear()
+            self._reaper_wakeup.set()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._close_timeout_s + 1):
+                    await self._all_closed.wait()
