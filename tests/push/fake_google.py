@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+import orjson
 from aiohttp import web
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -130,7 +131,7 @@ class FakeGoogle:
             return _error(Reply(401))
         if request.match_info["project"] != self.project_id:
             return _error(Reply(404))
-        message = (await request.json())["message"]
+        message = orjson.loads(await request.read())["message"]
         if any(not isinstance(v, str) for v in message.get("data", {}).values()):
             return _error(INVALID_ARGUMENT)
         send = Send(message["token"], message, asyncio.get_running_loop().time())
@@ -142,7 +143,7 @@ class FakeGoogle:
         send.status, send.answered_at = reply.status, asyncio.get_running_loop().time()
         if reply.status == 200:
             name = f"projects/{self.project_id}/messages/{next(self._names)}"
-            return web.json_response({"name": name})
+            return web.Response(body=orjson.dumps({"name": name}), content_type="application/json")
         return _error(reply)
 
 
