@@ -29,6 +29,7 @@ import orjson
 LNG0 = 126.0
 SEQ_SCALE = 1e6
 GRACE_S = 3.0
+CONNECT_TIMEOUT_S = 30.0
 SLOW_MS = 50.0  # locations slower than this are reported with their send time (stall timeline)
 
 
@@ -88,9 +89,15 @@ class Load:
         assert self.session is not None
         async with gate:
             try:
-                walker.ws = await self.session.ws_connect(
-                    walker.url, autoping=True, compress=0, timeout=aiohttp.ClientWSTimeout(30)
-                )
+                # No receive timeout: a walker may hear nothing for a long while (its partner not
+                # yet connected); only the handshake and the close are bounded.
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    walker.ws = await self.session.ws_connect(
+                        walker.url,
+                        autoping=True,
+                        compress=0,
+                        timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10),
+                    )
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 self.close_codes[f"connect:{type(exc).__name__}"] += 1
                 return False
