@@ -5,6 +5,7 @@ The route table is read from `create_app(...)` without starting the app, so no s
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -277,13 +278,18 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("DELETE", "/me/dogs/{id}", 204, owner, path={"id": spare["id"]})
     await check.call("DELETE", "/me/dogs/{id}", 404, owner, path={"id": spare["id"]})
 
+    ended = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)  # this week: ranked, badged
+    started = ended - dt.timedelta(minutes=40)
     walk_in = {
-        "started_at": "2026-01-05T07:00:00+09:00",
-        "ended_at": "2026-01-05T07:40:00+09:00",
+        "started_at": started.isoformat(),
+        "ended_at": ended.isoformat(),
         "distance_m": 2500.5,
         "dog_ids": [dog["id"]],
         "memo": "아침 산책",
-        "path": [{"lat": 37.5, "lng": 127.0, "t": "2026-01-05T07:00:00+09:00"}],
+        "path": [
+            {"lat": 37.5, "lng": 127.0, "t": started.isoformat()},
+            {"lat": 37.51, "lng": 127.0, "t": 1_700_000_000.5},
+        ],
     }
     feed_head = await check.call("GET", "/feed", 200, friend)
     walk = await check.call("POST", "/walks", 201, owner, json=walk_in)
@@ -348,8 +354,10 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
         "DELETE", "/devices/{token}", 204, owner, path={"token": quote(device["token"], safe="")}
     )
 
-    await check.call("GET", "/rankings/weekly", 200, owner, params={"scope": "following"})
-    await check.call("GET", "/users/{id}/badges", 200, friend, path=owner_id)
+    ranking = await check.call("GET", "/rankings/weekly", 200, owner, params={"scope": "following"})
+    assert ranking["items"] and ranking["me"], "the walk above ranks its owner this week"
+    badges = await check.call("GET", "/users/{id}/badges", 200, friend, path=owner_id)
+    assert badges, "the walk above earns first_walk"
     await check.call("DELETE", "/walks/{id}", 204, owner, path=walk_id)
     await check.call("GET", "/walks/{id}", 404, owner, path=walk_id)
     await check.call("DELETE", "/users/{id}/follow", 204, friend, path=owner_id)
