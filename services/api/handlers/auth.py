@@ -11,6 +11,14 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.api.handlers.users import fetch_me
 from services.api.passwords import hash_password, verify_password
+from services.api.rate_limit import (
+    LOGIN_PER_ADDRESS,
+    LOGIN_PER_EMAIL,
+    REFRESH_PER_ADDRESS,
+    SIGNUP_PER_ADDRESS,
+    client_address,
+    enforce,
+)
 from services.api.text_fields import SingleLine
 from shared.errors import ApiError, conflict, unauthorized
 from shared.jsonutil import dumps
@@ -65,6 +73,7 @@ async def _token_pair(
 @routes.post("/auth/signup")
 async def signup(request: web.Request) -> web.Response:
     body = SignupIn.model_validate_json(await request.read())
+    await enforce(request, (SIGNUP_PER_ADDRESS, client_address(request)))
     password_hash = await hash_password(body.password)
     settings = request.app[settings_key]
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
@@ -85,6 +94,11 @@ async def signup(request: web.Request) -> web.Response:
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = LoginIn.model_validate_json(await request.read())
+    await enforce(
+        request,
+        (LOGIN_PER_EMAIL, body.email.lower()),
+        (LOGIN_PER_ADDRESS, client_address(request)),
+    )
     settings = request.app[settings_key]
     async with request.app[db_pool_key].acquire() as conn:
         row = await conn.fetchrow(
@@ -101,6 +115,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
     body = RefreshIn.model_validate_json(await request.read())
+    await enforce(request, (REFRESH_PER_ADDRESS, client_address(request)))
     settings = request.app[settings_key]
     try:
         claims = verify_token(settings.jwt_key, body.refresh_token, "refresh")
