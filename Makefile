@@ -32,7 +32,7 @@ lint: install
 
 # Push jobs the worker gave up on (newest first).
 push-dead: install
-	$(PY) -m services.api.push_worker dead
+	$(PY) -m tools.devstack push-dead
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""`make run` and `make migrate`: the whole backend on one machine, no set-up by hand.
+"""`make run`, `make migrate`, `make push-dead`: the backend on one machine, no set-up by hand.
 
 Uses DATABASE_URL and REDIS_URL when set; otherwise starts embedded PostgreSQL and Redis with
 their data under `.data/`. Without JWT_SECRET it makes a development-only one (kept in `.data/`,
@@ -56,7 +56,7 @@ def _ensure_database(admin_url: str) -> str:
 
 def prepare_environment(stack: ExitStack, *, full: bool) -> dict[str, str]:
     """The environment every process gets, starting embedded servers where needed
-    (only the database when not `full`: migrating needs nothing else)."""
+    (only the database when not `full`: migrations and `push-dead` need nothing else)."""
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         postgres = EmbeddedPostgres(DATA / "postgres").start()
@@ -66,6 +66,8 @@ def prepare_environment(stack: ExitStack, *, full: bool) -> dict[str, str]:
             "started embedded PostgreSQL 16 in .data/postgres (DATABASE_URL=%s)",
             env["DATABASE_URL"],
         )
+    if not full:
+        return env
     if not env.get("REDIS_URL"):
         redis = EmbeddedRedis(DATA / "redis", persist=True).start()
         stack.callback(redis.stop)
@@ -130,13 +132,17 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["run", "migrate"])
+    parser.add_argument("command", choices=["run", "migrate", "push-dead"])
     args = parser.parse_args()
     with ExitStack() as stack:
         env = prepare_environment(stack, full=args.command == "run")
         migrate(env)
         if args.command == "run":
             sys.exit(run_all(env))
+        if args.command == "push-dead":
+            # The same database `make run` uses, embedded or not.
+            dead = [sys.executable, "-m", "services.api.push_worker", "dead"]
+            subprocess.run(dead, env=env, cwd=ROOT, check=True)  # noqa: S603
 
 
 if __name__ == "__main__":
