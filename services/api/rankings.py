@@ -324,3 +324,20 @@ async def walk_counts(
         return []
     counts = await redis.hmget(keys.walks, [str(u) for u in user_ids])
     return [int(c) if c is not None else 0 for c in counts]
+
+
+async def ranking_from_database(
+    conn: asyncpg.Connection | asyncpg.Pool, start: dt.datetime, members: list[uuid.UUID] | None
+) -> tuple[list[Standing], dict[uuid.UUID, int]]:
+    """The week's whole ranking (among `members` when given) and walk counts, summed in SQL:
+    the answer when Redis is unavailable, slower but just as exact."""
+    rows = await conn.fetch(
+        "SELECT user_id, sum(round(distance_m * 1000))::bigint AS distance_mm, count(*) AS walks "
+        "FROM walks WHERE started_at >= $1 AND started_at < $2 "
+        "AND ($3::uuid[] IS NULL OR user_id = ANY($3::uuid[])) GROUP BY user_id",
+        start,
+        week_end(start),
+        members,
+    )
+    standings = ranked((r["user_id"], r["distance_mm"]) for r in rows)
+    return standings, {r["user_id"]: r["walks"] for r in rows}

@@ -389,3 +389,43 @@ async def test_concurrent_walks_do_not_starve_a_small_pool(
     body = await small.call("GET", "/rankings/weekly", users[0], expect=200)
     assert sorted(i["walk_count"] for i in body["items"]) == [2] * 6
     assert body["items"][0]["user"]["id"] == users[0].id
+
+
+async def test_ranking_is_answered_from_the_database_when_redis_is_down(
+    database_url: str, redis_url: str, aiohttp_client: Any
+) -> None:
+    """Redis is an accelerator: the same ranking, summed in SQL, when it does not answer."""
+    up = Api(await aiohttp_client(create_app(make_settings(database_url, redis_url))))
+    walker, friend = await up.signup("walker"), await up.signup("friend")
+    await up.follow(walker, friend)
+    now = dt.datetime.now(dt.UTC)
+    for user, km in ((walker, 3.5), (friend, 5.0), (friend, 1.0)):
+        await up.call(
+            "POST",
+            "/walks",
+            user,
+            expect=201,
+            json={
+                "started_at": (now - dt.timedelta(minutes=1)).isoformat(),
+                "ended_at": now.isoformat(),
+                "distance_m": km * 1000,
+            },
+        )
+    expected = await up.call("GET", "/rankings/weekly?scope=following", walker, expect=200)
+
+    settings = make_settings(database_url, "redis://127.0.0.1:1/0", jwt_secret="x" * 48)
+    down = Api(await aiohttp_client(create_app(settings)))
+    login = await down.call(
+        "POST", "/auth/login", expect=200, json={"email": walker.email, "password": "correct horse"}
+    )
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    for scope in ("following", "global"):
+        body = await down.call(
+            "GET", f"/rankings/weekly?scope={scope}", headers=headers, expect=200
+        )
+        assert body == expected
+    assert [(i["user"]["id"], i["distance_m"], i["walk_count"]) for i in expected["items"]] == [
+        (friend.id, 6000.0, 2),
+        (walker.id, 3500.0, 1),
+    ]
+    assert expected["me"] == {"rank": 2, "distance_m": 3500.0}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import uuid
 from typing import Any
 
 import asyncpg
+import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from services.api.auth import current_user
 from services.api.pagination import page_params
@@ -19,6 +23,7 @@ from services.api.rankings import (
     global_standing,
     global_top,
     group_ranking,
+    ranking_from_database,
     walk_counts,
 )
 from services.api.seoul_time import week_start
@@ -26,18 +31,21 @@ from shared.errors import invalid
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 SCOPES = ("global", "following")
 
 
-async def followed_ids(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
+async def followed_ids(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> list[uuid.UUID]:
     rows = await conn.fetch("SELECT followee_id FROM follows WHERE follower_id = $1", user_id)
     return [r["followee_id"] for r in rows]
 
 
 async def user_summaries(
-    conn: asyncpg.Connection, user_ids: list[uuid.UUID]
+    conn: asyncpg.Connection | asyncpg.Pool, user_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The embedded users of one page, in one query."""
     rows = await conn.fetch(
@@ -45,6 +53,28 @@ async def user_summaries(
         user_ids,
     )
     return {r["id"]: dict(r) for r in rows}
+
+
+async def _from_redis(
+    redis: aioredis.Redis,
+    pool: asyncpg.Pool,
+    start: dt.datetime,
+    members: list[uuid.UUID] | None,
+    caller: uuid.UUID,
+    limit: int,
+) -> tuple[list[Standing], Standing | None, list[int]]:
+    """The page, the caller's standing and the page's walk counts, from the week's sorted set."""
+    keys = WeekKeys.of(start)
+    await ensure_week(redis, pool, start)
+    me: Standing | None
+    if members is None:
+        top = await global_top(redis, keys, limit)
+        me = await global_standing(redis, keys, caller)
+    else:
+        group = await group_ranking(redis, keys, members)
+        top = group[:limit]
+        me = next((s for s in group if s.user_id == caller), None)
+    return top, me, await walk_counts(redis, keys, [s.user_id for s in top])
 
 
 @routes.get("/rankings/weekly")
@@ -56,19 +86,17 @@ async def get_weekly_ranking(request: web.Request) -> web.Response:
     caller = current_user(request)
     redis, pool = request.app[redis_key], request.app[db_pool_key]
     start = week_start(app_now(request.app))
-    keys = WeekKeys.of(start)
-    await ensure_week(redis, pool, start)
-    async with pool.acquire() as conn:
-        me: Standing | None
-        if scope == "global":
-            top = await global_top(redis, keys, limit)
-            me = await global_standing(redis, keys, caller)
-        else:
-            group = await group_ranking(redis, keys, [caller, *await followed_ids(conn, caller)])
-            top = group[:limit]
-            me = next((s for s in group if s.user_id == caller), None)
-        users = await user_summaries(conn, [s.user_id for s in top])
-    counts = await walk_counts(redis, keys, [s.user_id for s in top])
+    # No connection is held across the Redis calls: ensure_week may need one of its own.
+    members = None if scope == "global" else [caller, *await followed_ids(pool, caller)]
+    try:
+        top, me, counts = await _from_redis(redis, pool, start, members, caller, limit)
+    except RedisError as exc:
+        log.warning("rankings from the database: redis unavailable (%s)", type(exc).__name__)
+        standings, walks = await ranking_from_database(pool, start, members)
+        top = standings[:limit]
+        me = next((s for s in standings if s.user_id == caller), None)
+        counts = [walks[s.user_id] for s in top]
+    users = await user_summaries(pool, [s.user_id for s in top])
     items = [
         {
             "rank": standing.rank,
