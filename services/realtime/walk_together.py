@@ -48,15 +48,25 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
         writer_limit=WRITER_LIMIT,
     )
     await ws.prepare(request)
+    try:
+        await _check_and_serve(request, ws)
+    finally:
+        _break_reference_cycles(request, ws)
+    return ws
+
+
+async def _check_and_serve(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """The contract's checks in order (4001, 4002, 4003), then the walk itself."""
+    limits = request.app[limits_key]
     transport = request.transport
     if transport is None:
-        return ws
+        return
     _cap_kernel_send_buffer(transport, limits)
 
     user_id = _authenticated_user(request)
     if user_id is None:
         await ws.close(code=4001, message=b"missing, invalid or expired token")
-        return ws
+        return
     invitation_id = _parse_uuid(request.match_info["invitation_id"])
     try:
         invitation = (
@@ -65,13 +75,13 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
         log.warning("invitation lookup failed: %s", type(exc).__name__)
         await ws.close(code=1011, message=b"temporarily unavailable")
-        return ws
+        return
     if invitation is None or invitation.status != "accepted":
         await ws.close(code=4002, message=b"invitation missing or not accepted")
-        return ws
+        return
     if not invitation.is_participant(user_id):
         await ws.close(code=4003, message=b"not a participant of this walk")
-        return ws
+        return
 
     connection = Connection(
         ws,
@@ -82,7 +92,6 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
         limits=limits,
     )
     await _serve(request.app, connection, str(invitation.partner_of(user_id)))
-    return ws
 
 
 async def _serve(app: web.Application, connection: Connection, partner_id: str) -> None:
@@ -143,6 +152,21 @@ async def _read(connection: Connection, app: web.Application) -> None:
                 connection.user_id,
                 location_frame(connection.user_id, location),
             )
+
+
+def _break_reference_cycles(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Let refcounting free the closed socket at once, not a full GC pass that never comes.
+
+    aiohttp leaves two cycles of ~30 objects each (tests/realtime/test_memory.py finds them):
+    with a heartbeat, the connection's protocol keeps a bound method of the response, which
+    holds the request, which holds the protocol; and an error it keeps (e.g. a frame over
+    4 KiB) holds, through its traceback, the frame of the response's own `close()`.
+    """
+    if request.protocol is not None:
+        request.protocol._data_received_cb = None
+    error = ws.exception()
+    if error is not None:
+        error.__traceback__ = None
 
 
 def _authenticated_user(request: web.Request) -> uuid.UUID | None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
+import uvloop
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestServer
 
@@ -27,6 +33,12 @@ from shared.settings import Settings
 from shared.tokens import issue_token
 
 RECEIVE_TIMEOUT_S = 10.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """uvloop, as in production (shared/runner.py): the memory tests measure its transports."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @dataclass
@@ -161,3 +173,78 @@ def gateway(gateways: tuple[Gateway, Gateway]) -> Gateway:
 @pytest.fixture
 async def walk(db: asyncpg.Connection, settings: Settings) -> Walk:
     return await create_walk(db, settings)
+
+
+@dataclass
+class GatewayProcess:
+    """A real `python -m services.realtime`, its port and what it logged."""
+
+    process: asyncio.subprocess.Process
+    port: int
+    log_path: Path
+
+    def url(self, invitation_id: str, token: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/walk-together/{invitation_id}?token={token}"
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def gateway_process(settings: Settings, log_dir: Path) -> AsyncIterator[GatewayProcess]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "JWT_SECRET": settings.jwt_key,
+        "HOST": "127.0.0.1",
+        "REALTIME_PORT": str(port),
+    }
+    log_path = log_dir / f"gateway-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.realtime",
+            env=env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=log_file,
+        )
+    gateway = GatewayProcess(process, port, log_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                assert process.returncode is None, gateway.log()
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await eventually(healthy, timeout_s=30)
+        yield gateway
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+@pytest.fixture
+async def gateway_processes(
+    settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[GatewayProcess, GatewayProcess]]:
+    async with (
+        gateway_process(settings, tmp_path) as one,
+        gateway_process(settings, tmp_path) as two,
+    ):
+        yield one, two

@@ -1,0 +1,139 @@
+"""A closed socket is freed by refcounting alone, so memory comes back after connect/close churn.
+
+(The gateway never runs automatic full GC passes, see services/realtime/gc_policy.py: anything a
+closed socket left in a reference cycle would stay for good.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import uuid
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+import redis.asyncio as aioredis
+
+from services.realtime.keys import rooms_key
+from shared.settings import Settings
+from shared.walk_events import publish_walk_ended
+from tests.realtime.conftest import (
+    Gateway,
+    GatewayProcess,
+    Walk,
+    closed_with,
+    create_walk,
+    eventually,
+    next_of_type,
+)
+
+SERVER_SIDE = ("aiohttp.web_", "aiohttp.http_writer", "aiohttp._websocket", "services.realtime")
+
+
+def objects_in_cycles() -> list[Any]:
+    """Everything only a cyclic GC pass would free right now."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+async def every_way_a_socket_closes(
+    gateway: Gateway, walk: Walk, stranger_token: str, db: asyncpg.Connection
+) -> None:
+    inviter, _ = await gateway.join(walk, walk.inviter)
+    invitee, _ = await gateway.join(walk, walk.invitee)
+    await inviter.send_json({"lat": 1, "lng": 2})
+    await next_of_type(invitee, "location")
+    await invitee.send_str("not json")
+    await next_of_type(invitee, "error")
+    replacement, _ = await gateway.join(walk, walk.invitee)  # 4009
+    assert await closed_with(invitee) == 4009
+    await replacement.send_str("x" * 5000)  # 1009
+    assert await closed_with(replacement) == 1009
+    await inviter.close()  # by the client
+    for token in (None, stranger_token):  # 4001, 4003
+        refused = await gateway.connect(walk.id, token)
+        assert await closed_with(refused) in (4001, 4003)
+
+
+async def test_closed_sockets_leave_no_server_object_in_a_reference_cycle(
+    gateway: Gateway, walk: Walk, db: asyncpg.Connection, settings: Settings, redis: aioredis.Redis
+) -> None:
+    from tests.realtime.conftest import create_user
+
+    stranger = await create_user(db, settings)
+    broker = gateway.server.app[rooms_key].broker
+    await every_way_a_socket_closes(gateway, walk, stranger.token, db)  # warm-up
+    objects_in_cycles()
+    gc.disable()
+    try:
+        for _ in range(5):
+            await every_way_a_socket_closes(gateway, walk, stranger.token, db)
+        ended = await create_walk(db, settings)  # and 4004
+        ws, _ = await gateway.join(ended, ended.inviter)
+        await publish_walk_ended(redis, uuid.UUID(ended.id), "finished")
+        assert await closed_with(ws) == 4004
+        await eventually(lambda: broker.member_count() == 0)
+        await asyncio.sleep(0.2)  # the handlers' last steps after the close
+        leftovers = [
+            f"{type(o).__module__}.{type(o).__qualname__}"
+            for o in objects_in_cycles()
+            if type(o).__module__.startswith(SERVER_SIDE)
+        ]
+    finally:
+        gc.enable()
+    assert leftovers == []
+
+
+CHURN_WALKS = 400
+CHURN_ROUNDS = 3
+ALLOWED_GROWTH = 1.15
+
+
+async def churn_round(
+    session: aiohttp.ClientSession, gateway: GatewayProcess, walks: list[Walk]
+) -> None:
+    """Both walkers of every walk connect, exchange a location and close."""
+    limit = asyncio.Semaphore(100)
+
+    async def one_walk(walk: Walk) -> None:
+        async with limit:
+            a = await session.ws_connect(gateway.url(walk.id, walk.inviter.token))
+            b = await session.ws_connect(gateway.url(walk.id, walk.invitee.token))
+            await next_of_type(a, "hello")
+            await next_of_type(b, "hello")
+            await a.send_json({"lat": 1, "lng": 2})
+            await next_of_type(b, "location")
+            await a.close()
+            await b.close()
+
+    await asyncio.gather(*(one_walk(walk) for walk in walks))
+
+
+async def test_memory_returns_after_connect_close_churn(
+    gateway_processes: tuple[GatewayProcess, GatewayProcess],
+    db: asyncpg.Connection,
+    settings: Settings,
+) -> None:
+    gateway, _ = gateway_processes
+    walks = [await create_walk(db, settings) for _ in range(CHURN_WALKS)]
+    process = psutil.Process(gateway.process.pid)
+    # No connection limit: an open websocket holds its connector slot.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await churn_round(session, gateway, walks)  # warm-up: pools, caches, allocator arenas
+        await asyncio.sleep(1)
+        baseline = process.memory_info().rss
+        for _ in range(CHURN_ROUNDS):
+            await churn_round(session, gateway, walks)
+        await asyncio.sleep(1)
+        after = process.memory_info().rss
+    closed = CHURN_ROUNDS * CHURN_WALKS * 2
+    assert after <= baseline * ALLOWED_GROWTH, (
+        f"RSS {baseline / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB after {closed} closed sockets"
+    )
