@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from services.realtime.presence import seat_key
 from shared.settings import Settings
 from shared.walk_events import publish_walk_ended
+from tests.conftest import Api
 from tests.realtime.conftest import (
     Gateway,
     Walk,
@@ -151,3 +152,20 @@ async def test_other_walks_are_untouched_by_a_walk_end(
 
 async def _seat_gone(redis: aioredis.Redis, walk: Walk) -> bool:
     return await redis.exists(seat_key(walk.id, walk.inviter.id)) == 0
+
+
+async def test_finish_through_the_api_ends_the_walk_on_both_instances(
+    gateways: tuple[Gateway, Gateway], walk: Walk, api: Api
+) -> None:
+    one, two = gateways
+    inviter, _ = await one.join(walk, walk.inviter)
+    invitee, _ = await two.join(walk, walk.invitee)
+    await api.call(
+        "POST",
+        f"/invitations/{walk.id}/finish",
+        headers={"Authorization": f"Bearer {walk.invitee.token}"},
+        expect=200,
+    )
+    for ws in (inviter, invitee):
+        assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": "finished"}
+        assert await closed_with(ws) == 4004
