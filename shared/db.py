@@ -17,12 +17,19 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=dumps, decoder=loads, schema="pg_catalog")
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (`pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL`): no pooled connection of ours sets session state, so that round
+    trip on every release bought nothing. asyncpg still rolls back an open transaction first."""
+
+
 def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 20) -> asyncpg.Pool:
     return asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=init_connection,
+        reset=keep_session,
         command_timeout=30,
         server_settings={"timezone": "UTC"},
     )

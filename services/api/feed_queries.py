@@ -49,12 +49,22 @@ def _walks(keyset: str) -> str:
 _OLDER = "(w.created_at, w.id) < ($2, $3)"
 _NEWER = "(w.created_at, w.id) > ($2, $3)"
 _PAGE_SQL = _walks(_OLDER)
-_NEWER_SQL = _walks(_NEWER)
+# The poll in one statement (one snapshot, one round trip): the newest `$4` newer walks, each
+# row carrying the exact count of newer walks; a single row of NULL walk columns when none is.
+_POLL_SQL = f"""WITH {_AUTHORS},
+    newer AS (
+        SELECT w.id, w.created_at FROM authors a JOIN walks w ON w.user_id = a.user_id
+        WHERE {_NEWER} AND {VISIBLE}
+    ),
+    page AS (SELECT id FROM newer ORDER BY created_at DESC, id DESC LIMIT $4),
+    items AS (
+        SELECT {WALK_COLUMNS}
+        FROM page JOIN walks w ON w.id = page.id JOIN users u ON u.id = w.user_id
+    )
+    SELECT (SELECT count(*) FROM newer) AS new_count, items.*
+    FROM (SELECT 1) AS one LEFT JOIN items ON true
+    ORDER BY items.created_at DESC, items.id DESC"""
 _NEWEST_KEY_SQL = f"WITH {_AUTHORS} {_keys(_OLDER)}"
-_NEWER_COUNT_SQL = f"""WITH {_AUTHORS}
-    SELECT count(*) FROM authors a
-    JOIN walks w ON w.user_id = a.user_id
-    WHERE {_NEWER} AND {VISIBLE}"""
 
 # Later than every walk (none is created at datetime.max, so the id does not matter).
 _AFTER_EVERYTHING = Cursor(dt.datetime.max.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
@@ -70,20 +80,14 @@ async def feed_page(
     return rows
 
 
-async def feed_newer(
+async def feed_poll(
     conn: asyncpg.Connection, viewer_id: uuid.UUID, since: Cursor, limit: int
-) -> list[asyncpg.Record]:
-    """The newest `limit` feed walks newer than `since`, newest first."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        _NEWER_SQL, viewer_id, since.created_at, since.id, limit
-    )
-    return rows
-
-
-async def feed_newer_count(conn: asyncpg.Connection, viewer_id: uuid.UUID, since: Cursor) -> int:
-    """How many feed walks are newer than `since` (exact: the "N new posts" banner)."""
-    count: int = await conn.fetchval(_NEWER_COUNT_SQL, viewer_id, since.created_at, since.id)
-    return count
+) -> tuple[list[asyncpg.Record], int]:
+    """The newest `limit` feed walks newer than `since` (newest first), and how many feed walks
+    are newer in all (exact: the "N new posts" banner)."""
+    rows = await conn.fetch(_POLL_SQL, viewer_id, since.created_at, since.id, limit)
+    new_count: int = rows[0]["new_count"]
+    return [r for r in rows if r["id"] is not None], new_count
 
 
 async def newest_feed_cursor(conn: asyncpg.Connection, viewer_id: uuid.UUID) -> Cursor | None:

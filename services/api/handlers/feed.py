@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api.auth import current_user
-from services.api.feed_queries import feed_newer, feed_newer_count, feed_page, newest_feed_cursor
+from services.api.feed_queries import feed_page, feed_poll, newest_feed_cursor
 from services.api.pagination import Cursor, page_of, page_params, since_param
 from services.api.polling import poll_response
 from services.api.walks_queries import walk_json
@@ -24,23 +24,23 @@ async def get_feed(request: web.Request) -> web.Response:
     viewer_id = current_user(request)
     page = page_params(request)
     since = since_param(request)
+    pool = request.app[db_pool_key]
+    if since is not None:
+        # The 30-second poll: one statement, so items and new_count share a snapshot.
+        async with pool.acquire() as conn:
+            records, new_count = await feed_poll(conn, viewer_id, since, page.limit)
+        latest = Cursor.of(records[0]) if records else since
+        body = {
+            "items": [walk_json(r) for r in records],
+            "new_count": new_count,
+            "latest_cursor": latest.encode(),
+        }
+        return poll_response(request, body)
     async with (
-        request.app[db_pool_key].acquire() as conn,
-        # One snapshot, so new_count, items and latest_cursor agree with each other.
+        pool.acquire() as conn,
+        # One snapshot, so the page and latest_cursor agree with each other.
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        if since is not None:
-            records = await feed_newer(conn, viewer_id, since, page.limit)
-            new_count = await feed_newer_count(conn, viewer_id, since)
-            latest = Cursor.of(records[0]) if records else since
-            return poll_response(
-                request,
-                {
-                    "items": [walk_json(r) for r in records],
-                    "new_count": new_count,
-                    "latest_cursor": latest.encode(),
-                },
-            )
         records = await feed_page(conn, viewer_id, page)
         first_page = request.query.get("before") is None
         newest = (
