@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 
 async def ended_walks(
     conn: asyncpg.pool.PoolConnectionProxy | asyncpg.Connection | asyncpg.Pool,
-    invitation_ids: list[uuid.UUID],
+    invitation_ids: list[str],
 ) -> list[tuple[uuid.UUID, str]]:
+    """Ids go as text and PostgreSQL casts them: no Python UUID per walk every second."""
     rows = await conn.fetch(
-        "SELECT id, status FROM invitations WHERE id = ANY($1::uuid[]) AND status <> 'accepted'",
+        "SELECT id, status FROM invitations"
+        " WHERE id = ANY($1::text[]::uuid[]) AND status <> 'accepted'",
         invitation_ids,
     )
     return [(row["id"], row["status"]) for row in rows]
@@ -33,7 +35,7 @@ async def run_backstop(pool: asyncpg.Pool, rooms: Rooms, interval_s: float) -> N
     while True:
         await asyncio.sleep(interval_s)
         prefix = len(walk_channel(""))
-        ids = [uuid.UUID(channel[prefix:].decode()) for channel in rooms.broker.channels()]
+        ids = [channel[prefix:].decode() for channel in rooms.broker.channels()]
         if not ids:
             continue
         try:

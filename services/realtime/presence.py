@@ -30,6 +30,15 @@ end
 return {previous, redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3])}
 """
 
+# KEYS: seats to extend. ARGV: TTL. One command for many seats: cheap to send and to parse.
+REFRESH_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+REFRESH_CHUNK = 500
+
 # KEYS: own seat. ARGV: connection id, channel, "offline" presence event.
 LEAVE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -103,6 +112,9 @@ class Presence:
 
     def refresh(self, seats: list[tuple[str, str]]) -> None:
         """Extend the seats of this process's sockets ((invitation_id, user_id) pairs)."""
-        ttl = self._limits.presence_ttl_s
-        for invitation_id, user_id in seats:
-            self._batch.fire("EXPIRE", seat_key(invitation_id, user_id), ttl)
+        keys = [seat_key(invitation_id, user_id) for invitation_id, user_id in seats]
+        for start in range(0, len(keys), REFRESH_CHUNK):
+            chunk = keys[start : start + REFRESH_CHUNK]
+            self._batch.fire(
+                "EVAL", REFRESH_SCRIPT, len(chunk), *chunk, self._limits.presence_ttl_s
+            )
