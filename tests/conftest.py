@@ -83,8 +83,10 @@ def template_database(pg_admin_dsn: str) -> Iterator[str]:
     async def drop() -> None:
         conn = await asyncpg.connect(pg_admin_dsn)
         try:
+            # starts_with, not LIKE: in LIKE "_" is a wildcard, and wbt_12_% would also match
+            # (and drop) the databases of a concurrent run whose pid is 123.
             rows = await conn.fetch(
-                "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{_PREFIX}%"
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", f"{_PREFIX}_"
             )
             for row in rows:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
