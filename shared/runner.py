@@ -12,6 +12,13 @@ from shared.logging_setup import PathOnlyAccessLogger, configure_logging
 from shared.settings import Settings
 
 
+def process_settings() -> Settings:
+    """A service process's settings, read after logging is set up so that their own warnings
+    (a development secret) come out formatted like every other line."""
+    configure_logging()
+    return Settings()
+
+
 def serve(app: web.Application | Awaitable[web.Application], settings: Settings, port: int) -> None:
     configure_logging()
     if sys.platform != "win32":

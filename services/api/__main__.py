@@ -1,12 +1,11 @@
 """`python -m services.api`: serve the REST API on HOST:API_PORT."""
 
 from services.api.app import create_app
-from shared.runner import serve
-from shared.settings import Settings
+from shared.runner import process_settings, serve
 
 
 def main() -> None:
-    settings = Settings()
+    settings = process_settings()
     serve(create_app(settings), settings, settings.api_port)
 
 

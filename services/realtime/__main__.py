@@ -8,8 +8,7 @@ from aiohttp import web
 from services.realtime.app import create_app
 from services.realtime.gc_policy import gc_policy
 from services.realtime.keys import limits_key, rooms_key
-from shared.runner import serve
-from shared.settings import Settings
+from shared.runner import process_settings, serve
 
 
 @asynccontextmanager
@@ -20,7 +19,7 @@ async def gc_policy_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def main() -> None:
-    settings = Settings()
+    settings = process_settings()
     app = create_app(settings)
     # Process-wide, so it belongs to the process's entry point, not to every app (tests).
     app.cleanup_ctx.append(gc_policy_ctx)
