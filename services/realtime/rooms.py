@@ -18,7 +18,7 @@ from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.protocol import walk_ended_frame
 from shared.jsonutil import loads
-from shared.walk_events import LOCATION, PRESENCE, REPLACED, WALK_ENDED
+from shared.walk_events import REPLACED, WALK_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,23 @@ CLOSE_REASONS = {
     4004: b"walk ended",
     4009: b"replaced by a newer connection",
 }
+
+# `location_frame` and `presence_event` write these keys first, so the listener reads the sender
+# of the partner's frames (nearly every message) from the bytes instead of parsing the JSON.
+RELAYED_PREFIXES = {
+    b'{"type":"location","user_id":"': True,
+    b'{"type":"presence","user_id":"': False,
+}
+PREFIX_LENGTH = 30
+
+
+def relayed_sender(data: bytes) -> tuple[str, bool] | None:
+    """(sender's user id, is a location) of a frame relayed as it is; None for other events."""
+    is_location = RELAYED_PREFIXES.get(data[:PREFIX_LENGTH])
+    if is_location is None:
+        return None
+    end = data.find(b'"', PREFIX_LENGTH)
+    return data[PREFIX_LENGTH:end].decode(), is_location
 
 
 class Rooms:
@@ -40,15 +57,16 @@ class Rooms:
         self._all_closed = asyncio.Event()
 
     async def deliver(self, channel: bytes, members: set[Connection], data: bytes) -> None:
-        event = loads(data)
-        kind = event.get("type")
-        if kind in (LOCATION, PRESENCE):
-            sender = event["user_id"]
-            is_location = kind == LOCATION
+        relayed = relayed_sender(data)
+        if relayed is not None:
+            sender, is_location = relayed
             for connection in tuple(members):
                 if connection.user_id != sender:
                     await connection.offer(data, is_location=is_location, slow=self._slow)
-        elif kind == REPLACED:
+            return
+        event = loads(data)
+        kind = event.get("type")
+        if kind == REPLACED:
             for connection in tuple(members):
                 if (
                     connection.user_id == event["user_id"]

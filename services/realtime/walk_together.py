@@ -11,6 +11,7 @@ import asyncio
 import logging
 import socket
 import uuid
+from typing import NamedTuple
 
 import asyncpg
 from aiohttp import WSMsgType, hdrs, web
@@ -26,6 +27,7 @@ from services.realtime.protocol import (
     location_frame,
     parse_location,
 )
+from services.realtime.rooms import Rooms
 from shared.invitations import get_invitation
 from shared.keys import db_pool_key, settings_key
 from shared.tokens import InvalidToken, bearer_token, verify_token
@@ -37,8 +39,20 @@ log = logging.getLogger(__name__)
 WRITER_LIMIT = 2**62
 
 
+class Refusal(NamedTuple):
+    code: int
+    reason: bytes
+
+
+UNAUTHENTICATED = Refusal(4001, b"missing, invalid or expired token")
+NOT_ACCEPTED = Refusal(4002, b"invitation missing or not accepted")
+NOT_PARTICIPANT = Refusal(4003, b"not a participant of this walk")
+UNAVAILABLE = Refusal(1011, b"temporarily unavailable")
+
+
 async def walk_together(request: web.Request) -> web.WebSocketResponse:
-    limits = request.app[limits_key]
+    app = request.app
+    limits = app[limits_key]
     ws = web.WebSocketResponse(
         compress=False,
         heartbeat=limits.heartbeat_s,
@@ -49,24 +63,32 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
     )
     await ws.prepare(request)
     try:
-        await _check_and_serve(request, ws)
+        admitted = await _admit(request, ws)
+        if isinstance(admitted, Connection):
+            await _relay(app, admitted)
+        elif admitted is not None:
+            await ws.close(code=admitted.code, message=admitted.reason)
     finally:
         _break_reference_cycles(request, ws)
     return ws
 
 
-async def _check_and_serve(request: web.Request, ws: web.WebSocketResponse) -> None:
-    """The contract's checks in order (4001, 4002, 4003), then the walk itself."""
+async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection | Refusal | None:
+    """The contract's checks in order (4001, 4002, 4003), then the seat and the hello.
+
+    Returns the joined connection, or why the socket is to be closed (None: nothing to close).
+    What only the checks need (the invitation row, ids as UUIDs) dies with this frame instead
+    of living as long as the socket.
+    """
     limits = request.app[limits_key]
     transport = request.transport
     if transport is None:
-        return
+        return None
     _cap_kernel_send_buffer(transport, limits)
 
     user_id = _authenticated_user(request)
     if user_id is None:
-        await ws.close(code=4001, message=b"missing, invalid or expired token")
-        return
+        return UNAUTHENTICATED
     invitation_id = _parse_uuid(request.match_info["invitation_id"])
     try:
         invitation = (
@@ -74,14 +96,11 @@ async def _check_and_serve(request: web.Request, ws: web.WebSocketResponse) -> N
         )
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
         log.warning("invitation lookup failed: %s", type(exc).__name__)
-        await ws.close(code=1011, message=b"temporarily unavailable")
-        return
+        return UNAVAILABLE
     if invitation is None or invitation.status != "accepted":
-        await ws.close(code=4002, message=b"invitation missing or not accepted")
-        return
+        return NOT_ACCEPTED
     if not invitation.is_participant(user_id):
-        await ws.close(code=4003, message=b"not a participant of this walk")
-        return
+        return NOT_PARTICIPANT
 
     connection = Connection(
         ws,
@@ -91,39 +110,56 @@ async def _check_and_serve(request: web.Request, ws: web.WebSocketResponse) -> N
         connection_id=uuid.uuid4().hex,
         limits=limits,
     )
-    await _serve(request.app, connection, str(invitation.partner_of(user_id)))
+    if await _join(request.app, connection, str(invitation.partner_of(user_id))):
+        return connection
+    return UNAVAILABLE
 
 
-async def _serve(app: web.Application, connection: Connection, partner_id: str) -> None:
-    rooms = app[rooms_key]
-    presence = app[presence_key]
-    limits = app[limits_key]
+async def _join(app: web.Application, connection: Connection, partner_id: str) -> bool:
+    """Take the walk's channel and the user's seat, then say hello; False if Redis failed."""
     joined = False
     try:
-        await rooms.broker.join(connection.channel, connection)
-        seat = await presence.join(
+        await app[rooms_key].broker.join(connection.channel, connection)
+        seat = await app[presence_key].join(
             connection.invitation_id, connection.user_id, partner_id, connection.connection_id
         )
         joined = True
-        await connection.send(
-            hello_frame(
-                invitation_id=connection.invitation_id,
-                user_id=connection.user_id,
-                partner_id=partner_id,
-                partner_online=seat.partner_online,
-                partner_last=seat.partner_last,
-                interval_s=limits.interval_s,
-            )
-        )
-        await _read(connection, app)
     except (RedisError, OSError) as exc:
         log.warning("walk socket failed on Redis: %s", type(exc).__name__)
-        await connection.ws.close(code=1011, message=b"temporarily unavailable")
+        return False
     finally:
-        await rooms.broker.leave(connection.channel, connection)
-        rooms.forget(connection)
-        if joined:
-            presence.leave(connection.invitation_id, connection.user_id, connection.connection_id)
+        if not joined:
+            await _leave_room(app[rooms_key], connection)
+    await connection.send(
+        hello_frame(
+            invitation_id=connection.invitation_id,
+            user_id=connection.user_id,
+            partner_id=partner_id,
+            partner_online=seat.partner_online,
+            partner_last=seat.partner_last,
+            interval_s=app[limits_key].interval_s,
+        )
+    )
+    return True
+
+
+async def _relay(app: web.Application, connection: Connection) -> None:
+    """Read the joined socket until it closes, then give its channel and seat back."""
+    try:
+        await _read(connection, app)
+    except OSError as exc:
+        log.warning("walk socket failed: %s", type(exc).__name__)
+        await connection.ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
+    finally:
+        await _leave_room(app[rooms_key], connection)
+        app[presence_key].leave(
+            connection.invitation_id, connection.user_id, connection.connection_id
+        )
+
+
+async def _leave_room(rooms: Rooms, connection: Connection) -> None:
+    await rooms.broker.leave(connection.channel, connection)
+    rooms.forget(connection)
 
 
 async def _read(connection: Connection, app: web.Application) -> None:
