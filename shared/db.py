@@ -31,7 +31,14 @@ def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 20) -> asyncpg.P
         init=init_connection,
         reset=keep_session,
         command_timeout=30,
-        server_settings={"timezone": "UTC"},
+        server_settings={
+            "timezone": "UTC",
+            # Every query of ours is a keyset or key lookup whose best plan does not depend on
+            # the values bound, and the feed poll's custom plan cost more to make than to run:
+            # 1.04 ms a poll with the default, 0.38-0.47 ms with generic plans (same plan shape),
+            # measured on the 1,000,000-walk bench database.
+            "plan_cache_mode": "force_generic_plan",
+        },
     )
 
 
