@@ -10,7 +10,6 @@ from typing import Literal
 import asyncpg
 
 InvitationStatus = Literal["pending", "accepted", "declined", "cancelled", "expired", "finished"]
-OPEN_STATUSES: tuple[InvitationStatus, ...] = ("pending", "accepted")
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,41 +100,45 @@ async def delete_comment(
         await _move_counter(conn, walk_id, "comment_count", -1)
 
 
-async def interaction_state(
-    conn: asyncpg.Connection, walk_id: uuid.UUID, viewer_id: uuid.UUID
-) -> asyncpg.Record | None:
-    """The walk's counters, the viewer's like and `updated_at`; None if the viewer may not
-    see the walk."""
-    record: asyncpg.Record | None = await conn.fetchrow(
-        f"""SELECT w.id, w.like_count, w.comment_count, w.updated_at,
-                   EXISTS (SELECT 1 FROM likes l
-                           WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me
-            FROM walks w
-            WHERE w.id = $2 AND {VISIBLE}""",
-        viewer_id,
-        walk_id,
-    )
-    return record
-
-
-async def comments_after(
-    conn: asyncpg.Connection, walk_id: uuid.UUID, after: Cursor | None, limit: int
-) -> list[asyncpg.Record]:
-    """The oldest `limit` comments on the walk newer than `after` (from the first when None),
-    oldest first."""
+async def interactions_poll(
+    conn: asyncpg.Connection,
+    walk_id: uuid.UUID,
+    viewer_id: uuid.UUID,
+    after: Cursor | None,
+    limit: int,
+) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+    """The walk's counters, the viewer's like and `updated_at`, with the oldest `limit` comments
+    newer than `after` (all from the first when None), oldest first; None if the viewer may not
+    see the walk. One statement: one snapshot and one round trip for the 30-second poll."""
     after = after or _BEFORE_EVERYTHING
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"""SELECT {COMMENT_COLUMNS}
-            FROM comments c JOIN users u ON u.id = c.user_id
-            WHERE c.walk_id = $1 AND (c.created_at, c.id) > ($2, $3)
-            ORDER BY c.created_at, c.id
-            LIMIT $4""",
+    rows = await conn.fetch(
+        f"""WITH state AS (
+                SELECT w.id, w.like_count, w.comment_count, w.updated_at,
+                       EXISTS (SELECT 1 FROM likes l
+                               WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me
+                FROM walks w
+                WHERE w.id = $2 AND {VISIBLE}
+            ),
+            page AS (
+                SELECT {COMMENT_COLUMNS}
+                FROM comments c JOIN users u ON u.id = c.user_id
+                WHERE c.walk_id = $2 AND (c.created_at, c.id) > ($3, $4)
+                ORDER BY c.created_at, c.id
+                LIMIT $5
+            )
+            SELECT s.id AS state_walk_id, s.like_count, s.comment_count, s.liked_by_me,
+                   s.updated_at AS state_updated_at, page.*
+            FROM state s LEFT JOIN page ON true
+            ORDER BY page.created_at, page.id""",
+        viewer_id,
         walk_id,
         after.created_at,
         after.id,
         limit,
     )
-    return rows
+    if not rows:
+        return None
+    return rows[0], [r for r in rows if r["id"] is not None]
 
 
 def comment_json(record: asyncpg.Record) -> dict[str, Any]:

@@ -18,9 +18,8 @@ from services.api.interactions_queries import (
     add_like,
     comment_author,
     comment_json,
-    comments_after,
     delete_comment,
-    interaction_state,
+    interactions_poll,
     remove_like,
 )
 from services.api.keys import push_jobs_key
@@ -131,23 +130,19 @@ async def get_interactions(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     since = since_param(request)
     viewer_id = current_user(request)
-    async with (
-        request.app[db_pool_key].acquire() as conn,
-        # One snapshot, so the counts and the comments agree with each other.
-        conn.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        state = await interaction_state(conn, walk_id, viewer_id)
-        if state is None:
-            raise not_found("walk")
-        comments = await comments_after(conn, walk_id, since, MAX_COMMENTS_PER_POLL)
+    async with request.app[db_pool_key].acquire() as conn:
+        polled = await interactions_poll(conn, walk_id, viewer_id, since, MAX_COMMENTS_PER_POLL)
+    if polled is None:
+        raise not_found("walk")
+    state, comments = polled
     return poll_response(
         request,
         {
-            "walk_id": state["id"],
+            "walk_id": state["state_walk_id"],
             "like_count": state["like_count"],
             "liked_by_me": state["liked_by_me"],
             "comment_count": state["comment_count"],
             "comments": [comment_json(c) for c in comments],
-            "updated_at": state["updated_at"],
+            "updated_at": state["state_updated_at"],
         },
     )
