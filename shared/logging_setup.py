@@ -32,12 +32,15 @@ class MalformedRequestFilter(logging.Filter):
         return True
 
 
+_MALFORMED_REQUEST_FILTER = MalformedRequestFilter()
+
+
 def configure_logging() -> None:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("aiohttp.server").addFilter(MalformedRequestFilter())
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_REQUEST_FILTER)  # added once
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):

@@ -19,12 +19,17 @@ def process_settings() -> Settings:
     return Settings()
 
 
-def serve(app: web.Application | Awaitable[web.Application], settings: Settings, port: int) -> None:
-    configure_logging()
+def use_uvloop() -> None:
+    """uvloop for every service process: faster sockets and callbacks than asyncio's loop."""
     if sys.platform != "win32":
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def serve(app: web.Application | Awaitable[web.Application], settings: Settings, port: int) -> None:
+    configure_logging()
+    use_uvloop()
     web.run_app(
         app,
         host=settings.host,

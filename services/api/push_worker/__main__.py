@@ -13,6 +13,7 @@ import asyncpg
 from services.api.push_worker.dead_letters import format_dead_letters, list_dead_letters
 from services.api.push_worker.runtime import CredentialsError, open_worker
 from shared.logging_setup import configure_logging
+from shared.runner import process_settings, use_uvloop
 from shared.settings import DatabaseSettings, Settings
 
 
@@ -42,11 +43,8 @@ def main() -> None:
         # Only the database is needed: an operator need not hold the JWT secret to look.
         asyncio.run(print_dead_letters(DatabaseSettings().database_url, args.limit))
         return
-    settings = Settings()
-    if sys.platform != "win32":
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    settings = process_settings()
+    use_uvloop()
     try:
         asyncio.run(run_worker(settings))
     except CredentialsError as exc:

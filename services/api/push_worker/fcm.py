@@ -83,7 +83,7 @@ def classify(status: int, body: bytes, retry_after_s: float | None) -> SendResul
     detail = f"{status} {code}".strip()
     if code in ("UNREGISTERED", "NOT_FOUND") or status == 404:
         return SendResult(Outcome.UNREGISTERED, detail)
-    if status in (429, 500, 503) or status > 500 or code in RETRYABLE_CODES:
+    if status == 429 or status >= 500 or code in RETRYABLE_CODES:
         return SendResult(Outcome.RETRY, detail, retry_after_s)
     if status == 401 and code != "THIRD_PARTY_AUTH_ERROR":
         return SendResult(Outcome.RETRY, detail)

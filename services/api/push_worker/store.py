@@ -23,7 +23,6 @@ DeliveryOutcome = Literal["sent", "rejected", "unregistered"]
 @dataclass(frozen=True, slots=True)
 class Device:
     token: str
-    platform: str
 
 
 @dataclass(slots=True)
@@ -73,7 +72,7 @@ SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, a.nickname 
 """
 
 _UNSETTLED_DEVICES = """
-SELECT j.id AS notification_id, d.token, d.platform
+SELECT j.id AS notification_id, d.token
   FROM unnest($1::uuid[], $2::uuid[]) AS j(id, user_id)
   JOIN devices d ON d.user_id = j.user_id
  WHERE NOT EXISTS (SELECT 1 FROM push_deliveries p
@@ -105,7 +104,7 @@ async def claim_jobs(
         _UNSETTLED_DEVICES, [r["id"] for r in rows], [r["user_id"] for r in rows]
     )
     for device in devices:
-        jobs[device["notification_id"]].devices.append(Device(device["token"], device["platform"]))
+        jobs[device["notification_id"]].devices.append(Device(device["token"]))
     return list(jobs.values())
 
 

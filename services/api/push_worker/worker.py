@@ -46,7 +46,6 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 REDIS_ERRORS = (RedisError, OSError)
-DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 # Worth waiting out: the database is unreachable, restarting, overloaded, or chose us as a
 # deadlock victim. Any other database error would fail again the same way.
 DB_OUTAGES = (
@@ -136,7 +135,7 @@ class PushWorker:
                 else:  # a fresh (or restarted, empty) Redis
                     await self._create_group()
                     pause = 0.0
-            except (*REDIS_ERRORS, *DB_ERRORS) as exc:
+            except (*REDIS_ERRORS, *DB_OUTAGES) as exc:
                 failures += 1
                 pause = min(OUTAGE_PAUSE_MAX_S, 0.1 * 2**failures)
                 log.warning(
