@@ -14,9 +14,7 @@ from services.realtime.connection import Connection, SlowClients
 from services.realtime.keys import (
     limits_key,
     presence_key,
-    redis_batch_key,
     rooms_key,
-    slow_clients_key,
 )
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
@@ -34,7 +32,6 @@ from shared.settings import Settings
 @asynccontextmanager
 async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
     async with running_batch(app[redis_key]) as batch:
-        app[redis_batch_key] = batch
         app[presence_key] = Presence(batch, app[limits_key])
         yield
 
@@ -47,7 +44,6 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_pubsub(app[redis_key]) as pubsub:
         broker: Broker[Connection] = Broker(pubsub)
         rooms = Rooms(broker, slow, limits.close_timeout_s)
-        app[slow_clients_key] = slow
         app[rooms_key] = rooms
         tasks += [
             asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener"),

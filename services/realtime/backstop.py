@@ -31,11 +31,13 @@ async def ended_walks(
     return [(row["id"], row["status"]) for row in rows]
 
 
+_CHANNEL_PREFIX = len(walk_channel(""))
+
+
 async def run_backstop(pool: asyncpg.Pool, rooms: Rooms, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        prefix = len(walk_channel(""))
-        ids = [channel[prefix:].decode() for channel in rooms.broker.channels()]
+        ids = [channel[_CHANNEL_PREFIX:].decode() for channel in rooms.broker.channels()]
         if not ids:
             continue
         try:

@@ -29,6 +29,7 @@ class Connection:
         "channel",
         "closing",
         "connection_id",
+        "greeted",
         "invalid_in_a_row",
         "invitation_id",
         "limits",
@@ -64,6 +65,8 @@ class Connection:
         self.pending_location: bytes | None = None
         self.pending_presence: bytes | None = None
         self.closing = False
+        # Until the hello is written, partner frames wait in the slots: hello comes first.
+        self.greeted = False
 
     @property
     def open(self) -> bool:
@@ -90,7 +93,10 @@ class Connection:
 
     @property
     def backed_up(self) -> bool:
-        return self.transport.get_write_buffer_size() > self.limits.slow_buffer_bytes
+        return (
+            not self.greeted
+            or self.transport.get_write_buffer_size() > self.limits.slow_buffer_bytes
+        )
 
     async def send(self, frame: bytes) -> None:
         """Write one frame now; a socket already gone is the handler's to notice, not ours."""
@@ -147,9 +153,6 @@ class SlowClients:
 
     def discard(self, connection: Connection) -> None:
         self._waiting.discard(connection)
-
-    def __len__(self) -> int:
-        return len(self._waiting)
 
     async def run(self) -> None:
         while True:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.realtime.connection import SlowClients
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
-from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
 
 limits_key = web.AppKey("limits", GatewayLimits)
-redis_batch_key = web.AppKey("redis_batch", RedisBatch)
 presence_key = web.AppKey("presence", Presence)
-slow_clients_key = web.AppKey("slow_clients", SlowClients)
 rooms_key = web.AppKey("rooms", Rooms)

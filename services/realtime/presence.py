@@ -27,7 +27,7 @@ if previous then
 else
   redis.call('PUBLISH', ARGV[3], ARGV[4])
 end
-return {previous, redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3])}
+return {redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3])}
 """
 
 # KEYS: seats to extend. ARGV: TTL. One command for many seats: cheap to send and to parse.
@@ -60,7 +60,6 @@ def last_location_key(invitation_id: str, user_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Joined:
-    replaced_another: bool
     partner_online: bool
     partner_last: bytes | None
 
@@ -73,7 +72,7 @@ class Presence:
     async def join(
         self, invitation_id: str, user_id: str, partner_id: str, connection_id: str
     ) -> Joined:
-        previous, partner_online, partner_last = await self._batch.call(
+        partner_online, partner_last = await self._batch.call(
             "EVAL",
             JOIN_SCRIPT,
             3,
@@ -86,7 +85,7 @@ class Presence:
             presence_event(user_id, online=True),
             replaced_event(user_id, connection_id),
         )
-        return Joined(previous is not None, bool(partner_online), partner_last)
+        return Joined(bool(partner_online), partner_last)
 
     def leave(self, invitation_id: str, user_id: str, connection_id: str) -> None:
         self._batch.fire(

@@ -18,7 +18,7 @@ from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.protocol import walk_ended_frame
 from shared.jsonutil import loads
-from shared.walk_events import REPLACED, WALK_ENDED
+from shared.walk_events import LOCATION, PRESENCE, REPLACED, WALK_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,16 @@ CLOSE_REASONS = {
     4009: b"replaced by a newer connection",
 }
 
+
 # `location_frame` and `presence_event` write these keys first, so the listener reads the sender
 # of the partner's frames (nearly every message) from the bytes instead of parsing the JSON.
-RELAYED_PREFIXES = {
-    b'{"type":"location","user_id":"': True,
-    b'{"type":"presence","user_id":"': False,
-}
-PREFIX_LENGTH = 30
+def _relayed_prefix(kind: str) -> bytes:
+    return b'{"type":"' + kind.encode() + b'","user_id":"'
+
+
+RELAYED_PREFIXES = {_relayed_prefix(LOCATION): True, _relayed_prefix(PRESENCE): False}
+PREFIX_LENGTH = len(_relayed_prefix(LOCATION))
+assert all(len(prefix) == PREFIX_LENGTH for prefix in RELAYED_PREFIXES)
 
 
 def relayed_sender(data: bytes) -> tuple[str, bool] | None:

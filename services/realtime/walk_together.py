@@ -140,6 +140,7 @@ async def _join(app: web.Application, connection: Connection, partner_id: str) -
             interval_s=app[limits_key].interval_s,
         )
     )
+    connection.greeted = True  # partner frames held meanwhile go out through SlowClients
     return True
 
 

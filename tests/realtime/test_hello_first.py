@@ -1,0 +1,61 @@
+"""Hello is the first frame a socket gets: a partner frame that arrives while the gateway is
+still taking the seat waits in the latest-value slot until the hello is written."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import WSMsgType
+
+from services.realtime.connection import Connection, SlowClients
+from services.realtime.limits import GatewayLimits
+
+
+class _RecordingSocket:
+    """Stands in for the WebSocketResponse and its transport: records what would be written."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    async def send_frame(self, payload: bytes, opcode: WSMsgType) -> None:
+        self.frames.append(payload)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_partner_frame_before_hello_waits_for_it() -> None:
+    sock = _RecordingSocket()
+    ws: Any = sock
+    connection = Connection(
+        ws,
+        sock,  # type: ignore[arg-type]
+        invitation_id="i",
+        user_id="u",
+        connection_id="c",
+        limits=GatewayLimits(),
+    )
+    slow = SlowClients(retry_s=0.01)
+    runner = asyncio.create_task(slow.run())
+    try:
+        await connection.offer(b'{"type":"location","early":1}', is_location=True, slow=slow)
+        await connection.offer(b'{"type":"location","early":2}', is_location=True, slow=slow)
+        await asyncio.sleep(0.05)
+        assert sock.frames == []  # held, and only the newest kept
+
+        await connection.send(b'{"type":"hello"}')
+        connection.greeted = True
+        for _ in range(100):
+            if len(sock.frames) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert sock.frames == [b'{"type":"hello"}', b'{"type":"location","early":2}']
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
