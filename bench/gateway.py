@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -270,15 +271,29 @@ async def churn(
         rss_peak: list[float] = []
         connect_s: list[float] = []
         stalls: list[dict[str, Any]] = []
+        timelines: list[dict[str, Any]] = []
         for _ in range(waves):
             await probes.command(f"start {PROBE_RATE_HZ}")
+            started = time.monotonic()
             connected = merge_connect(await loads.command("connect"))
+            connected_at = time.monotonic() - started
             connect_s.append(connected["connect_s"])
             rss_peak.append(round(rss_mb(server.proc.pid), 1))
             await loads.command("close")
+            closed_at = time.monotonic() - started
             await asyncio.sleep(2.0)
             stalls.append(merge_run(await probes.command("stop")))
             rss_after.append(round(rss_mb(server.proc.pid), 1))
+            # Seconds into the wave, on the probes' clock (give or take a command's round trip):
+            # a stall between connected_at and closed_at is the close storm's, before it the
+            # connect storm's.
+            timelines.append(
+                {
+                    "connected_at_s": round(connected_at, 2),
+                    "closed_at_s": round(closed_at, 2),
+                    "stalls_over_100ms_at_s": stalls[-1]["stalls_over_100ms_at_s"],
+                }
+            )
         await probes.command("close")
     first = rss_after[0]
     return {
@@ -291,4 +306,5 @@ async def churn(
         "connect_s": connect_s,
         "probe_lat_p99_ms": max(s["lat_p99_ms"] or 0 for s in stalls),
         "gc_pause_max_ms": max(s["lat_max_ms"] or 0 for s in stalls),
+        "probe_stalls": timelines,
     }

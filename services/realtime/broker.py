@@ -46,6 +46,16 @@ class Broker(Generic[M]):
     def all_members(self) -> list[M]:
         return [member for members in self._members.values() for member in members]
 
+    def members_in_slice(self, index: int, slices: int) -> list[M]:
+        """The members of one of `slices` disjoint sets of channels (a channel stays in its
+        slice: bytes cache their hash), so periodic work can visit a slice at a time."""
+        return [
+            member
+            for channel, members in self._members.items()
+            if hash(channel) % slices == index
+            for member in members
+        ]
+
     async def join(self, channel: bytes, member: M) -> None:
         """Add a local member; returns once Redis confirmed the channel's subscription."""
         members = self._members.get(channel)

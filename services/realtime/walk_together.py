@@ -185,8 +185,8 @@ async def _read(connection: Connection, app: web.Application) -> None:
         connection.invalid_in_a_row = 0
         if not connection.closing:
             presence.publish_location(
-                connection.invitation_id,
-                connection.user_id,
+                connection.channel,
+                connection.last_location_key,
                 location_frame(connection.user_id, location),
             )
 

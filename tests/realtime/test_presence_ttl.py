@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from services.realtime.app import REFRESH_SLICES
+from services.realtime.keys import rooms_key
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import seat_key
-from tests.realtime.conftest import Gateway, Walk, eventually
+from shared.settings import Settings
+from tests.realtime.conftest import Gateway, Walk, create_walk, eventually
 
 TTL_S = 1
 
@@ -47,3 +51,18 @@ async def test_seat_nobody_refreshes_lapses(
     invitee, hello = await gateway.join(walk, walk.invitee)
     assert hello["partner_online"] is False
     await invitee.close()
+
+
+async def test_refresh_visits_every_socket_once_a_slice_at_a_time(
+    gateway: Gateway, db: asyncpg.Connection, settings: Settings
+) -> None:
+    walks = [await create_walk(db, settings) for _ in range(8)]
+    sockets = [(await gateway.join(walk, walk.inviter))[0] for walk in walks]
+    broker = gateway.server.app[rooms_key].broker
+    slices = [broker.members_in_slice(i, REFRESH_SLICES) for i in range(REFRESH_SLICES)]
+    visited = [member for members in slices for member in members]
+    assert len(visited) == len(walks)
+    assert set(visited) == set(broker.all_members())
+    assert max(len(members) for members in slices) < len(walks)
+    for ws in sockets:
+        await ws.close()
