@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager, suppress
 from aiohttp import web
 
 from services.realtime.backstop import run_backstop
-from services.realtime.broker import Broker, open_pubsub
+from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.keys import (
     limits_key,
     presence_key,
+    redis_batch_key,
     rooms_key,
 )
 from services.realtime.limits import GatewayLimits
@@ -35,6 +36,7 @@ REFRESH_SLICES = 10
 @asynccontextmanager
 async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
     async with running_batch(app[redis_key]) as batch:
+        app[redis_batch_key] = batch
         app[presence_key] = Presence(batch, app[limits_key])
         yield
 
@@ -43,32 +45,30 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     limits = app[limits_key]
     slow = SlowClients(limits.slow_retry_s)
-    tasks: list[asyncio.Task[None]] = []
-    async with open_pubsub(app[redis_key]) as pubsub:
-        broker: Broker[Connection] = Broker(pubsub)
-        rooms = Rooms(broker, slow, limits.close_timeout_s)
-        app[rooms_key] = rooms
-        tasks += [
-            asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener"),
-            asyncio.create_task(slow.run(), name="slow-clients"),
-            asyncio.create_task(rooms.reap(), name="close-reaper"),
-            asyncio.create_task(
-                run_backstop(app[db_pool_key], rooms, limits.backstop_interval_s),
-                name="walk-end-backstop",
-            ),
-            asyncio.create_task(refresh_seats(app), name="presence-refresh"),
-        ]
-        try:
-            yield
-        finally:
-            broker.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks, timeout=limits.close_timeout_s)
-    # The pub/sub connection is closed now, so a listener still reading has returned.
-    for task in tasks:
-        with suppress(asyncio.CancelledError):
-            await task
+    broker: Broker[Connection] = Broker(app[redis_key])
+    rooms = Rooms(broker, slow, limits.close_timeout_s)
+    app[rooms_key] = rooms
+    listener = asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener")
+    await broker.connected()
+    tasks = [
+        listener,
+        asyncio.create_task(slow.run(), name="slow-clients"),
+        asyncio.create_task(rooms.reap(), name="close-reaper"),
+        asyncio.create_task(
+            run_backstop(app[db_pool_key], rooms, limits.backstop_interval_s),
+            name="walk-end-backstop",
+        ),
+        asyncio.create_task(refresh_seats(app), name="presence-refresh"),
+    ]
+    try:
+        yield
+    finally:
+        broker.stop()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 async def refresh_seats(app: web.Application) -> None:

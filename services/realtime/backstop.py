@@ -48,4 +48,4 @@ async def run_backstop(pool: asyncpg.Pool, rooms: Rooms, interval_s: float) -> N
         for invitation_id, status in ended:
             members = rooms.broker.members(walk_channel(invitation_id).encode())
             if members:
-                await rooms.end_walk(members, status)
+                rooms.end_walk(members, status)

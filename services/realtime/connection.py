@@ -1,18 +1,18 @@
 """One open socket's state, and how frames reach it without anyone waiting on a slow reader.
 
-Frames are written straight into the socket's transport: with `compress=False` and a writer
-limit out of reach, aiohttp's `send_frame` only copies the frame into the transport buffer and
-never awaits a drain. Flow control is ours: once a socket has more than `slow_buffer_bytes`
-queued, it is not written to; it keeps the newest location and the newest presence of its
-partner in two slots (a newer one replaces the older), and `SlowClients` writes those once the
-buffer has drained. So a stalled reader costs at most two small frames, never a backlog, and
-never holds up the sender or any other socket.
+Frames are written straight into the socket's transport, synchronously (the pub/sub reader
+delivers a whole chunk of messages in one callback): a server frame is a 2-10 byte header and
+the payload, so this module writes it itself rather than through aiohttp's coroutine. Flow
+control is ours: once a socket has more than `slow_buffer_bytes` queued, it is not written to;
+it keeps the newest location and the newest presence of its partner in two slots (a newer one
+replaces the older), and `SlowClients` writes those once the buffer has drained. So a stalled
+reader costs at most two small frames, never a backlog, and never holds up the sender or any
+other socket.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 import time
 
@@ -21,6 +21,19 @@ from aiohttp import WSMsgType, web
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import last_location_key
 from shared.walk_events import walk_channel
+
+_HEADER_SHORT = struct.Struct("!BB").pack
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
+
+
+def frame_header(opcode: int, length: int) -> bytes:
+    """RFC 6455 section 5.2, for a final, unmasked (server to client), uncompressed frame."""
+    if length < 126:
+        return _HEADER_SHORT(0x80 | opcode, length)
+    if length < 65536:
+        return _HEADER_16(0x80 | opcode, 126, length)
+    return _HEADER_64(0x80 | opcode, 127, length)
 
 
 class Connection:
@@ -101,25 +114,28 @@ class Connection:
             or self.transport.get_write_buffer_size() > self.limits.slow_buffer_bytes
         )
 
-    async def send(self, frame: bytes) -> None:
-        """Write one frame now; a socket already gone is the handler's to notice, not ours."""
+    def send(self, frame: bytes) -> None:
+        """Write one text frame now; a socket already gone is the handler's to notice, not ours."""
         if not self.closing:
-            await self.send_frame(frame, WSMsgType.TEXT)
+            self.write_frame(frame, WSMsgType.TEXT)
 
-    async def send_close(self, code: int, reason: bytes) -> None:
+    def send_close(self, code: int, reason: bytes) -> None:
         """The close frame alone: the handler, the socket's reader, completes the handshake."""
-        await self.send_frame(struct.pack("!H", code) + reason, WSMsgType.CLOSE)
+        self.write_frame(struct.pack("!H", code) + reason, WSMsgType.CLOSE)
 
-    async def send_frame(self, payload: bytes, opcode: WSMsgType) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_frame(payload, opcode)
+    def write_frame(self, payload: bytes, opcode: WSMsgType) -> None:
+        """Nothing once aiohttp has sent its own close frame (`ws.closed`): none may follow it."""
+        transport = self.transport
+        if self.ws.closed or transport.is_closing():
+            return
+        transport.write(frame_header(opcode, len(payload)) + payload)
 
-    async def offer(self, frame: bytes, *, is_location: bool, slow: SlowClients) -> None:
+    def offer(self, frame: bytes, *, is_location: bool, slow: SlowClients) -> None:
         """Deliver a partner's frame, or keep it as the newest one while the socket is behind."""
         if not self.open:
             return
         if self.pending_location is None and self.pending_presence is None and not self.backed_up:
-            await self.send(frame)
+            self.send(frame)
             return
         if is_location:
             self.pending_location = frame
@@ -127,7 +143,7 @@ class Connection:
             self.pending_presence = frame
         slow.add(self)
 
-    async def flush(self) -> bool:
+    def flush(self) -> bool:
         """Write what the slots hold if the socket caught up; True when nothing is left."""
         if not self.open:
             self.pending_location = self.pending_presence = None
@@ -137,7 +153,7 @@ class Connection:
         # Location first: a presence that arrived after it (the partner left) must end the story.
         for frame in (self.pending_location, self.pending_presence):
             if frame is not None:
-                await self.send(frame)
+                self.send(frame)
         self.pending_location = self.pending_presence = None
         return True
 
@@ -164,5 +180,5 @@ class SlowClients:
             while self._waiting:
                 await asyncio.sleep(self._retry_s)
                 for connection in list(self._waiting):
-                    if await connection.flush():
+                    if connection.flush():
                         self._waiting.discard(connection)

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
+from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
 
 limits_key = web.AppKey("limits", GatewayLimits)
 presence_key = web.AppKey("presence", Presence)
+redis_batch_key = web.AppKey("redis_batch", RedisBatch)
 rooms_key = web.AppKey("rooms", Rooms)

@@ -2,13 +2,15 @@
 
 Thousands of sockets publishing, joining and leaving at once would otherwise each borrow a
 pooled connection (the pool refuses past its size) and pay a round trip apiece. Here commands
-queue up while the previous pipeline is in flight and go out together in the next one.
+queue up while the previous batch is in flight and go out together in the next one, written
+in one piece on the process's own RESP connection (services/realtime/resp.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,9 +18,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from services.realtime import resp
+
 log = logging.getLogger(__name__)
 
 Command = tuple[Any, ...]
+# A batch with no answer by then fails; its connection is dropped (replies would be misread).
+REPLY_TIMEOUT_S = 5.0
 
 
 class RedisBatch:
@@ -28,6 +34,8 @@ class RedisBatch:
         self._pending: list[tuple[Command, asyncio.Future[Any] | None]] = []
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._connection: resp.RespConnection | None = None
+        self.connection_name = f"gateway-batch-{uuid.uuid4().hex[:12]}"
 
     def fire(self, *command: Any) -> None:
         """Queue a command whose answer nobody waits for (a failure is logged)."""
@@ -43,11 +51,15 @@ class RedisBatch:
 
     async def run(self) -> None:
         """Until `stop()`: send what is queued; whatever is queued at the stop is still sent."""
-        while not self._stopping:
-            await self._wakeup.wait()
-            self._wakeup.clear()
+        try:
+            while not self._stopping:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                await self.flush()
             await self.flush()
-        await self.flush()
+        finally:
+            if self._connection is not None:
+                self._connection.close()
 
     def stop(self) -> None:
         self._stopping = True
@@ -60,18 +72,20 @@ class RedisBatch:
             await self._execute(batch)
 
     async def _execute(self, batch: list[tuple[Command, asyncio.Future[Any] | None]]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for command, _ in batch:
-            pipe.execute_command(*command)
         try:
-            results = await pipe.execute(raise_on_error=False)
+            connection = await self._connected()
+            async with asyncio.timeout(REPLY_TIMEOUT_S):
+                results = await connection.execute([command for command, _ in batch])
         except asyncio.CancelledError:
             for _, future in batch:
                 if future is not None:
                     future.cancel()
             raise
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             log.warning("redis batch of %d commands failed: %s", len(batch), type(exc).__name__)
+            if self._connection is not None:
+                self._connection.abort()
+                self._connection = None
             for _, future in batch:
                 if future is not None and not future.done():
                     future.set_exception(exc)
@@ -87,12 +101,18 @@ class RedisBatch:
                 else:
                     future.set_result(result)
 
+    async def _connected(self) -> resp.RespConnection:
+        """The connection, (re)opened when Redis dropped it; a failure fails this batch only."""
+        if self._connection is None or not self._connection.usable:
+            self._connection = await resp.connect(self._redis, self.connection_name)
+        return self._connection
+
 
 @asynccontextmanager
 async def running_batch(redis: aioredis.Redis) -> AsyncIterator[RedisBatch]:
     """The batch and its writer task; on exit, what is still queued is sent before stopping.
 
-    Stopped by a flag rather than cancelled, so a pipeline in flight is never cut in half.
+    Stopped by a flag rather than cancelled, so a batch in flight is never cut in half.
     """
     batch = RedisBatch(redis)
     task = asyncio.create_task(batch.run(), name="redis-batch")

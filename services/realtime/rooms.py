@@ -59,13 +59,13 @@ class Rooms:
         self._reaper_wakeup = asyncio.Event()
         self._all_closed = asyncio.Event()
 
-    async def deliver(self, channel: bytes, members: set[Connection], data: bytes) -> None:
+    def deliver(self, channel: bytes, members: set[Connection], data: bytes) -> None:
         relayed = relayed_sender(data)
         if relayed is not None:
             sender, is_location = relayed
             for connection in tuple(members):
                 if connection.user_id != sender:
-                    await connection.offer(data, is_location=is_location, slow=self._slow)
+                    connection.offer(data, is_location=is_location, slow=self._slow)
             return
         event = loads(data)
         kind = event.get("type")
@@ -75,18 +75,16 @@ class Rooms:
                     connection.user_id == event["user_id"]
                     and connection.connection_id != event["connection_id"]
                 ):
-                    await self.close(connection, 4009)
+                    self.close(connection, 4009)
         elif kind == WALK_ENDED:
-            await self.end_walk(members, str(event.get("status", "finished")))
+            self.end_walk(members, str(event.get("status", "finished")))
 
-    async def end_walk(self, members: set[Connection], status: str) -> None:
+    def end_walk(self, members: set[Connection], status: str) -> None:
         frame = walk_ended_frame(status)
         for connection in tuple(members):
-            await self.close(connection, 4004, frame)
+            self.close(connection, 4004, frame)
 
-    async def close(
-        self, connection: Connection, code: int, last_frame: bytes | None = None
-    ) -> None:
+    def close(self, connection: Connection, code: int, last_frame: bytes | None = None) -> None:
         """Start the close handshake; the reaper finishes it.
 
         The close frame goes out now and the socket's own handler reads the client's reply and
@@ -100,8 +98,8 @@ class Rooms:
         self._slow.discard(connection)
         connection.pending_location = connection.pending_presence = None
         if last_frame is not None:
-            await connection.send_frame(last_frame, WSMsgType.TEXT)
-        await connection.send_close(code, CLOSE_REASONS[code])
+            connection.write_frame(last_frame, WSMsgType.TEXT)
+        connection.send_close(code, CLOSE_REASONS[code])
         self._closing[connection] = (code, time.monotonic() + self._close_timeout_s)
         self._reaper_wakeup.set()
 
@@ -137,7 +135,7 @@ class Rooms:
     async def close_all(self, code: int) -> None:
         """Close every socket of this process; returns once all are closed (or cut off)."""
         for connection in self.broker.all_members():
-            await self.close(connection, code)
+            self.close(connection, code)
         if self._closing:
             self._all_closed.clear()
             self._reaper_wakeup.set()

@@ -129,8 +129,8 @@ async def _join(app: web.Application, connection: Connection, partner_id: str) -
         return False
     finally:
         if not joined:
-            await _leave_room(app[rooms_key], connection)
-    await connection.send(
+            _leave_room(app[rooms_key], connection)
+    connection.send(
         hello_frame(
             invitation_id=connection.invitation_id,
             user_id=connection.user_id,
@@ -152,14 +152,14 @@ async def _relay(app: web.Application, connection: Connection) -> None:
         log.warning("walk socket failed: %s", type(exc).__name__)
         await connection.ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
     finally:
-        await _leave_room(app[rooms_key], connection)
+        _leave_room(app[rooms_key], connection)
         app[presence_key].leave(
             connection.invitation_id, connection.user_id, connection.connection_id
         )
 
 
-async def _leave_room(rooms: Rooms, connection: Connection) -> None:
-    await rooms.broker.leave(connection.channel, connection)
+def _leave_room(rooms: Rooms, connection: Connection) -> None:
+    rooms.broker.leave(connection.channel, connection)
     rooms.forget(connection)
 
 
@@ -180,7 +180,7 @@ async def _read(connection: Connection, app: web.Application) -> None:
             if not connection.count_invalid():
                 await ws.close(code=4008, message=b"too many invalid messages")
                 return
-            await connection.send(error_frame(exc.detail))
+            connection.send(error_frame(exc.detail))
             continue
         connection.invalid_in_a_row = 0
         if not connection.closing:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp import WSMsgType
-
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.limits import GatewayLimits
 
@@ -20,8 +18,9 @@ class _RecordingSocket:
     def __init__(self) -> None:
         self.frames: list[bytes] = []
 
-    async def send_frame(self, payload: bytes, opcode: WSMsgType) -> None:
-        self.frames.append(payload)
+    def write(self, data: bytes) -> None:
+        assert data[0] == 0x81 and data[1] == len(data) - 2  # one short, final text frame
+        self.frames.append(data[2:])
 
     def is_closing(self) -> bool:
         return False
@@ -44,12 +43,12 @@ async def test_partner_frame_before_hello_waits_for_it() -> None:
     slow = SlowClients(retry_s=0.01)
     runner = asyncio.create_task(slow.run())
     try:
-        await connection.offer(b'{"type":"location","early":1}', is_location=True, slow=slow)
-        await connection.offer(b'{"type":"location","early":2}', is_location=True, slow=slow)
+        connection.offer(b'{"type":"location","early":1}', is_location=True, slow=slow)
+        connection.offer(b'{"type":"location","early":2}', is_location=True, slow=slow)
         await asyncio.sleep(0.05)
         assert sock.frames == []  # held, and only the newest kept
 
-        await connection.send(b'{"type":"hello"}')
+        connection.send(b'{"type":"hello"}')
         connection.greeted = True
         for _ in range(100):
             if len(sock.frames) == 2:

@@ -1,0 +1,171 @@
+"""A bare Redis connection over hiredis, for the gateway's two hot paths.
+
+redis-py spends, on every reply, a coroutine, an `asyncio.timeout` and a dozen Python calls
+around hiredis: on a busy gateway that was 13% of the CPU for the pub/sub reader and most of
+the 22% of the batch writer (bench/RESULTS.md). Here an asyncio protocol feeds each chunk the
+socket delivers to one `hiredis.Reader` and hands every complete reply in it on at once: a
+pub/sub message to a plain callback, a command's reply to the batch waiting for it. Commands
+are packed by hiredis, and whatever is sent in one loop iteration goes out in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import hiredis
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
+
+Command = tuple[Any, ...]
+CONNECT_TIMEOUT_S = 2.0
+# In subscribed mode (RESP2) every reply is an array whose first element says what it is.
+PUSH_KINDS = frozenset({b"message", b"subscribe", b"unsubscribe", b"pong"})
+
+
+class RespConnection(asyncio.Protocol):
+    """One connection; `on_push`, when given, receives the pub/sub arrays as they arrive."""
+
+    def __init__(self, on_push: Callable[[list[Any]], None] | None = None) -> None:
+        self._reader = hiredis.Reader()
+        self._on_push = on_push
+        self._transport: asyncio.Transport | None = None
+        self._outgoing: list[bytes] = []
+        # Batches in the order they were written: (answer, how many replies, replies so far).
+        self._waiting: deque[tuple[asyncio.Future[list[Any]], int, list[Any]]] = deque()
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's does not subclass it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        error = RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}")
+        while self._waiting:
+            future, _, _ = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(error)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    @property
+    def usable(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        reader.feed(data)
+        while True:
+            try:
+                reply = reader.gets()
+            except hiredis.ProtocolError as exc:
+                log.warning("Redis protocol error: %s", exc)
+                self.abort()
+                return
+            if reply is False:
+                return
+            if (
+                self._on_push is not None
+                and type(reply) is list
+                and reply
+                and reply[0] in PUSH_KINDS
+            ):
+                try:
+                    self._on_push(reply)
+                except Exception:
+                    log.exception("handling a %s from Redis failed", reply[0])
+                continue
+            self._answer(reply)
+
+    def _answer(self, reply: Any) -> None:
+        if not self._waiting:
+            log.warning("Redis reply nobody asked for: %r", reply)
+            return
+        future, expected, replies = self._waiting[0]
+        if isinstance(reply, hiredis.ReplyError):
+            reply = ResponseError(str(reply))
+        replies.append(reply)
+        if len(replies) == expected:
+            self._waiting.popleft()
+            if not future.done():
+                future.set_result(replies)
+
+    def send(self, commands: Sequence[Command]) -> None:
+        """Write commands whose replies come back as pushes (subscribed mode), or not at all.
+
+        Queued until the end of this loop iteration, so a storm of (UN)SUBSCRIBEs is one write.
+        """
+        if not self.usable:
+            raise RedisConnectionError("not connected to Redis")
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._write_outgoing)
+        self._outgoing += [hiredis.pack_command(command) for command in commands]
+
+    def _write_outgoing(self) -> None:
+        data = b"".join(self._outgoing)
+        self._outgoing.clear()
+        if self.usable:
+            assert self._transport is not None
+            self._transport.write(data)
+
+    def execute(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """Write commands now; the future gets their replies, an error reply as a ResponseError."""
+        if not self.usable:
+            raise RedisConnectionError("not connected to Redis")
+        assert self._transport is not None
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((future, len(commands), []))
+        self._transport.write(b"".join([hiredis.pack_command(command) for command in commands]))
+        return future
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def connect(
+    redis: aioredis.Redis,
+    name: str,
+    on_push: Callable[[list[Any]], None] | None = None,
+) -> RespConnection:
+    """A new connection to the server `redis` talks to, with its credentials and database."""
+    kwargs = redis.connection_pool.connection_kwargs
+    loop = asyncio.get_running_loop()
+
+    def factory() -> RespConnection:
+        return RespConnection(on_push)
+
+    async with asyncio.timeout(kwargs.get("socket_connect_timeout") or CONNECT_TIMEOUT_S):
+        if kwargs.get("path"):
+            _, connection = await loop.create_unix_connection(factory, kwargs["path"])
+        else:
+            _, connection = await loop.create_connection(
+                factory, kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+            )
+        setup: list[Command] = []
+        if kwargs.get("password"):
+            user = (kwargs["username"],) if kwargs.get("username") else ()
+            setup.append(("AUTH", *user, kwargs["password"]))
+        if kwargs.get("db"):
+            setup.append(("SELECT", kwargs["db"]))
+        setup.append(("CLIENT", "SETNAME", name))
+        try:
+            replies = await connection.execute(setup)
+        except BaseException:
+            connection.abort()
+            raise
+    for reply in replies:
+        if isinstance(reply, Exception):
+            connection.abort()
+            raise reply
+    return connection
