@@ -10,6 +10,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from services.api import feed_heads
 from services.api.auth import current_user
 from services.api.follows import (
     FollowList,
@@ -27,7 +28,7 @@ from services.api.profiles import fetch_profile, user_exists
 from services.api.text_fields import SingleLine
 from shared.errors import invalid, not_found
 from shared.jsonutil import dumps
-from shared.keys import db_pool_key
+from shared.keys import db_pool_key, redis_key
 
 routes = web.RouteTableDef()
 
@@ -127,6 +128,7 @@ async def follow_user(request: web.Request) -> web.Response:
             raise not_found("user")
         created = await add_follow(conn, me, followee_id)
         if created:
+            await feed_heads.raise_for_follow(request.app[redis_key], conn, me, followee_id)
             notification_id = await notify(
                 conn,
                 recipient_id=followee_id,

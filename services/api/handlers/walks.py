@@ -18,10 +18,10 @@ from pydantic import (
     field_validator,
 )
 
-from services.api import walk_effects
+from services.api import feed_heads, walk_effects
 from services.api.auth import current_user
 from services.api.keys import push_jobs_key
-from services.api.pagination import page_of, page_params
+from services.api.pagination import Cursor, page_of, page_params
 from services.api.path_params import path_uuid
 from services.api.profiles import user_exists
 from services.api.text_fields import MultiLine
@@ -35,7 +35,7 @@ from services.api.walks_queries import (
 )
 from shared.errors import forbidden, invalid, not_found
 from shared.jsonutil import dumps
-from shared.keys import db_pool_key
+from shared.keys import db_pool_key, redis_key
 
 routes = web.RouteTableDef()
 
@@ -165,6 +165,9 @@ async def create_walk(request: web.Request) -> web.Response:
         async with conn.transaction():
             await _check_references(conn, user_id, body)
             facts = await _insert_walk(conn, user_id, body)
+            newest = Cursor(facts.created_at, facts.id)
+            redis = request.app[redis_key]
+            await feed_heads.raise_for_walk(redis, conn, user_id, body.visibility, newest)
             notification_ids = await walk_effects.in_walk_transaction(conn, facts)
         request.app[push_jobs_key].emit(notification_ids)
         record = await get_walk(conn, facts.id, user_id)
