@@ -9,10 +9,12 @@ import pytest
 
 from services.api.push_worker.backoff import retry_delay
 from services.api.push_worker.fcm import Outcome, classify, parse_retry_after
-from services.api.push_worker.messages import PushNotification, build_message
+from services.api.push_worker.messages import Lifetimes, PushNotification, build_message
 from shared.jsonutil import dumps_bytes
+from shared.settings import Settings
 
 ACTOR = uuid.uuid4()
+LIFETIMES = Lifetimes(invitation_s=2 * 3600, walk_s=4 * 3600)
 
 
 def notification(
@@ -49,7 +51,7 @@ def test_each_type_has_korean_text_and_its_ids_as_string_data(
     type: str, data: dict[str, object], body: str
 ) -> None:
     n = notification(type, data)
-    message = build_message(n)
+    message = build_message(n, LIFETIMES)
     assert message["notification"]["body"] == body
     assert message["notification"]["title"]
     assert message["data"]["type"] == type
@@ -60,13 +62,13 @@ def test_each_type_has_korean_text_and_its_ids_as_string_data(
 
 
 def test_a_deleted_actor_still_reads_naturally() -> None:
-    message = build_message(notification("walk_liked", {"walk_id": "w"}, nickname=None))
+    message = build_message(notification("walk_liked", {"walk_id": "w"}, nickname=None), LIFETIMES)
     assert message["notification"]["body"] == "누군가님이 회원님의 산책을 좋아해요"
 
 
 def test_non_string_data_values_are_sent_as_strings() -> None:
     data = {"rank": 2, "on": True, "nested": {"a": 1}, "gone": None}
-    message = build_message(notification("ranking_changed", data))
+    message = build_message(notification("ranking_changed", data), LIFETIMES)
     assert message["data"]["rank"] == "2"
     assert message["data"]["on"] == "true"
     assert message["data"]["nested"] == '{"a":1}'
@@ -74,24 +76,39 @@ def test_non_string_data_values_are_sent_as_strings() -> None:
 
 
 def test_ranking_changes_collapse_and_others_do_not() -> None:
-    ranking = build_message(notification("ranking_changed", {"rank": 1}))
+    ranking = build_message(notification("ranking_changed", {"rank": 1}), LIFETIMES)
     assert ranking["android"]["collapse_key"] == "ranking_changed"
     assert ranking["apns"]["headers"]["apns-collapse-id"] == "ranking_changed"
-    like = build_message(notification("walk_liked", {"walk_id": "w"}))
+    like = build_message(notification("walk_liked", {"walk_id": "w"}), LIFETIMES)
     assert "collapse_key" not in like["android"]
     assert "apns-collapse-id" not in like["apns"]["headers"]
 
 
 def test_invitations_are_urgent_and_expire_with_the_invitation() -> None:
     now = 1_800_000_000.0
-    invite = build_message(notification("invitation_received", {"invitation_id": "i"}), now=now)
+    invite = build_message(
+        notification("invitation_received", {"invitation_id": "i"}), LIFETIMES, now=now
+    )
     assert invite["android"]["priority"] == "HIGH"
     assert invite["android"]["ttl"] == "7200s"
     assert invite["apns"]["headers"]["apns-priority"] == "10"
     assert invite["apns"]["headers"]["apns-expiration"] == str(int(now + 7200))
-    like = build_message(notification("walk_liked", {"walk_id": "w"}), now=now)
+    like = build_message(notification("walk_liked", {"walk_id": "w"}), LIFETIMES, now=now)
     assert like["android"]["priority"] == "NORMAL"
     assert like["apns"]["headers"]["apns-priority"] == "5"
+
+
+def test_invitation_lifetimes_follow_the_settings(settings: Settings) -> None:
+    lifetimes = Lifetimes.of(
+        settings.model_copy(update={"invitation_ttl_s": 900, "max_walk_duration_s": 5400})
+    )
+    invite = build_message(notification("invitation_received", {"invitation_id": "i"}), lifetimes)
+    accepted = build_message(notification("invitation_accepted", {"invitation_id": "i"}), lifetimes)
+    assert invite["android"]["ttl"] == "900s"
+    assert invite["webpush"]["headers"]["TTL"] == "900"
+    assert accepted["android"]["ttl"] == "5400s"
+    like = build_message(notification("walk_liked", {"walk_id": "w"}), lifetimes)
+    assert like["android"]["ttl"] == f"{24 * 3600}s"
 
 
 def _error(status: int, code: str | None, rpc: str) -> bytes:

@@ -9,15 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.jsonutil import dumps
+from shared.settings import Settings
 
 SOMEONE = "누군가"
 DEFAULT_TTL_S = 24 * 3600
-# An invitation is only worth showing while it can still be answered (INVITATION_TTL_S is 2 h).
-TTL_S = {
-    "invitation_received": 2 * 3600,
-    "invitation_accepted": 2 * 3600,
-    "ranking_changed": 6 * 3600,
-}
+RANKING_TTL_S = 6 * 3600
 URGENT_TYPES = frozenset({"invitation_received", "invitation_accepted"})
 # Only the latest ranking matters: a newer one replaces an undelivered or displayed older one.
 COLLAPSING_TYPES = frozenset({"ranking_changed"})
@@ -30,6 +26,29 @@ class PushNotification:
     actor_id: uuid.UUID | None
     actor_nickname: str | None
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """How long FCM keeps trying a push before it is not worth showing any more."""
+
+    invitation_s: int  # an invitation can be answered until it expires (INVITATION_TTL_S)
+    walk_s: int  # an accepted one finishes by itself after this (MAX_WALK_DURATION_S)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Lifetimes:
+        return cls(settings.invitation_ttl_s, settings.max_walk_duration_s)
+
+    def ttl_s(self, type: str) -> int:
+        match type:
+            case "invitation_received":
+                return self.invitation_s
+            case "invitation_accepted":
+                return self.walk_s
+            case "ranking_changed":
+                return RANKING_TTL_S
+            case _:
+                return DEFAULT_TTL_S
 
 
 def title_and_body(n: PushNotification) -> tuple[str, str]:
@@ -77,10 +96,12 @@ def data_payload(n: PushNotification) -> dict[str, str]:
     return data
 
 
-def build_message(n: PushNotification, *, now: float | None = None) -> dict[str, Any]:
+def build_message(
+    n: PushNotification, lifetimes: Lifetimes, *, now: float | None = None
+) -> dict[str, Any]:
     """The FCM v1 `message` for every device of the recipient, minus its `token`."""
     title, body = title_and_body(n)
-    ttl_s = TTL_S.get(n.type, DEFAULT_TTL_S)
+    ttl_s = lifetimes.ttl_s(n.type)
     urgent = n.type in URGENT_TYPES
     android_notification: dict[str, Any] = {"sound": "default"}
     apns_headers = {

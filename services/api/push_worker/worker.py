@@ -29,7 +29,7 @@ from services.api.push_jobs import add_push_jobs
 from services.api.push_worker.backoff import retry_delay
 from services.api.push_worker.fcm import Outcome, PushSender, SendResult, token_hint
 from services.api.push_worker.job_stream import Entry, JobStream, is_missing_group
-from services.api.push_worker.messages import build_message, for_device
+from services.api.push_worker.messages import Lifetimes, build_message, for_device
 from services.api.push_worker.store import (
     ClaimedJob,
     Delivery,
@@ -83,6 +83,7 @@ class PushWorker:
         sender: PushSender,
     ) -> None:
         self._settings = settings
+        self._lifetimes = Lifetimes.of(settings)
         self._pool = pool
         self._redis = redis
         self._sender = sender
@@ -236,7 +237,7 @@ class PushWorker:
         self._settled.put_nowait(settlement)
 
     async def _attempt(self, job: ClaimedJob) -> Settlement:
-        message = build_message(job.notification)
+        message = build_message(job.notification, self._lifetimes)
         results = await asyncio.gather(*(self._send(message, device) for device in job.devices))
         deliveries: list[Delivery] = []
         failing: list[SendResult] = []
