@@ -49,7 +49,10 @@ async def post_walk(api: Api, user: User, **overrides: Any) -> dict[str, Any]:
 
 
 async def follow(db: asyncpg.Connection, follower: User, followee: User) -> None:
-    """A follow made directly in the database: these tests do not depend on the follow route."""
+    """A follow made directly in the database: these tests do not depend on the follow route.
+
+    Make it before the follower's first `since` poll: a follow written behind the API's back does
+    not raise the follower's feed head (services/api/feed_heads.py)."""
     await db.execute(
         "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)",
         uuid.UUID(follower.id),
