@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ class Settings(DatabaseSettings):
     jwt_secret: SecretStr | None = None
 
     host: str = "127.0.0.1"
+    # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For is believed: the
+    # client's address, which rate limits key on, is then the nearest hop not among them.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     api_port: int = Field(default=8000, ge=1, le=65535)
     realtime_port: int = Field(default=8001, ge=1, le=65535)
 
@@ -55,6 +59,13 @@ class Settings(DatabaseSettings):
     invitation_sweep_interval_s: float = Field(default=1.0, gt=0)
     db_pool_max_size: int = Field(default=20, ge=1)
     shutdown_timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _require_real_secret(self) -> Settings:

@@ -12,12 +12,13 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from shared.errors import ApiError
-from shared.keys import redis_key
+from shared.keys import redis_key, settings_key
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,26 @@ REFRESH_PER_ADDRESS = Limit("refresh-addr", 120, 60)
 
 
 def client_address(request: web.Request) -> str:
-    """The peer address. Behind a proxy, run aiohttp's forwarded-header middleware so this is
-    the client's address and not the proxy's."""
-    return request.remote or "unknown"
+    """The client's address: the peer's, or behind proxies listed in TRUSTED_PROXIES the
+    nearest X-Forwarded-For hop that is not one of them (hops further left are the client's own
+    claims, which anyone can forge)."""
+    peer = request.remote or "unknown"
+    proxies = request.app[settings_key].trusted_proxies
+    if not proxies or not _among(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", ()) for h in v.split(",")]
+    for hop in reversed(hops):
+        if hop and not _among(hop, proxies):
+            return hop
+    return peer
+
+
+def _among(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 async def _hit(redis: aioredis.Redis, limit: Limit, key: str) -> int | None:

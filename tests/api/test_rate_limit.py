@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+import pytest
 
 from services.api.app import create_app
 from services.api.rate_limit import LOGIN_PER_EMAIL, SIGNUP_PER_ADDRESS
@@ -47,3 +50,44 @@ async def test_limiter_lets_requests_through_when_redis_is_down(
     client = await aiohttp_client(create_app(make_settings(database_url, "redis://127.0.0.1:1/0")))
     api = Api(client)
     await api.signup()
+
+
+async def _signups_until_limited(api: Api, forwarded_for: str) -> int:
+    """How many sign-ups from `forwarded_for` get through before the first 429."""
+    for n in range(SIGNUP_PER_ADDRESS.max_requests + 1):
+        nickname = f"p{uuid.uuid4().hex[:10]}"
+        resp = await api.client.post(
+            "/auth/signup",
+            headers={"X-Forwarded-For": forwarded_for},
+            json={"email": f"{nickname}@example.com", "password": "12345678", "nickname": nickname},
+        )
+        if resp.status == 429:
+            return n
+        assert resp.status == 201
+    return SIGNUP_PER_ADDRESS.max_requests + 1
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
+    database_url: str, redis_url: str, aiohttp_client: Any
+) -> None:
+    settings = make_settings(database_url, redis_url, trusted_proxies="10.0.0.0/8, 127.0.0.1")
+    api = Api(await aiohttp_client(create_app(settings)))
+    budget = SIGNUP_PER_ADDRESS.max_requests
+    # The test client is 127.0.0.1, a trusted proxy; 10.1.2.3 is another one in front of it.
+    assert await _signups_until_limited(api, "203.0.113.7, 10.1.2.3") == budget
+    assert await _signups_until_limited(api, "198.51.100.9") == budget
+    # A client cannot escape its limit by forging hops to the left of the real one.
+    assert await _signups_until_limited(api, "192.0.2.1, 203.0.113.7") == 0
+
+
+async def test_forwarded_for_is_ignored_from_an_untrusted_peer(api: Api) -> None:
+    budget = SIGNUP_PER_ADDRESS.max_requests
+    assert await _signups_until_limited(api, "203.0.113.7") == budget
+    assert await _signups_until_limited(api, "198.51.100.9") == 0
+
+
+def test_trusted_proxies_are_read_as_networks(database_url: str, redis_url: str) -> None:
+    settings = make_settings(database_url, redis_url, trusted_proxies="10.0.0.0/8,::1")
+    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        make_settings(database_url, redis_url, trusted_proxies="10.0.0.0/33")
