@@ -238,13 +238,19 @@ async def steady(
 
 
 async def churn(
-    stack: Stack, kind: str, sockets: int, waves: int, load_processes: int
+    stack: Stack,
+    kind: str,
+    sockets: int,
+    waves: int,
+    load_processes: int,
+    watch_close: Callable[[int], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """`waves` times: connect `sockets` walkers to one instance, then close them all.
 
     Meanwhile 100 probe walkers send 1.5 locations/s each (the gateway's rate limit allows 2/s),
     a location in flight every ~7 ms: their maximum latency is the pause proxy (a stall of the
-    gateway during the connect and close storms).
+    gateway during the connect and close storms). `watch_close(pid)`, when given, runs beside
+    each close storm (bench/profile.py's profiler).
     """
     probe_walks = range(sockets // 2, sockets // 2 + 50)
     async with scenario(stack) as children:
@@ -279,7 +285,10 @@ async def churn(
             connected_at = time.monotonic() - started
             connect_s.append(connected["connect_s"])
             rss_peak.append(round(rss_mb(server.proc.pid), 1))
+            watching = asyncio.create_task(watch_close(server.proc.pid)) if watch_close else None
             await loads.command("close")
+            if watching is not None:
+                await watching
             closed_at = time.monotonic() - started
             await asyncio.sleep(2.0)
             stalls.append(merge_run(await probes.command("stop")))

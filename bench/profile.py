@@ -1,6 +1,7 @@
 """Profile a service under bench load with py-spy (`pip install -e '.[bench]'`).
 
     python -m bench.profile api-poll | api-page | gateway [--seconds S] [--sockets N] [--rate R]
+    python -m bench.profile gateway-churn [--seconds S] [--sockets N]
 
 Starts the service and the load as the benchmark does, records the service with py-spy for the
 load's duration, and prints the hottest functions (self and total share of samples), also kept
@@ -124,6 +125,19 @@ async def profile_gateway(stack: Stack, sockets: int, seconds: float, rate: floa
     return out
 
 
+async def profile_churn(stack: Stack, sockets: int, seconds: float) -> Path:
+    """One wave of `sockets` connects and closes; py-spy records from the start of the closes."""
+    out = PROFILES / "gateway-churn-close.txt"
+
+    async def watch_close(pid: int) -> None:
+        await record(pid, seconds, out)
+
+    await stack.refresh()
+    figures = await gateway.churn(stack, "gateway", sockets, 1, 4, watch_close=watch_close)
+    print(figures)
+    return out
+
+
 async def main_async(which: str, seconds: float, sockets: int, rate: float) -> None:
     raise_open_files_limit()
     PROFILES.mkdir(parents=True, exist_ok=True)
@@ -139,6 +153,8 @@ async def main_async(which: str, seconds: float, sockets: int, rate: float) -> N
         stack = Stack(database_url, redis_url, new_jwt_secret(), BENCH_DATA / "logs")
         if which == "gateway":
             out = await profile_gateway(stack, sockets, seconds, rate)
+        elif which == "gateway-churn":
+            out = await profile_churn(stack, sockets, seconds)
         else:
             out = await profile_api(stack, which, seconds)
     summary = summarize(out)
@@ -150,7 +166,7 @@ async def main_async(which: str, seconds: float, sockets: int, rate: float) -> N
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", choices=["api-poll", "api-page", "gateway"])
+    parser.add_argument("which", choices=["api-poll", "api-page", "gateway", "gateway-churn"])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=0.2)
