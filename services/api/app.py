@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.auth import auth_middleware
+from services.api.feed_heads import READ_TIMEOUT_S
 from services.api.invitation_sweeper import invitation_sweeper_ctx
-from services.api.keys import push_jobs_key
+from services.api.keys import feed_head_reads_key, push_jobs_key
 from services.api.push_jobs import push_emitter
 from services.api.routes import setup_routes
 from shared.db import db_pool_ctx
 from shared.errors import error_middleware
 from shared.keys import redis_key, settings_key
 from shared.redis_client import redis_ctx
+from shared.resp import SharedConnection
 from shared.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -28,12 +30,22 @@ async def push_jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+@asynccontextmanager
+async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
+    reads = SharedConnection(app[redis_key], "api-feed-heads", READ_TIMEOUT_S)
+    app[feed_head_reads_key] = reads
+    yield
+    reads.close()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, push_jobs_ctx, invitation_sweeper_ctx])
+    app.cleanup_ctx.extend(
+        [db_pool_ctx, redis_ctx, feed_head_reads_ctx, push_jobs_ctx, invitation_sweeper_ctx]
+    )
     setup_routes(app)
     return app

@@ -34,14 +34,18 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.api.pagination import Cursor
+from shared.resp import SharedConnection
 
 log = logging.getLogger(__name__)
 
 HEAD_TTL_S = 600
+# A poll waits this long for its head before it reads the database instead.
+READ_TIMEOUT_S = 1.0
 # Heads raised per script call: a walk by someone with many followers must not hold Redis long.
 RAISE_BATCH = 500
 
-_SETTLED, _UNSETTLED = "s", "u"
+# How a head's value starts (the scripts below write the same letters).
+_SETTLED, _UNSETTLED = b"s", "u"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 # Sorts below every walk: the bound of a head nobody has settled yet.
@@ -90,22 +94,22 @@ class HeadCheck(enum.Enum):
     QUERY_AND_SETTLE = "query and settle"  # read the database, then `settle` the head
 
 
-async def check(redis: aioredis.Redis, viewer_id: uuid.UUID, since: Cursor) -> HeadCheck:
+async def check(reads: SharedConnection, viewer_id: uuid.UUID, since: Cursor) -> HeadCheck:
     """Whether the viewer's feed certainly has no walk newer than `since`. With Redis down,
     every poll reads the database."""
     key = head_key(viewer_id)
     try:
-        head = await redis.get(key)
+        [head] = await reads.execute([("GET", key)])
         if head is None:
-            await redis.set(key, _UNSETTLED + sort_key(_NOTHING), ex=HEAD_TTL_S, nx=True)
+            placeholder = _UNSETTLED + sort_key(_NOTHING)
+            await reads.execute([("SET", key, placeholder, "EX", HEAD_TTL_S, "NX")])
             return HeadCheck.QUERY_AND_SETTLE
     except RedisError as exc:
         log.debug("feed head not read (%s)", type(exc).__name__)
         return HeadCheck.QUERY
-    text = head.decode() if isinstance(head, bytes) else head
-    if text[0] != _SETTLED:
+    if not isinstance(head, bytes) or not head.startswith(_SETTLED):
         return HeadCheck.QUERY_AND_SETTLE
-    return HeadCheck.NOTHING_NEWER if text[1:] <= sort_key(since) else HeadCheck.QUERY
+    return HeadCheck.NOTHING_NEWER if head[1:].decode() <= sort_key(since) else HeadCheck.QUERY
 
 
 async def settle(redis: aioredis.Redis, viewer_id: uuid.UUID, newest: Cursor) -> None:

@@ -7,6 +7,9 @@ import uuid
 from aiohttp import web
 
 from services.api.push_jobs import PushJobEmitter
+from shared.resp import SharedConnection
 
 user_id_key = web.RequestKey("user_id", uuid.UUID)
 push_jobs_key = web.AppKey("push_jobs", PushJobEmitter)
+# The feed poll's reads of its viewer's head (services/api/feed_heads.py).
+feed_head_reads_key = web.AppKey("feed_head_reads", SharedConnection)

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.realtime import resp
+from shared import resp
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.realtime import resp
+from shared import resp
 
 log = logging.getLogger(__name__)
 

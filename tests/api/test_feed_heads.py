@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import pytest
 import redis.asyncio as aioredis
 
 from services.api import feed_heads
 from services.api.app import create_app
 from services.api.feed_heads import HEAD_TTL_S, RAISE_BATCH, HeadCheck, head_key, sort_key
 from services.api.pagination import Cursor
+from shared.resp import SharedConnection
 from shared.settings import Settings
 from tests.api.walk_support import post_walk
 from tests.conftest import Api, User
 
 T0 = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 LOW_ID, HIGH_ID = uuid.UUID(int=1), uuid.UUID(int=2**128 - 1)
+
+
+@pytest.fixture
+async def reads(redis: aioredis.Redis) -> AsyncIterator[SharedConnection]:
+    connection = SharedConnection(redis, "test-feed-heads", 1.0)
+    yield connection
+    connection.close()
 
 
 def now_param() -> dict[str, str]:
@@ -126,31 +136,37 @@ async def test_polls_read_the_database_while_redis_is_down(
     assert body["new_count"] == 1
 
 
-async def test_a_raise_creates_a_missing_head_unsettled_with_a_ttl(redis: aioredis.Redis) -> None:
+async def test_a_raise_creates_a_missing_head_unsettled_with_a_ttl(
+    redis: aioredis.Redis, reads: SharedConnection
+) -> None:
     viewer = uuid.uuid4()
     await feed_heads.raise_heads(redis, [viewer], Cursor(T0, LOW_ID))
     assert (await redis.get(head_key(viewer))) == b"u" + sort_key(Cursor(T0, LOW_ID)).encode()
     assert 0 < await redis.ttl(head_key(viewer)) <= HEAD_TTL_S
-    assert await feed_heads.check(redis, viewer, Cursor(T0, HIGH_ID)) is HeadCheck.QUERY_AND_SETTLE
+    assert await feed_heads.check(reads, viewer, Cursor(T0, HIGH_ID)) is HeadCheck.QUERY_AND_SETTLE
 
 
-async def test_settling_never_lowers_a_head_raised_meanwhile(redis: aioredis.Redis) -> None:
+async def test_settling_never_lowers_a_head_raised_meanwhile(
+    redis: aioredis.Redis, reads: SharedConnection
+) -> None:
     viewer = uuid.uuid4()
-    assert await feed_heads.check(redis, viewer, Cursor(T0, LOW_ID)) is HeadCheck.QUERY_AND_SETTLE
+    assert await feed_heads.check(reads, viewer, Cursor(T0, LOW_ID)) is HeadCheck.QUERY_AND_SETTLE
     later = Cursor(T0 + dt.timedelta(seconds=1), LOW_ID)
     await feed_heads.raise_heads(redis, [viewer], later)  # a walk while the poll read the feed
     await feed_heads.settle(redis, viewer, Cursor(T0, LOW_ID))
     assert await redis.get(head_key(viewer)) == b"s" + sort_key(later).encode()
-    assert await feed_heads.check(redis, viewer, Cursor(T0, HIGH_ID)) is HeadCheck.QUERY
-    assert await feed_heads.check(redis, viewer, later) is HeadCheck.NOTHING_NEWER
+    assert await feed_heads.check(reads, viewer, Cursor(T0, HIGH_ID)) is HeadCheck.QUERY
+    assert await feed_heads.check(reads, viewer, later) is HeadCheck.NOTHING_NEWER
     # A raise keeps a head settled, and lowering is never a raise.
     await feed_heads.raise_heads(redis, [viewer], Cursor(T0, LOW_ID))
     assert await redis.get(head_key(viewer)) == b"s" + sort_key(later).encode()
 
 
-async def test_settling_a_head_that_vanished_does_nothing(redis: aioredis.Redis) -> None:
+async def test_settling_a_head_that_vanished_does_nothing(
+    redis: aioredis.Redis, reads: SharedConnection
+) -> None:
     viewer = uuid.uuid4()
-    await feed_heads.check(redis, viewer, Cursor(T0, LOW_ID))
+    await feed_heads.check(reads, viewer, Cursor(T0, LOW_ID))
     await redis.delete(head_key(viewer))  # e.g. Redis restarted while the poll read the feed
     await feed_heads.settle(redis, viewer, Cursor(T0, LOW_ID))
     assert await redis.get(head_key(viewer)) is None

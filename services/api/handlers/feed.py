@@ -16,6 +16,7 @@ from aiohttp import web
 from services.api import feed_heads
 from services.api.auth import current_user
 from services.api.feed_queries import feed_page, feed_poll, newest_feed_cursor
+from services.api.keys import feed_head_reads_key
 from services.api.pagination import Cursor, page_of, page_params, since_param
 from services.api.polling import poll_response
 from services.api.walks_queries import walk_json
@@ -32,7 +33,7 @@ async def get_feed(request: web.Request) -> web.Response:
     pool = request.app[db_pool_key]
     if since is not None:
         redis = request.app[redis_key]
-        check = await feed_heads.check(redis, viewer_id, since)
+        check = await feed_heads.check(request.app[feed_head_reads_key], viewer_id, since)
         if check is feed_heads.HeadCheck.NOTHING_NEWER:
             return poll_response(request, _poll_body([], 0, since))
         # One statement, so items and new_count share a snapshot.

@@ -1,17 +1,20 @@
-"""A bare Redis connection over hiredis, for the gateway's two hot paths.
+"""A bare Redis connection over hiredis, for the hot paths: the gateway's pub/sub reader and
+batch writer, and the API's feed-head reads (one per feed poll).
 
 redis-py spends, on every reply, a coroutine, an `asyncio.timeout` and a dozen Python calls
 around hiredis: on a busy gateway that was 13% of the CPU for the pub/sub reader and most of
 the 22% of the batch writer (bench/RESULTS.md). Here an asyncio protocol feeds each chunk the
 socket delivers to one `hiredis.Reader` and hands every complete reply in it on at once: a
 pub/sub message to a plain callback, a command's reply to the batch waiting for it. Commands
-are packed by hiredis, and whatever is sent in one loop iteration goes out in one write.
+are packed by hiredis, and whatever is sent in one loop iteration goes out in one write. Many
+requests can share one connection: replies come back in the order the batches were written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -19,7 +22,8 @@ from typing import Any, cast
 import hiredis
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -169,3 +173,49 @@ async def connect(
             connection.abort()
             raise reply
     return connection
+
+
+class SharedConnection:
+    """One `RespConnection` that every request of a process shares, for a read so frequent that
+    redis-py's per-command overhead shows (the feed poll's head). Made on first use and again
+    after it is lost; a call that gets no reply within `timeout_s` fails and drops the
+    connection. After a failed connect, calls fail at once for RETRY_AFTER_S rather than each
+    waiting on a connect of its own. Every failure is a RedisError."""
+
+    RETRY_AFTER_S = 1.0
+
+    def __init__(self, redis: aioredis.Redis, name: str, timeout_s: float) -> None:
+        self._redis = redis
+        self._name = name
+        self._timeout_s = timeout_s
+        self._connection: RespConnection | None = None
+        self._connecting = asyncio.Lock()
+        self._down_until = 0.0
+
+    async def execute(self, commands: Sequence[Command]) -> list[Any]:
+        connection = self._connection
+        if connection is None or not connection.usable:
+            connection = await self._reconnect()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await connection.execute(commands)
+        except TimeoutError:
+            connection.abort()
+            raise RedisTimeoutError(f"no reply from Redis in {self._timeout_s} s") from None
+
+    async def _reconnect(self) -> RespConnection:
+        async with self._connecting:
+            if self._connection is not None and self._connection.usable:
+                return self._connection
+            if time.monotonic() < self._down_until:
+                raise RedisConnectionError("Redis was unreachable a moment ago")
+            try:
+                self._connection = await connect(self._redis, self._name)
+            except (OSError, TimeoutError, RedisError) as exc:
+                self._down_until = time.monotonic() + self.RETRY_AFTER_S
+                raise RedisConnectionError(f"cannot connect to Redis: {exc!r}") from None
+            return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
