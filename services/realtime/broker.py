@@ -1,6 +1,6 @@
 """Pub/sub fan-out in the shape of encode/broadcaster.
 
-One Redis pub/sub connection per process (services/realtime/resp.py); a `channel -> local
+One Redis pub/sub connection per process (shared/resp.py); a `channel -> local
 members` registry; SUBSCRIBE when the first local member of a channel joins, UNSUBSCRIBE when
 the last leaves. Each message is handed, with that channel's members, to one `deliver`
 callback, synchronously, as the connection reads it: no task, coroutine or timeout per message.

@@ -3,7 +3,7 @@
 Thousands of sockets publishing, joining and leaving at once would otherwise each borrow a
 pooled connection (the pool refuses past its size) and pay a round trip apiece. Here commands
 queue up while the previous batch is in flight and go out together in the next one, written
-in one piece on the process's own RESP connection (services/realtime/resp.py).
+in one piece on the process's own RESP connection (shared/resp.py).
 """
 
 from __future__ import annotations
