@@ -118,7 +118,9 @@ async def seed(conn: asyncpg.Connection, size: SeedSize) -> bool:
         await conn.execute(
             "INSERT INTO bench_seed (id, size) VALUES (1, $1::jsonb)", _dumps(wanted)
         )
-    await conn.execute("ANALYZE")
+    # What autovacuum would have done on a live database: statistics, and the visibility map
+    # that lets the feed's index-only scans skip the table.
+    await conn.execute("VACUUM ANALYZE")
     log.info("seeded in %.0fs", time.monotonic() - started)
     return True
 
