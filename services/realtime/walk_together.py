@@ -12,14 +12,16 @@ import logging
 import socket
 import uuid
 from typing import NamedTuple
+from urllib.parse import parse_qsl
 
 import asyncpg
-from aiohttp import WSMsgType, hdrs, web
+from aiohttp import WSMessage, WSMsgType, hdrs, web
 from redis.exceptions import RedisError
 
 from services.realtime.connection import Connection
 from services.realtime.keys import limits_key, presence_key, rooms_key
 from services.realtime.limits import GatewayLimits
+from services.realtime.presence import Presence
 from services.realtime.protocol import (
     InvalidMessage,
     error_frame,
@@ -48,9 +50,19 @@ UNAUTHENTICATED = Refusal(4001, b"missing, invalid or expired token")
 NOT_ACCEPTED = Refusal(4002, b"invitation missing or not accepted")
 NOT_PARTICIPANT = Refusal(4003, b"not a participant of this walk")
 UNAVAILABLE = Refusal(1011, b"temporarily unavailable")
+TOO_FAST = Refusal(4008, b"too many messages")
+TOO_MANY_INVALID = Refusal(4008, b"too many invalid messages")
+
+# What `ws.receive()` returns once the socket is closing or broken: the end of the read loop.
+SOCKET_DONE = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 
 
 async def walk_together(request: web.Request) -> web.WebSocketResponse:
+    """The socket's handler, and its only reader for as long as it is open.
+
+    The read loop is in this coroutine and each message is handled synchronously: a coroutine
+    awaited while the socket is open keeps its frame (~250 bytes) for the socket's whole life.
+    """
     app = request.app
     limits = app[limits_key]
     ws = web.WebSocketResponse(
@@ -62,13 +74,26 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
         writer_limit=WRITER_LIMIT,
     )
     await ws.prepare(request)
+    connection: Connection | None = None
     try:
         admitted = await _admit(request, ws)
+        refusal = None if isinstance(admitted, Connection) else admitted
         if isinstance(admitted, Connection):
-            await _relay(app, admitted)
-        elif admitted is not None:
-            await ws.close(code=admitted.code, message=admitted.reason)
+            connection = admitted
+            presence = app[presence_key]
+            while refusal is None:
+                message = await ws.receive()
+                if message.type in SOCKET_DONE:
+                    break
+                refusal = _on_message(connection, message, presence)
+        if refusal is not None:
+            await ws.close(code=refusal.code, message=refusal.reason)
+    except OSError as exc:
+        log.warning("walk socket failed: %s", type(exc).__name__)
+        await ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
     finally:
+        if connection is not None:
+            _leave(app, connection)
         _break_reference_cycles(request, ws)
     return ws
 
@@ -144,18 +169,10 @@ async def _join(app: web.Application, connection: Connection, partner_id: str) -
     return True
 
 
-async def _relay(app: web.Application, connection: Connection) -> None:
-    """Read the joined socket until it closes, then give its channel and seat back."""
-    try:
-        await _read(connection, app)
-    except OSError as exc:
-        log.warning("walk socket failed: %s", type(exc).__name__)
-        await connection.ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
-    finally:
-        _leave_room(app[rooms_key], connection)
-        app[presence_key].leave(
-            connection.invitation_id, connection.user_id, connection.connection_id
-        )
+def _leave(app: web.Application, connection: Connection) -> None:
+    """Give the socket's channel and seat back."""
+    _leave_room(app[rooms_key], connection)
+    app[presence_key].leave(connection.invitation_id, connection.user_id, connection.connection_id)
 
 
 def _leave_room(rooms: Rooms, connection: Connection) -> None:
@@ -163,32 +180,27 @@ def _leave_room(rooms: Rooms, connection: Connection) -> None:
     rooms.forget(connection)
 
 
-async def _read(connection: Connection, app: web.Application) -> None:
-    presence = app[presence_key]
-    ws = connection.ws
-    async for message in ws:
-        if message.type is WSMsgType.ERROR:
-            return
-        if not connection.take_token():
-            await ws.close(code=4008, message=b"too many messages")
-            return
-        try:
-            if message.type is not WSMsgType.TEXT:
-                raise InvalidMessage("send locations as JSON text frames")
-            location = parse_location(message.data)
-        except InvalidMessage as exc:
-            if not connection.count_invalid():
-                await ws.close(code=4008, message=b"too many invalid messages")
-                return
-            connection.send(error_frame(exc.detail))
-            continue
-        connection.invalid_in_a_row = 0
-        if not connection.closing:
-            presence.publish_location(
-                connection.channel,
-                connection.last_location_key,
-                location_frame(connection.user_id, location),
-            )
+def _on_message(connection: Connection, message: WSMessage, presence: Presence) -> Refusal | None:
+    """Publish a client's location or answer its mistake; why to close the socket, if it is to."""
+    if not connection.take_token():
+        return TOO_FAST
+    try:
+        if message.type is not WSMsgType.TEXT:
+            raise InvalidMessage("send locations as JSON text frames")
+        location = parse_location(message.data)
+    except InvalidMessage as exc:
+        if not connection.count_invalid():
+            return TOO_MANY_INVALID
+        connection.send(error_frame(exc.detail))
+        return None
+    connection.invalid_in_a_row = 0
+    if not connection.closing:
+        presence.publish_location(
+            connection.channel,
+            connection.last_location_key,
+            location_frame(connection.user_id, location),
+        )
+    return None
 
 
 def _break_reference_cycles(request: web.Request, ws: web.WebSocketResponse) -> None:
@@ -207,13 +219,22 @@ def _break_reference_cycles(request: web.Request, ws: web.WebSocketResponse) -> 
 
 
 def _authenticated_user(request: web.Request) -> uuid.UUID | None:
-    token = request.query.get("token") or bearer_token(request.headers.get(hdrs.AUTHORIZATION))
+    token = _query_token(request) or bearer_token(request.headers.get(hdrs.AUTHORIZATION))
     if not token:
         return None
     try:
         return verify_token(request.app[settings_key].jwt_key, token, "access").user_id
     except InvalidToken:
         return None
+
+
+def _query_token(request: web.Request) -> str | None:
+    """`?token=`, parsed here and dropped: `request.query` would keep the parsed query (~800
+    bytes with the token) cached on the request, which lives as long as the socket."""
+    for name, value in parse_qsl(request.rel_url.raw_query_string):
+        if name == "token":
+            return value
+    return None
 
 
 def _parse_uuid(value: str) -> uuid.UUID | None:
