@@ -50,6 +50,7 @@ class Settings(DatabaseSettings):
     push_reclaim_idle_s: float = Field(default=60.0, gt=0)
     push_sweep_interval_s: float = Field(default=10.0, gt=0)
     push_sweep_grace_s: float = Field(default=120.0, gt=0)
+    push_delivery_retention_s: float = Field(default=30 * 24 * 3600, gt=0)
 
     access_token_ttl_s: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)

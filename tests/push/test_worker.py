@@ -389,3 +389,35 @@ async def test_an_unusable_credentials_file_stops_the_worker_at_start(
     with pytest.raises(CredentialsError, match="FCM_CREDENTIALS_FILE"):
         async with open_worker(push_settings_for(fcm_credentials_file=str(broken))):
             pass
+
+
+async def test_old_delivery_records_are_forgotten_and_recent_ones_kept(
+    db: asyncpg.Connection,
+    redis: aioredis.Redis,
+    fake_google: FakeGoogle,
+    push_settings_for: Callable[..., Settings],
+) -> None:
+    user = await create_user(db, "보리")
+    await add_device(db, user, "bori-android")
+    old = await create_notification(db, user, "followed", None, {"follower_id": "f"})
+    await add_push_jobs(redis, [old])
+    settings = push_settings_for(push_delivery_retention_s=3600)
+    async with running_worker(settings):
+        await eventually(settled(db, old))
+    await db.execute(
+        "UPDATE push_deliveries SET created_at = now() - interval '2 hours' "
+        "WHERE notification_id = $1",
+        old,
+    )
+    recent = await create_notification(db, user, "followed", None, {"follower_id": "g"})
+    await add_push_jobs(redis, [recent])
+
+    async with running_worker(settings):
+        await eventually(settled(db, recent))
+
+        async def pruned() -> bool:
+            rows = await db.fetch("SELECT notification_id FROM push_deliveries")
+            return [r["notification_id"] for r in rows] == [recent]
+
+        await eventually(pruned, what="the 2-hour-old record pruned, the new one kept")
+    assert await db.fetchval("SELECT push_state FROM notifications WHERE id = $1", old) == "sent"

@@ -189,3 +189,17 @@ async def sweep_lost_jobs(conn: asyncpg.Connection, grace_s: float, limit: int) 
         limit,
     )
     return [row["id"] for row in rows]
+
+
+async def prune_deliveries(conn: asyncpg.Connection, older_than_s: float, limit: int) -> int:
+    """Forget up to `limit` per-device outcomes recorded more than `older_than_s` ago; how many."""
+    status: str = await conn.execute(
+        """DELETE FROM push_deliveries
+            WHERE (notification_id, device_token) IN (
+                  SELECT notification_id, device_token FROM push_deliveries
+                   WHERE created_at < now() - make_interval(secs => $1)
+                   LIMIT $2)""",
+        older_than_s,
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[1])

@@ -37,6 +37,7 @@ from services.api.push_worker.store import (
     Device,
     Settlement,
     claim_jobs,
+    prune_deliveries,
     settle_jobs,
     sweep_lost_jobs,
     wait_times,
@@ -61,6 +62,8 @@ READ_BLOCK_MS = 1000
 PROMOTE_INTERVAL_S = 0.25
 SETTLE_BATCH = 500
 SWEEP_BATCH = 1000
+# How often old delivery records are looked for (a full batch goes on at once).
+PRUNE_INTERVAL_S = 300.0
 OUTAGE_PAUSE_MAX_S = 5.0
 GONE_CONSUMER_IDLE_S = 3600.0
 _RECORDED: dict[Outcome, DeliveryOutcome] = {
@@ -109,6 +112,7 @@ class PushWorker:
             asyncio.create_task(self._repeat("reclaimer", self._reclaim_once)),
             asyncio.create_task(self._repeat("promoter", self._promote_once)),
             asyncio.create_task(self._repeat("sweeper", self._sweep_once)),
+            asyncio.create_task(self._repeat("pruner", self._prune_once)),
         ]
         settler = asyncio.create_task(self._settle_loop())
         try:
@@ -192,6 +196,12 @@ class PushWorker:
             log.info("push: re-emitting %d pending jobs that Redis no longer holds", len(lost))
             await add_push_jobs(self._redis, lost)
         return 0.0 if len(lost) == SWEEP_BATCH else self._settings.push_sweep_interval_s
+
+    async def _prune_once(self) -> float:
+        retention_s = self._settings.push_delivery_retention_s
+        async with self._pool.acquire() as conn:
+            pruned = await prune_deliveries(conn, retention_s, SWEEP_BATCH)
+        return 0.0 if pruned == SWEEP_BATCH else PRUNE_INTERVAL_S
 
     async def _accept(self, entries: list[Entry]) -> None:
         """Claim the jobs of freshly read entries and start them; settle duplicates."""
