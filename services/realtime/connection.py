@@ -19,7 +19,6 @@ import time
 from aiohttp import WSMsgType, web
 
 from services.realtime.limits import GatewayLimits
-from services.realtime.presence import last_location_key
 from shared.walk_events import walk_channel
 
 _HEADER_SHORT = struct.Struct("!BB").pack
@@ -46,7 +45,6 @@ class Connection:
         "greeted",
         "invalid_in_a_row",
         "invitation_id",
-        "last_location_key",
         "limits",
         "pending_location",
         "pending_presence",
@@ -71,7 +69,6 @@ class Connection:
         self.transport = transport
         self.invitation_id = invitation_id
         self.channel = walk_channel(invitation_id).encode()
-        self.last_location_key = last_location_key(invitation_id, user_id).encode()
         self.user_id = user_id
         self.connection_id = connection_id
         self.limits = limits

@@ -98,12 +98,21 @@ class Presence:
             presence_event(user_id, online=False),
         )
 
-    def publish_location(self, channel: bytes, last_key: bytes, frame: bytes) -> None:
+    def publish_location(
+        self, channel: bytes, invitation_id: str, user_id: str, frame: bytes
+    ) -> None:
         """One PUBLISH per location, with the SET that `hello` reads in the same pipeline.
 
-        `channel` and `last_key` (`last_location_key`) are the socket's own, built once."""
+        `channel` is the socket's own; the last-location key is formatted here, per location,
+        rather than kept on every socket (~120 bytes each)."""
         self._batch.fire("PUBLISH", channel, frame)
-        self._batch.fire("SET", last_key, frame, "EX", self._limits.last_location_ttl_s)
+        self._batch.fire(
+            "SET",
+            last_location_key(invitation_id, user_id),
+            frame,
+            "EX",
+            self._limits.last_location_ttl_s,
+        )
 
     def refresh(self, seats: list[tuple[str, str]]) -> None:
         """Extend the seats of this process's sockets ((invitation_id, user_id) pairs)."""

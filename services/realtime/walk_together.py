@@ -197,7 +197,8 @@ def _on_message(connection: Connection, message: WSMessage, presence: Presence) 
     if not connection.closing:
         presence.publish_location(
             connection.channel,
-            connection.last_location_key,
+            connection.invitation_id,
+            connection.user_id,
             location_frame(connection.user_id, location),
         )
     return None

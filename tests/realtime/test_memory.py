@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import tracemalloc
 import uuid
 from typing import Any
 
@@ -96,6 +97,45 @@ async def test_closed_sockets_leave_no_server_object_in_a_reference_cycle(
     finally:
         gc.enable()
     assert leftovers == [], sorted(set(leftovers))
+
+
+OPEN_WALKS = 25
+# What is allocated under the handler and kept while a socket is open: aiohttp's response,
+# reader and writer, the Connection, the handler's frames (tracemalloc). 6.3-6.7 KB now; 8.1 KB
+# when the read loop ran three coroutines deep and `request.query` kept the parsed token.
+HANDLER_BYTES_PER_SOCKET = 7400
+
+
+def kept_by_handler(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> int:
+    """Bytes allocated in between with a gateway frame on the stack, and still alive."""
+    handler = [tracemalloc.Filter(True, "*/services/realtime/*", all_frames=True)]
+    grown = after.filter_traces(handler).compare_to(before.filter_traces(handler), "filename")
+    return sum(stat.size_diff for stat in grown)
+
+
+async def test_an_open_socket_keeps_little_of_its_handshake(
+    gateway: Gateway, db: asyncpg.Connection, settings: Settings
+) -> None:
+    walks = [await create_walk(db, settings) for _ in range(OPEN_WALKS)]
+    await gateway.join(walks[0], walks[0].inviter)  # warm-up: caches, pools
+    tracemalloc.start(30)
+    try:
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        sockets = [
+            await gateway.join(walk, walker)
+            for walk in walks[1:]
+            for walker in (walk.inviter, walk.invitee)
+        ]
+        await asyncio.sleep(0.2)  # presence and Redis replies settle
+        gc.collect()  # what the handshakes left in reference cycles is not kept
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    per_socket = kept_by_handler(before, after) / len(sockets)
+    for ws, _ in sockets:
+        await ws.close()
+    assert per_socket <= HANDLER_BYTES_PER_SOCKET, f"{per_socket:.0f} bytes a socket"
 
 
 CHURN_WALKS = 400
