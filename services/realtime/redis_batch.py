@@ -3,7 +3,8 @@
 Thousands of sockets publishing, joining and leaving at once would otherwise each borrow a
 pooled connection (the pool refuses past its size) and pay a round trip apiece. Here commands
 queue up while the previous batch is in flight and go out together in the next one, written
-in one piece on the process's own RESP connection (shared/resp.py).
+in one piece on the process's own RESP connection (shared/resp.py's SharedConnection, which
+reconnects on demand and drops a connection whose reply is late).
 """
 
 from __future__ import annotations
@@ -18,24 +19,23 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared import resp
+from shared.resp import SharedConnection
 
 log = logging.getLogger(__name__)
 
 Command = tuple[Any, ...]
-# A batch with no answer by then fails; its connection is dropped (replies would be misread).
+# A batch with no answer by then fails, and its connection is dropped.
 REPLY_TIMEOUT_S = 5.0
 
 
 class RedisBatch:
     def __init__(self, redis: aioredis.Redis, max_batch: int = 1000) -> None:
-        self._redis = redis
         self._max_batch = max_batch
         self._pending: list[tuple[Command, asyncio.Future[Any] | None]] = []
         self._wakeup = asyncio.Event()
         self._stopping = False
-        self._connection: resp.RespConnection | None = None
         self.connection_name = f"gateway-batch-{uuid.uuid4().hex[:12]}"
+        self._connection = SharedConnection(redis, self.connection_name, REPLY_TIMEOUT_S)
 
     def fire(self, *command: Any) -> None:
         """Queue a command whose answer nobody waits for (a failure is logged)."""
@@ -58,8 +58,7 @@ class RedisBatch:
                 await self.flush()
             await self.flush()
         finally:
-            if self._connection is not None:
-                self._connection.close()
+            self._connection.close()
 
     def stop(self) -> None:
         self._stopping = True
@@ -73,19 +72,14 @@ class RedisBatch:
 
     async def _execute(self, batch: list[tuple[Command, asyncio.Future[Any] | None]]) -> None:
         try:
-            connection = await self._connected()
-            async with asyncio.timeout(REPLY_TIMEOUT_S):
-                results = await connection.execute([command for command, _ in batch])
+            results = await self._connection.execute([command for command, _ in batch])
         except asyncio.CancelledError:
             for _, future in batch:
                 if future is not None:
                     future.cancel()
             raise
-        except (RedisError, OSError, TimeoutError) as exc:
+        except RedisError as exc:
             log.warning("redis batch of %d commands failed: %s", len(batch), type(exc).__name__)
-            if self._connection is not None:
-                self._connection.abort()
-                self._connection = None
             for _, future in batch:
                 if future is not None and not future.done():
                     future.set_exception(exc)
@@ -100,12 +94,6 @@ class RedisBatch:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
-
-    async def _connected(self) -> resp.RespConnection:
-        """The connection, (re)opened when Redis dropped it; a failure fails this batch only."""
-        if self._connection is None or not self._connection.usable:
-            self._connection = await resp.connect(self._redis, self.connection_name)
-        return self._connection
 
 
 @asynccontextmanager
