@@ -32,7 +32,6 @@ async def get_feed(request: web.Request) -> web.Response:
     since = since_param(request)
     pool = request.app[db_pool_key]
     if since is not None:
-        redis = request.app[redis_key]
         check = await feed_heads.check(request.app[feed_head_reads_key], viewer_id, since)
         if check is feed_heads.HeadCheck.NOTHING_NEWER:
             return poll_response(request, _poll_body([], 0, since))
@@ -41,7 +40,7 @@ async def get_feed(request: web.Request) -> web.Response:
             records, new_count = await feed_poll(conn, viewer_id, since, page.limit)
         latest = Cursor.of(records[0]) if records else since
         if check is feed_heads.HeadCheck.QUERY_AND_SETTLE:
-            await feed_heads.settle(redis, viewer_id, latest)
+            await feed_heads.settle(request.app[redis_key], viewer_id, latest)
         return poll_response(request, _poll_body(records, new_count, latest))
     async with (
         pool.acquire() as conn,
