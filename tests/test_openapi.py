@@ -18,8 +18,8 @@ import yaml
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
+from services.api.accounts.authentication import PUBLIC_PATHS
 from services.api.app import create_app
-from services.api.auth import PUBLIC_PATHS
 from shared.errors import _CODES as HTTP_ERROR_CODES
 from tests.conftest import Api, User, make_settings
 

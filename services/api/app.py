@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from services.api.auth import auth_middleware
-from services.api.feed_heads import READ_TIMEOUT_S
-from services.api.invitation_sweeper import invitation_sweeper_ctx
+from services.api.accounts.authentication import auth_middleware
 from services.api.keys import feed_head_reads_key, push_jobs_key
-from services.api.push_jobs import push_emitter
+from services.api.notifications.push_jobs import push_emitter
 from services.api.routes import setup_routes
+from services.api.together.sweeper import invitation_sweeper_ctx
+from services.api.walks.feed_heads import READ_TIMEOUT_S
 from shared.db import db_pool_ctx
 from shared.errors import error_middleware
 from shared.keys import redis_key, settings_key

@@ -6,7 +6,7 @@ import uuid
 
 from aiohttp import web
 
-from services.api.push_jobs import PushJobEmitter
+from services.api.notifications.push_jobs import PushJobEmitter
 from shared.resp import SharedConnection
 
 user_id_key = web.RequestKey("user_id", uuid.UUID)

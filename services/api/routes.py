@@ -1,26 +1,22 @@
-"""The API's route table: `/healthz` plus each resource module's routes."""
+"""The API's route table: `/healthz` plus each domain's handler modules, read in this order."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.handlers import (
-    auth,
-    badges,
-    devices,
-    dogs,
-    feed,
-    interactions,
-    invitations,
-    notifications,
-    rankings,
-    users,
-    walks,
-)
+from services.api.accounts import handlers as accounts
+from services.api.notifications import devices
+from services.api.notifications import handlers as notifications
+from services.api.rankings import badge_handlers as badges
+from services.api.rankings import handlers as rankings
+from services.api.social import dogs, users
+from services.api.together import handlers as invitations
+from services.api.walks import feed, interactions
+from services.api.walks import handlers as walks
 from shared.health import healthz
 
 RESOURCE_MODULES = (
-    auth,
+    accounts,
     users,
     dogs,
     walks,

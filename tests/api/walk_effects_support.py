@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from services.api.walk_effects import WalkFacts, after_walk_committed, in_walk_transaction
+from services.api.rankings.walk_facts import WalkFacts
+from services.api.walks.effects import after_walk_committed, in_walk_transaction
 
 UTC = dt.UTC
 

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from services.api.notifications import NotificationType, notify
+from services.api.notifications.notify import NotificationType, notify
 from services.api.push_worker.runtime import open_worker
 from services.api.push_worker.worker import PushWorker
 from shared.settings import Settings

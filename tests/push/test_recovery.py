@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from services.api.push_jobs import PUSH_STREAM, PushJobEmitter, add_push_jobs
+from services.api.notifications.push_jobs import PUSH_STREAM, PushJobEmitter, add_push_jobs
 from services.api.push_worker.job_stream import CONSUMER_GROUP, RETRY_KEY
 from shared.settings import Settings
 from tests.push.conftest import (

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from services.api.push_jobs import PUSH_STREAM, add_push_jobs
+from services.api.notifications.push_jobs import PUSH_STREAM, add_push_jobs
 from services.api.push_worker.dead_letters import list_dead_letters
 from services.api.push_worker.job_stream import CONSUMER_GROUP, JobStream
 from services.api.push_worker.runtime import CredentialsError, open_worker

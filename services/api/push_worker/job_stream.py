@@ -15,7 +15,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from services.api.push_jobs import PUSH_STREAM, PUSH_STREAM_MAXLEN
+from services.api.notifications.push_jobs import PUSH_STREAM, PUSH_STREAM_MAXLEN
 
 CONSUMER_GROUP = "push-workers"
 RETRY_KEY = "push:retry"

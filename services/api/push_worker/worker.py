@@ -25,7 +25,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from services.api.push_jobs import add_push_jobs
+from services.api.notifications.push_jobs import add_push_jobs
 from services.api.push_worker.backoff import retry_delay
 from services.api.push_worker.fcm import Outcome, PushSender, SendResult, token_hint
 from services.api.push_worker.job_stream import Entry, JobStream, is_missing_group

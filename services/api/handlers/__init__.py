@@ -1,1 +1,0 @@
-"""Request handlers, one module a resource; each exposes `routes`, a `web.RouteTableDef`."""

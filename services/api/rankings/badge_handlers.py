@@ -1,0 +1,23 @@
+"""`GET /users/{id}/badges`: the badges a user has earned, first earned first."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api.rankings.badges import user_badges
+from services.api.web.path_params import path_uuid
+from shared.errors import not_found
+from shared.jsonutil import dumps
+from shared.keys import db_pool_key
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/users/{id}/badges")
+async def list_user_badges(request: web.Request) -> web.Response:
+    user_id = path_uuid(request, "user")
+    async with request.app[db_pool_key].acquire() as conn:
+        badges = await user_badges(conn, user_id)
+    if badges is None:
+        raise not_found("user")
+    return web.json_response(badges, dumps=dumps)

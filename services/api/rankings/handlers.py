@@ -1,0 +1,115 @@
+"""`GET /rankings/weekly`: this Seoul week's distance ranking, global or among whom one follows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from services.api.accounts.authentication import current_user
+from services.api.rankings.weekly import (
+    Standing,
+    WeekKeys,
+    app_now,
+    ensure_week,
+    global_standing,
+    global_top,
+    group_ranking,
+    ranking_from_database,
+    walk_counts,
+)
+from services.api.web.pagination import page_params
+from services.api.web.presenters import USER_SUMMARY_COLUMNS
+from services.api.web.seoul_time import week_start
+from shared.errors import invalid
+from shared.jsonutil import dumps
+from shared.keys import db_pool_key, redis_key
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+SCOPES = ("global", "following")
+
+
+async def followed_ids(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> list[uuid.UUID]:
+    rows = await conn.fetch("SELECT followee_id FROM follows WHERE follower_id = $1", user_id)
+    return [r["followee_id"] for r in rows]
+
+
+async def user_summaries(
+    conn: asyncpg.Connection | asyncpg.Pool, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The embedded users of one page, in one query."""
+    rows = await conn.fetch(
+        f"SELECT {', '.join(USER_SUMMARY_COLUMNS)} FROM users WHERE id = ANY($1::uuid[])",
+        user_ids,
+    )
+    return {r["id"]: dict(r) for r in rows}
+
+
+async def _from_redis(
+    redis: aioredis.Redis,
+    pool: asyncpg.Pool,
+    start: dt.datetime,
+    members: list[uuid.UUID] | None,
+    caller: uuid.UUID,
+    limit: int,
+) -> tuple[list[Standing], Standing | None, list[int]]:
+    """The page, the caller's standing and the page's walk counts, from the week's sorted set."""
+    keys = WeekKeys.of(start)
+    await ensure_week(redis, pool, start)
+    me: Standing | None
+    if members is None:
+        top = await global_top(redis, keys, limit)
+        me = await global_standing(redis, keys, caller)
+    else:
+        group = await group_ranking(redis, keys, members)
+        top = group[:limit]
+        me = next((s for s in group if s.user_id == caller), None)
+    return top, me, await walk_counts(redis, keys, [s.user_id for s in top])
+
+
+@routes.get("/rankings/weekly")
+async def get_weekly_ranking(request: web.Request) -> web.Response:
+    scope = request.query.get("scope", "global")
+    if scope not in SCOPES:
+        raise invalid("scope", "scope must be one of: global, following")
+    limit = page_params(request).limit  # the list convention's limit; there is no next page
+    caller = current_user(request)
+    redis, pool = request.app[redis_key], request.app[db_pool_key]
+    start = week_start(app_now(request.app))
+    # No connection is held across the Redis calls: ensure_week may need one of its own.
+    members = None if scope == "global" else [caller, *await followed_ids(pool, caller)]
+    try:
+        top, me, counts = await _from_redis(redis, pool, start, members, caller, limit)
+    except RedisError as exc:
+        log.warning("rankings from the database: redis unavailable (%s)", type(exc).__name__)
+        standings, walks = await ranking_from_database(pool, start, members)
+        top = standings[:limit]
+        me = next((s for s in standings if s.user_id == caller), None)
+        counts = [walks[s.user_id] for s in top]
+    users = await user_summaries(pool, [s.user_id for s in top])
+    items = [
+        {
+            "rank": standing.rank,
+            "user": users[standing.user_id],
+            "distance_m": standing.distance_mm / 1000,
+            "walk_count": count,
+        }
+        for standing, count in zip(top, counts, strict=True)
+        if standing.user_id in users  # an account deleted since the week was counted
+    ]
+    body = {
+        "week_start": start,
+        "items": items,
+        "me": {"rank": me.rank, "distance_m": me.distance_mm / 1000} if me else None,
+    }
+    return web.json_response(body, dumps=dumps)

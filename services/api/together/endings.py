@@ -1,0 +1,38 @@
+"""Telling the realtime gateways, after commit, that invitations ended.
+
+Best effort by design: a Redis failure is logged and never fails the request or the sweep that
+caused it, because every gateway also re-checks its walks in the database (its backstop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from services.api.together.queries import StatusChange
+from shared.walk_events import publish_walk_ended
+
+log = logging.getLogger(__name__)
+
+# A dead Redis must not hold a request (or a sweep) for long.
+PUBLISH_TIMEOUT_S = 2.0
+
+
+async def announce_walk_endings(redis: aioredis.Redis, changes: Sequence[StatusChange]) -> None:
+    """Publish `walk_ended` for each change, in order; never raises."""
+    published = 0
+    try:
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            for change in changes:
+                await publish_walk_ended(redis, change.invitation_id, change.status)
+                published += 1
+    except Exception as exc:
+        log.warning(
+            "walk_ended not published for %d invitation(s) (%s); gateways will see it in the "
+            "database",
+            len(changes) - published,
+            type(exc).__name__,
+        )

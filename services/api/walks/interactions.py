@@ -1,0 +1,148 @@
+"""Likes and comments on a walk, and `GET /walks/{id}/interactions`, the walk screen's poll.
+
+Every route first asks whether the caller may see the walk (404 if not). A new like or comment
+notifies the walk's owner in the same transaction; the push job is emitted after the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.api.accounts.authentication import current_user
+from services.api.keys import push_jobs_key
+from services.api.notifications.notify import notify
+from services.api.walks.interactions_queries import (
+    add_comment,
+    add_like,
+    comment_author,
+    comment_json,
+    delete_comment,
+    interactions_poll,
+    remove_like,
+)
+from services.api.walks.queries import visible_walk_owner
+from services.api.web.pagination import since_param
+from services.api.web.path_params import path_uuid
+from services.api.web.polling import poll_response
+from services.api.web.text_fields import MultiLine
+from shared.errors import forbidden, not_found
+from shared.jsonutil import dumps
+from shared.keys import db_pool_key
+
+routes = web.RouteTableDef()
+
+# Comments per interactions answer, oldest first: a longer thread is read by polling again
+# with `since` = the created_at of the last comment received, until fewer than this come back.
+MAX_COMMENTS_PER_POLL = 100
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    body: MultiLine = Field(min_length=1, max_length=1000)
+
+
+async def _lock_visible_walk(
+    conn: asyncpg.Connection, walk_id: uuid.UUID, viewer_id: uuid.UUID
+) -> uuid.UUID:
+    """The owner of a walk the viewer may see, its row locked until commit; else 404."""
+    owner_id = await visible_walk_owner(conn, walk_id, viewer_id, lock=True)
+    if owner_id is None:
+        raise not_found("walk")
+    return owner_id
+
+
+@routes.post("/walks/{id}/likes")
+async def like_walk(request: web.Request) -> web.Response:
+    walk_id = path_uuid(request, "walk")
+    user_id = current_user(request)
+    notification_id = None
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        owner_id = await _lock_visible_walk(conn, walk_id, user_id)
+        created, like_count = await add_like(conn, walk_id, user_id)
+        if created:
+            notification_id = await notify(
+                conn,
+                recipient_id=owner_id,
+                type="walk_liked",
+                actor_id=user_id,
+                data={"walk_id": str(walk_id)},
+            )
+    request.app[push_jobs_key].emit([notification_id])
+    return web.json_response(
+        {"like_count": like_count, "liked_by_me": True},
+        status=201 if created else 200,
+        dumps=dumps,
+    )
+
+
+@routes.delete("/walks/{id}/likes")
+async def unlike_walk(request: web.Request) -> web.Response:
+    walk_id = path_uuid(request, "walk")
+    user_id = current_user(request)
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        await _lock_visible_walk(conn, walk_id, user_id)
+        like_count = await remove_like(conn, walk_id, user_id)
+    return web.json_response({"like_count": like_count, "liked_by_me": False}, dumps=dumps)
+
+
+@routes.post("/walks/{id}/comments")
+async def comment_on_walk(request: web.Request) -> web.Response:
+    walk_id = path_uuid(request, "walk")
+    raw = await request.read()
+    user_id = current_user(request)
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        owner_id = await _lock_visible_walk(conn, walk_id, user_id)  # 404 before any 422
+        body = CommentIn.model_validate_json(raw)
+        comment = await add_comment(conn, walk_id, user_id, body.body)
+        notification_id = await notify(
+            conn,
+            recipient_id=owner_id,
+            type="walk_commented",
+            actor_id=user_id,
+            data={"walk_id": str(walk_id), "comment_id": str(comment["id"])},
+        )
+    request.app[push_jobs_key].emit([notification_id])
+    return web.json_response(comment_json(comment), status=201, dumps=dumps)
+
+
+@routes.delete("/walks/{id}/comments/{comment_id}")
+async def remove_comment(request: web.Request) -> web.Response:
+    walk_id = path_uuid(request, "walk")
+    comment_id = path_uuid(request, "comment", "comment_id")
+    user_id = current_user(request)
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        owner_id = await _lock_visible_walk(conn, walk_id, user_id)
+        author_id = await comment_author(conn, walk_id, comment_id)
+        if author_id is None:
+            raise not_found("comment")
+        if user_id not in (author_id, owner_id):
+            raise forbidden("only the comment's author or the walk's owner may delete it")
+        await delete_comment(conn, walk_id, comment_id)
+    return web.Response(status=204)
+
+
+@routes.get("/walks/{id}/interactions")
+async def get_interactions(request: web.Request) -> web.Response:
+    walk_id = path_uuid(request, "walk")
+    since = since_param(request)
+    viewer_id = current_user(request)
+    async with request.app[db_pool_key].acquire() as conn:
+        polled = await interactions_poll(conn, walk_id, viewer_id, since, MAX_COMMENTS_PER_POLL)
+    if polled is None:
+        raise not_found("walk")
+    state, comments = polled
+    return poll_response(
+        request,
+        {
+            "walk_id": state["state_walk_id"],
+            "like_count": state["like_count"],
+            "liked_by_me": state["liked_by_me"],
+            "comment_count": state["comment_count"],
+            "comments": [comment_json(c) for c in comments],
+            "updated_at": state["state_updated_at"],
+        },
+    )
