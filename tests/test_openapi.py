@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +20,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from services.api.accounts.authentication import PUBLIC_PATHS
 from services.api.app import create_app
+from services.api.notifications.notify import NotificationType
 from shared.errors import _CODES as HTTP_ERROR_CODES
 from tests.conftest import Api, User, make_settings
 
@@ -191,6 +192,18 @@ def test_times_and_ids_in_schemas_are_typed() -> None:
                 assert spec.get("format") == "date-time", (name, prop)
             if prop == "id" or (prop.endswith("_id") and "items" not in spec):
                 assert spec.get("format") == "uuid", (name, prop)
+
+
+def test_each_notification_type_has_its_own_documented_data() -> None:
+    schemas = SPEC["components"]["schemas"]
+    mapping = schemas["Notification"]["discriminator"]["mapping"]
+    assert (
+        set(mapping) == set(get_args(NotificationType)) == set(schemas["NotificationType"]["enum"])
+    )
+    for type_name, ref in mapping.items():
+        variant = _resolve({"$ref": ref})["allOf"][1]
+        assert variant["properties"]["type"]["const"] == type_name
+        assert variant["properties"]["data"]["required"], type_name
 
 
 class Conformance:
