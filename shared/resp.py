@@ -31,6 +31,9 @@ Command = tuple[Any, ...]
 CONNECT_TIMEOUT_S = 2.0
 # In subscribed mode (RESP2) every reply is an array whose first element says what it is.
 PUSH_KINDS = frozenset({b"message", b"subscribe", b"unsubscribe", b"pong"})
+# Outside subscribed mode (a pub/sub connection with no channel yet, or none left) Redis answers
+# PING with a plain +PONG instead; it is handed on as the same push as a subscribed-mode pong.
+PLAIN_PONG = b"PONG"
 
 
 class RespConnection(asyncio.Protocol):
@@ -84,6 +87,9 @@ class RespConnection(asyncio.Protocol):
                     self._on_push(reply)
                 except Exception:
                     log.exception("handling a %s from Redis failed", reply[0])
+                continue
+            if self._on_push is not None and reply == PLAIN_PONG and not self._waiting:
+                self._on_push([b"pong", b""])
                 continue
             self._answer(reply)
 

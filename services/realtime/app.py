@@ -45,7 +45,7 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     limits = app[limits_key]
     slow = SlowClients(limits.slow_retry_s)
-    broker: Broker[Connection] = Broker(app[redis_key])
+    broker: Broker[Connection] = Broker(app[redis_key], limits.pubsub_health_check_s)
     rooms = Rooms(broker, slow, limits.close_timeout_s)
     app[rooms_key] = rooms
     listener = asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener")

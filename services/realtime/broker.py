@@ -28,15 +28,15 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 SUBSCRIBE_CONFIRM_TIMEOUT_S = 5.0
 RECONNECT_PAUSE_S = 0.5
-# A PING every so often; a connection that has not answered the previous one is dropped.
-HEALTH_CHECK_S = 30.0
 SUBSCRIBE_CHUNK = 1000
 STARTUP_TIMEOUT_S = 10.0
 
 
 class Broker(Generic[M]):
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, health_check_s: float) -> None:
         self._redis = redis
+        # A PING every so often; a connection that has not answered the previous one is dropped.
+        self._health_check_s = health_check_s
         self._members: dict[bytes, set[M]] = {}
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
         self._connection: resp.RespConnection | None = None
@@ -148,7 +148,7 @@ class Broker(Generic[M]):
         """Returns when the connection is lost; drops one that stopped answering PINGs."""
         self._awaiting_pong = False
         while not connection.lost.done():
-            await asyncio.wait([connection.lost], timeout=HEALTH_CHECK_S)
+            await asyncio.wait([connection.lost], timeout=self._health_check_s)
             if connection.lost.done() or not connection.usable:
                 break
             if self._awaiting_pong:

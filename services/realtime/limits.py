@@ -27,6 +27,9 @@ class GatewayLimits:
     socket_send_buffer_bytes: int = 16384
     slow_retry_s: float = 0.05
 
+    # The pub/sub connection is PINGed this often, and dropped when the last PING is unanswered.
+    pubsub_health_check_s: float = 30.0
+
     presence_ttl_s: int = 30
     last_location_ttl_s: int = 4 * 3600
     backstop_interval_s: float = 1.0
