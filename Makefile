@@ -12,15 +12,29 @@ SPECLINT_STAMP := $(SPECLINT_DIR)/node_modules/.installed
 # docs/asyncapi.yaml is linted as soon as it exists; until then `make lint` says it is absent.
 SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
 
-.PHONY: install run migrate test lint bench bench-gateway bench-api bench-push push-dead clean
+.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push push-dead clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the lock (every file checked against its hash, nothing resolved), then the project
+# itself, editable, with the locked setuptools. Reruns only when the lock or pyproject changes.
+$(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-resolve the lock from pyproject.toml (PyPI only, ignoring any local pip configuration):
+# requirements.txt is what the images run, requirements-dev.txt the same pins plus dev tools.
+# `make lock UPGRADE=--upgrade` moves every pin to the newest release allowed.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+	--no-emit-index-url --no-emit-find-links $(UPGRADE)
+LOCK_ENV := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND='make lock'
+lock: install
+	$(LOCK_ENV) $(VENV)/bin/pip-compile $(LOCK_FLAGS) \
+		-o requirements.txt pyproject.toml
+	$(LOCK_ENV) $(VENV)/bin/pip-compile $(LOCK_FLAGS) \
+		--extra dev -c requirements.txt -o requirements-dev.txt pyproject.toml
 
 run: install
 	$(PY) -m tools.devstack run
