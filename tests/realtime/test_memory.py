@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import tracemalloc
 import uuid
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import psutil
+import pytest
 import redis.asyncio as aioredis
 
 from services.realtime.keys import rooms_key
@@ -113,6 +117,31 @@ def kept_by_handler(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -
     return sum(stat.size_diff for stat in grown)
 
 
+# CPython gives instances key-sharing dicts only while every instance of a class sets its
+# attributes in the same order; one odd socket earlier in the process (another test's) costs
+# every later WebSocketResponse ~0.8 KB more. Measured in a process of its own, the figure is
+# the design's, whatever order the suite runs in.
+FRESH_PROCESS = "WITHBOWWOW_FRESH_PROCESS"
+
+
+def test_handshake_memory_is_measured_in_a_fresh_process() -> None:
+    test = f"{__file__}::test_an_open_socket_keeps_little_of_its_handshake"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        env={**os.environ, FRESH_PROCESS: "1"},
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.skipif(
+    not os.environ.get(FRESH_PROCESS),
+    reason="run by test_handshake_memory_is_measured_in_a_fresh_process",
+)
 async def test_an_open_socket_keeps_little_of_its_handshake(
     gateway: Gateway, db: asyncpg.Connection, settings: Settings
 ) -> None:
