@@ -282,6 +282,8 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call(
         "GET", "/users/{id}/following", 422, friend, path=friend_id, params={"limit": "0"}
     )
+    await check.call("GET", "/users", 200, owner, params={"query": "FRI"})
+    await check.call("GET", "/users", 422, owner, params={"query": " "})
 
     dog = await check.call(
         "POST", "/me/dogs", 201, owner, json={"name": "보리", "birth_date": "2020-05-01"}

@@ -9,7 +9,7 @@ from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
 from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
-from services.api.social import dogs, users
+from services.api.social import dogs, search, users
 from services.api.together import handlers as invitations
 from services.api.walks import feed, interactions
 from services.api.walks import handlers as walks
@@ -18,6 +18,7 @@ from shared.health import healthz
 RESOURCE_MODULES = (
     accounts,
     users,
+    search,
     dogs,
     walks,
     feed,

@@ -69,17 +69,23 @@ class Page:
         return self.before.id
 
 
+def limit_param(request: web.Request) -> int:
+    """`?limit=` (1..100, default 20), or a 422 naming it."""
+    limit_text = request.query.get("limit")
+    if limit_text is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        raise invalid("limit", "limit must be an integer from 1 to 100") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise invalid("limit", "limit must be an integer from 1 to 100")
+    return limit
+
+
 def page_params(request: web.Request) -> Page:
     """`?limit=` (1..100, default 20) and `?before=<cursor>`, or a 422 naming the bad one."""
-    limit_text = request.query.get("limit")
-    limit = DEFAULT_LIMIT
-    if limit_text is not None:
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            raise invalid("limit", "limit must be an integer from 1 to 100") from None
-        if not 1 <= limit <= MAX_LIMIT:
-            raise invalid("limit", "limit must be an integer from 1 to 100")
+    limit = limit_param(request)
     before_text = request.query.get("before")
     before = Cursor(*_END)
     if before_text is not None:

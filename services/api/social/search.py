@@ -1,0 +1,173 @@
+"""`GET /users?query=`: find people by nickname, to follow them or invite them to a walk.
+
+Matches are case-insensitive and ranked in three tiers: the nickname is the text, then it
+starts with it, then it contains it elsewhere; inside a tier, by lowered nickname in code-point
+order, then id. Each tier is one indexed query (migration `202612011101_user_search.sql`),
+run in order until the page is full, so a first page full of exact and prefix matches never
+reads the "contains" tier. The cursor names the last row's (tier, lowered nickname, id), so
+paging stays stable across the tiers' seams.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from aiohttp import web
+
+from services.api.accounts.authentication import current_user
+from services.api.visibility import user_findable_by
+from services.api.web.pagination import limit_param
+from services.api.web.presenters import USER_SUMMARY_COLUMNS
+from shared.errors import invalid
+from shared.jsonutil import dumps
+from shared.keys import db_pool_key
+
+routes = web.RouteTableDef()
+
+MAX_QUERY_CHARS = 50
+# The sort key of every tier, as `users_nickname_search_idx` holds it.
+_KEY = 'lower(u.nickname) COLLATE "C"'
+
+
+class Tier(enum.IntEnum):
+    EXACT = 0
+    PREFIX = 1
+    CONTAINS = 2
+
+
+# $1 viewer, $2 lowered query, $3 and $4 the cursor, $5 the limit; the prefix tier's key range
+# ends before $6 (when some key sorts after every key that starts with the query).
+_TIER_CONDITIONS = {
+    Tier.EXACT: f"{_KEY} = $2",
+    Tier.PREFIX: f"{_KEY} > $2",
+    Tier.CONTAINS: (
+        "nickname_grams(u.nickname) @> text_grams($2, least(length($2), 2)) "
+        f"AND strpos({_KEY}, $2) > 1"
+    ),
+}
+_PREFIX_END = f" AND {_KEY} < $6"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCursor:
+    """The last row of a page: its tier, lowered nickname and id."""
+
+    tier: Tier
+    key: str
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = orjson.dumps([int(self.tier), self.key, str(self.id)])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> SearchCursor:
+        """Raise ValueError if `text` is not a cursor this route made."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            tier, key, id_text = orjson.loads(raw)
+            return cls(Tier(tier), str(key), uuid.UUID(id_text))
+        except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            raise ValueError("not a search cursor") from exc
+
+
+# Where a tier starts when the cursor is in an earlier one: before every (key, id).
+_TIER_START = ("", uuid.UUID(int=0))
+
+
+def _query_param(request: web.Request) -> str:
+    text = request.query.get("query", "").strip()
+    if not 1 <= len(text) <= MAX_QUERY_CHARS:
+        raise invalid("query", f"query must be 1 to {MAX_QUERY_CHARS} characters")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise invalid("query", "query must not contain control characters")
+    return text
+
+
+def _cursor_param(request: web.Request) -> SearchCursor | None:
+    text = request.query.get("before")
+    if text is None:
+        return None
+    try:
+        return SearchCursor.decode(text)
+    except ValueError:
+        raise invalid("before", "before must be a cursor from a previous page") from None
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The least string after every string that starts with `prefix`, in code-point order (None
+    if there is none): the last character that can grow, grown by one."""
+    stem = prefix.rstrip(chr(0x10FFFF))
+    if not stem:
+        return None
+    grown = ord(stem[-1]) + 1
+    if 0xD800 <= grown <= 0xDFFF:  # surrogates are not characters; no text holds them
+        grown = 0xE000
+    return stem[:-1] + chr(grown)
+
+
+async def search_users(
+    conn: asyncpg.Connection,
+    viewer_id: uuid.UUID,
+    text: str,
+    after: SearchCursor | None,
+    limit: int,
+) -> list[tuple[Tier, asyncpg.Record]]:
+    """Up to `limit` matches after `after`, best first, each with its tier."""
+    lowered: str = await conn.fetchval("SELECT lower($1::text)", text)
+    found: list[tuple[Tier, asyncpg.Record]] = []
+    for tier in Tier:
+        if after is not None and tier < after.tier:
+            continue
+        key, last_id = (after.key, after.id) if after and tier == after.tier else _TIER_START
+        condition, args = _TIER_CONDITIONS[tier], [viewer_id, lowered, key, last_id]
+        args.append(limit - len(found))
+        if tier is Tier.PREFIX and (end := _prefix_end(lowered)) is not None:
+            condition += _PREFIX_END
+            args.append(end)
+        rows = await conn.fetch(
+            f"""SELECT u.id, u.nickname, u.profile_image_url, {_KEY} AS key,
+                       EXISTS (SELECT 1 FROM follows f
+                               WHERE f.follower_id = $1 AND f.followee_id = u.id)
+                           AS followed_by_me
+                FROM users u
+                WHERE {condition} AND {user_findable_by("u", "$1")}
+                  AND ({_KEY}, u.id) > ($3::text COLLATE "C", $4::uuid)
+                ORDER BY {_KEY}, u.id
+                LIMIT $5""",
+            *args,
+        )
+        found += [(tier, row) for row in rows]
+        if len(found) == limit:
+            break
+    return found
+
+
+def _item(record: asyncpg.Record) -> dict[str, Any]:
+    return {
+        **{c: record[c] for c in USER_SUMMARY_COLUMNS},
+        "followed_by_me": record["followed_by_me"],
+    }
+
+
+@routes.get("/users")
+async def find_users(request: web.Request) -> web.Response:
+    text = _query_param(request)
+    limit = limit_param(request)
+    after = _cursor_param(request)
+    async with request.app[db_pool_key].acquire() as conn:
+        found = await search_users(conn, current_user(request), text, after, limit + 1)
+    next_cursor = None
+    if len(found) > limit:
+        tier, last = found[limit - 1]
+        next_cursor = SearchCursor(tier, last["key"], last["id"]).encode()
+    body = {"items": [_item(r) for _, r in found[:limit]], "next_cursor": next_cursor}
+    return web.json_response(body, dumps=dumps)
