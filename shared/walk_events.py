@@ -27,8 +27,8 @@ async def publish_walk_ended(redis: aioredis.Redis, invitation_id: uuid.UUID, st
 
 
 # What the gateways say to each other on the same channel. `location` and `presence` are sent to
-# the partner's socket byte for byte; `replaced` tells the gateway holding a user's older socket
-# to close it with 4009.
+# the partner's socket byte for byte; `replaced` tells the gateways holding a user's older sockets
+# (those with a lower `seq`) to close them with 4009.
 LOCATION = "location"
 PRESENCE = "presence"
 REPLACED = "replaced"
@@ -38,6 +38,7 @@ def presence_event(user_id: str, *, online: bool) -> bytes:
     return dumps_bytes({"type": PRESENCE, "user_id": user_id, "online": online})
 
 
-def replaced_event(user_id: str, connection_id: str) -> bytes:
-    """`connection_id` is the socket that now owns the user's seat; every other one closes."""
-    return dumps_bytes({"type": REPLACED, "user_id": user_id, "connection_id": connection_id})
+def replaced_event_prefix(user_id: str) -> bytes:
+    """A `replaced` event up to its `seq`, the joining socket's sequence number, which only the
+    gateway's join script knows: it appends the number and the closing brace."""
+    return dumps_bytes({"type": REPLACED, "user_id": user_id, "seq": 0})[: -len(b"0}")]

@@ -49,6 +49,8 @@ class Connection:
         "pending_location",
         "pending_presence",
         "refilled_at",
+        "replaced_by",
+        "seq",
         "tokens",
         "transport",
         "user_id",
@@ -71,6 +73,10 @@ class Connection:
         self.channel = walk_channel(invitation_id).encode()
         self.user_id = user_id
         self.connection_id = connection_id
+        # The join's sequence number (presence.py), 0 until the join script answers; a `replaced`
+        # event for a higher one that comes before that answer is kept in `replaced_by`.
+        self.seq = 0
+        self.replaced_by = 0
         self.limits = limits
         self.tokens = limits.burst
         self.refilled_at = time.monotonic()

@@ -13,6 +13,10 @@ class GatewayLimits:
     burst: float = 20.0
     refill_per_s: float = 2.0
     invalid_in_a_row: int = 5
+    # Per person, across instances (presence.py): more joins of one walk than this within the
+    # window close the new socket with 4008.
+    joins_per_window: int = 30
+    join_window_s: float = 60.0
     max_message_bytes: int = 4096
 
     # Dead peers: a ping after `heartbeat_s` of silence, dropped when no pong within half of it.

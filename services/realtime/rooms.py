@@ -70,14 +70,24 @@ class Rooms:
         event = loads(data)
         kind = event.get("type")
         if kind == REPLACED:
-            for connection in tuple(members):
-                if (
-                    connection.user_id == event["user_id"]
-                    and connection.connection_id != event["connection_id"]
-                ):
-                    self.close(connection, 4009)
+            self.replace(members, event["user_id"], event["seq"])
         elif kind == WALK_ENDED:
             self.end_walk(members, str(event.get("status", "finished")))
+
+    def replace(self, members: set[Connection], user_id: str, seq: int) -> None:
+        """Close the user's sockets that joined before socket number `seq` (4009).
+
+        Of simultaneous joins only the last admitted survives, on whichever instances they are:
+        a socket whose own number is not known yet remembers the highest replacing one, and its
+        handler closes it when the number comes (walk_together.py).
+        """
+        for connection in tuple(members):
+            if connection.user_id != user_id:
+                continue
+            if connection.seq == 0:
+                connection.replaced_by = max(connection.replaced_by, seq)
+            elif connection.seq < seq:
+                self.close(connection, 4009)
 
     def end_walk(self, members: set[Connection], status: str) -> None:
         frame = walk_ended_frame(status)

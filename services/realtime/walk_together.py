@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from services.realtime.connection import Connection
 from services.realtime.keys import limits_key, presence_key, rooms_key
 from services.realtime.limits import GatewayLimits
-from services.realtime.presence import Presence
+from services.realtime.presence import Presence, TooManyJoins
 from services.realtime.protocol import (
     InvalidMessage,
     error_frame,
@@ -52,6 +52,8 @@ NOT_PARTICIPANT = Refusal(4003, b"not a participant of this walk")
 UNAVAILABLE = Refusal(1011, b"temporarily unavailable")
 TOO_FAST = Refusal(4008, b"too many messages")
 TOO_MANY_INVALID = Refusal(4008, b"too many invalid messages")
+TOO_MANY_JOINS = Refusal(4008, b"reconnecting too often")
+REPLACED = Refusal(4009, b"replaced by a newer connection")
 
 # What `ws.receive()` returns once the socket is closing or broken: the end of the read loop.
 SOCKET_DONE = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
@@ -135,13 +137,13 @@ async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection 
         connection_id=uuid.uuid4().hex,
         limits=limits,
     )
-    if await _join(request.app, connection, str(invitation.partner_of(user_id))):
-        return connection
-    return UNAVAILABLE
+    return await _join(request.app, connection, str(invitation.partner_of(user_id)))
 
 
-async def _join(app: web.Application, connection: Connection, partner_id: str) -> bool:
-    """Take the walk's channel and the user's seat, then say hello; False if Redis failed."""
+async def _join(
+    app: web.Application, connection: Connection, partner_id: str
+) -> Connection | Refusal:
+    """Take the walk's channel and the user's seat, then say hello; or why not."""
     joined = False
     try:
         await app[rooms_key].broker.join(connection.channel, connection)
@@ -149,12 +151,19 @@ async def _join(app: web.Application, connection: Connection, partner_id: str) -
             connection.invitation_id, connection.user_id, partner_id, connection.connection_id
         )
         joined = True
+    except TooManyJoins:
+        return TOO_MANY_JOINS
     except (RedisError, OSError) as exc:
         log.warning("walk socket failed on Redis: %s", type(exc).__name__)
-        return False
+        return UNAVAILABLE
     finally:
         if not joined:
             _leave_room(app[rooms_key], connection)
+    connection.seq = seat.seq
+    if connection.replaced_by > seat.seq:
+        # A newer socket of the same user joined while this one waited for its number.
+        _leave(app, connection)
+        return REPLACED
     connection.send(
         hello_frame(
             invitation_id=connection.invitation_id,
@@ -166,7 +175,7 @@ async def _join(app: web.Application, connection: Connection, partner_id: str) -
         )
     )
     connection.greeted = True  # partner frames held meanwhile go out through SlowClients
-    return True
+    return connection
 
 
 def _leave(app: web.Application, connection: Connection) -> None:

@@ -11,7 +11,7 @@ from services.realtime.presence import last_location_key
 from services.realtime.protocol import LocationIn, location_frame, walk_ended_frame
 from services.realtime.rooms import relayed_sender
 from shared.settings import Settings
-from shared.walk_events import presence_event, replaced_event
+from shared.walk_events import presence_event, replaced_event_prefix
 from tests.realtime.conftest import Gateway, Walk, create_walk, next_of_type
 
 
@@ -171,5 +171,5 @@ def test_listener_reads_the_sender_of_relayed_frames_without_parsing_them() -> N
     location = location_frame(user_id, LocationIn(lat=1.5, lng=2.5))
     assert relayed_sender(location) == (user_id, True)
     assert relayed_sender(presence_event(user_id, online=False)) == (user_id, False)
-    assert relayed_sender(replaced_event(user_id, "c1")) is None
+    assert relayed_sender(replaced_event_prefix(user_id) + b"1}") is None
     assert relayed_sender(walk_ended_frame("finished")) is None
