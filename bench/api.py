@@ -12,6 +12,7 @@ import datetime as dt
 import random
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -92,7 +93,10 @@ async def load(
 def tokens(stack: Stack, users: int) -> list[str]:
     rng = random.Random(7)
     picked = rng.sample(range(users), min(USERS_IN_PLAY, users))
-    return [issue_token(stack.jwt_secret, user_id(n), "access", 3600)[0] for n in picked]
+    return [
+        issue_token(stack.jwt_secret, user_id(n), "access", 3600, session_id=uuid.uuid4())[0]
+        for n in picked
+    ]
 
 
 async def etags(base: str, path: str, user_tokens: list[str]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ class Server:
     port: int
 
     def url(self, walk: int, user: int, secret: str) -> str:
-        token, _ = issue_token(secret, user_id(user), "access", TOKEN_TTL_S)
+        token, _ = issue_token(
+            secret, user_id(user), "access", TOKEN_TTL_S, session_id=uuid.uuid4()
+        )
         return f"ws://127.0.0.1:{self.port}/ws/walk-together/{invitation_id(walk)}?token={token}"
 
 

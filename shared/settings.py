@@ -54,6 +54,9 @@ class Settings(DatabaseSettings):
 
     access_token_ttl_s: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    # How often a process reads ended sessions from the database while its Redis subscription
+    # to them is down (shared/ended_sessions.py); the contract allows 1 s for a refusal.
+    session_sync_interval_s: float = Field(default=0.5, gt=0)
     poll_interval_s: int = Field(default=30, gt=0)
     invitation_ttl_s: int = Field(default=2 * 3600, gt=0)
     max_walk_duration_s: int = Field(default=4 * 3600, gt=0)

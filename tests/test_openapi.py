@@ -377,5 +377,25 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("GET", "/walks/{id}", 404, owner, path=walk_id)
     await check.call("DELETE", "/users/{id}/follow", 204, friend, path=owner_id)
 
+    # Sessions last: these end the owner's.
+    await check.call(
+        "POST",
+        "/me/password",
+        403,
+        owner,
+        json={"current_password": "not it", "new_password": "battery staple"},
+    )
+    changed = await check.call(
+        "POST",
+        "/me/password",
+        200,
+        owner,
+        json={"current_password": password, "new_password": "battery staple"},
+    )
+    await check.call("POST", "/auth/logout", 204, json={"refresh_token": changed["refresh_token"]})
+    await check.call("POST", "/auth/logout", 422, json={})
+    await check.call("POST", "/auth/logout-all", 204, friend)
+    await check.call("POST", "/auth/logout-all", 401, friend)
+
     unexercised = {(method, path) for method, path, _ in _operations()} - check.exercised
     assert not unexercised, "documented but never checked here:\n" + _listing(unexercised)

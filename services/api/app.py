@@ -14,6 +14,7 @@ from services.api.routes import setup_routes
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S
 from shared.db import db_pool_ctx
+from shared.ended_sessions import ended_sessions_ctx
 from shared.errors import error_middleware
 from shared.keys import redis_key, settings_key
 from shared.redis_client import redis_ctx
@@ -45,7 +46,14 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     app.cleanup_ctx.extend(
-        [db_pool_ctx, redis_ctx, feed_head_reads_ctx, push_jobs_ctx, invitation_sweeper_ctx]
+        [
+            db_pool_ctx,
+            redis_ctx,
+            ended_sessions_ctx,
+            feed_head_reads_ctx,
+            push_jobs_ctx,
+            invitation_sweeper_ctx,
+        ]
     )
     setup_routes(app)
     return app

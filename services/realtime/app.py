@@ -24,6 +24,7 @@ from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
 from services.realtime.walk_together import walk_together
 from shared.db import db_pool_ctx
+from shared.ended_sessions import ended_sessions_ctx, ended_sessions_key
 from shared.errors import error_middleware
 from shared.health import healthz
 from shared.keys import db_pool_key, redis_key, settings_key
@@ -48,6 +49,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     broker: Broker[Connection] = Broker(app[redis_key], limits.pubsub_health_check_s)
     rooms = Rooms(broker, slow, limits.close_timeout_s)
     app[rooms_key] = rooms
+    app[ended_sessions_key].on_ended(rooms.end_sessions)
     listener = asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener")
     await broker.connected()
     tasks = [
@@ -95,7 +97,7 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
     app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[limits_key] = limits or GatewayLimits()
-    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, redis_batch_ctx, rooms_ctx])
+    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, ended_sessions_ctx, redis_batch_ctx, rooms_ctx])
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws/walk-together/{invitation_id}", walk_together)

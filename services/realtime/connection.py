@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+import uuid
 
 from aiohttp import WSMsgType, web
 
@@ -51,6 +52,7 @@ class Connection:
         "refilled_at",
         "replaced_by",
         "seq",
+        "session_id",
         "tokens",
         "transport",
         "user_id",
@@ -64,6 +66,7 @@ class Connection:
         *,
         invitation_id: str,
         user_id: str,
+        session_id: uuid.UUID,
         connection_id: str,
         limits: GatewayLimits,
     ) -> None:
@@ -72,6 +75,7 @@ class Connection:
         self.invitation_id = invitation_id
         self.channel = walk_channel(invitation_id).encode()
         self.user_id = user_id
+        self.session_id = session_id  # of the token it opened with: its end closes this 4001
         self.connection_id = connection_id
         # The join's sequence number (presence.py), 0 until the join script answers; a `replaced`
         # event for a higher one that comes before that answer is kept in `replaced_by`.

@@ -2,7 +2,8 @@
 
 `location` and `presence` go to the partner's socket (never back to the sender's), `replaced`
 closes a user's older socket with 4009, and `walk_ended` tells both walkers and closes them
-with 4004. Nothing here waits for a client: one reaper task finishes every close handshake.
+with 4004. A session that ended (shared/ended_sessions.py) closes its sockets with 4001.
+Nothing here waits for a client: one reaper task finishes every close handshake.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from contextlib import suppress
 
 from aiohttp import WSMsgType
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 REAP_EVERY_S = 0.05
 CLOSE_REASONS = {
     1001: b"gateway shutting down",
+    4001: b"session ended",
     4004: b"walk ended",
     4009: b"replaced by a newer connection",
 }
@@ -93,6 +96,14 @@ class Rooms:
         frame = walk_ended_frame(status)
         for connection in tuple(members):
             self.close(connection, 4004, frame)
+
+    def end_sessions(self, session_ids: list[uuid.UUID]) -> None:
+        """Close the sockets opened with these sessions' tokens. Sessions end seldom (a
+        sign-out), so a pass over the process's sockets costs less than an index on each."""
+        ended = set(session_ids)
+        for connection in self.broker.all_members():
+            if connection.session_id in ended:
+                self.close(connection, 4001)
 
     def close(self, connection: Connection, code: int, last_frame: bytes | None = None) -> None:
         """Start the close handshake; the reaper finishes it.

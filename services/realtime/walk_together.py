@@ -30,9 +30,10 @@ from services.realtime.protocol import (
     parse_location,
 )
 from services.realtime.rooms import Rooms
+from shared.ended_sessions import ended_sessions_key
 from shared.invitations import get_invitation
 from shared.keys import db_pool_key, settings_key
-from shared.tokens import InvalidToken, bearer_token, verify_token
+from shared.tokens import InvalidToken, TokenClaims, bearer_token, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,10 @@ async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection 
         return None
     _cap_kernel_send_buffer(transport, limits)
 
-    user_id = _authenticated_user(request)
-    if user_id is None:
+    claims = _authenticated(request)
+    if claims is None:
         return UNAUTHENTICATED
+    user_id = claims.user_id
     invitation_id = _parse_uuid(request.match_info["invitation_id"])
     try:
         invitation = (
@@ -134,6 +136,7 @@ async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection 
         transport,
         invitation_id=str(invitation.id),
         user_id=str(user_id),
+        session_id=claims.session_id,
         connection_id=uuid.uuid4().hex,
         limits=limits,
     )
@@ -228,14 +231,16 @@ def _break_reference_cycles(request: web.Request, ws: web.WebSocketResponse) -> 
         error.__traceback__ = None
 
 
-def _authenticated_user(request: web.Request) -> uuid.UUID | None:
+def _authenticated(request: web.Request) -> TokenClaims | None:
+    """The claims of a valid access token whose session has not ended, else None."""
     token = _query_token(request) or bearer_token(request.headers.get(hdrs.AUTHORIZATION))
     if not token:
         return None
     try:
-        return verify_token(request.app[settings_key].jwt_key, token, "access").user_id
+        claims = verify_token(request.app[settings_key].jwt_key, token, "access")
     except InvalidToken:
         return None
+    return None if claims.session_id in request.app[ended_sessions_key] else claims
 
 
 def _query_token(request: web.Request) -> str | None:

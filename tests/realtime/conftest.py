@@ -45,6 +45,7 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 class Walker:
     id: str
     token: str
+    session_id: str
 
 
 @dataclass
@@ -60,8 +61,13 @@ async def create_user(db: asyncpg.Connection, settings: Settings) -> Walker:
         f"{uuid.uuid4().hex}@example.com",
         f"walker{uuid.uuid4().hex[:6]}",
     )
-    token, _ = issue_token(settings.jwt_key, user_id, "access", 900)
-    return Walker(str(user_id), token)
+    session_id = await db.fetchval(
+        "INSERT INTO sessions (user_id, refresh_jti, refresh_expires_at)"
+        " VALUES ($1, gen_random_uuid(), now() + interval '1 day') RETURNING id",
+        user_id,
+    )
+    token, _ = issue_token(settings.jwt_key, user_id, "access", 900, session_id=session_id)
+    return Walker(str(user_id), token, str(session_id))
 
 
 async def create_walk(db: asyncpg.Connection, settings: Settings, status: str = "accepted") -> Walk:

@@ -22,11 +22,12 @@ async def test_bad_token_is_closed_4001(
     gateway: Gateway, walk: Walk, settings: Settings, kind: str
 ) -> None:
     user = uuid.UUID(walk.inviter.id)
+    sid = uuid.uuid4()
     token = {
         "garbage": lambda: "not-a-jwt",
-        "expired": lambda: issue_token(settings.jwt_key, user, "access", -10)[0],
-        "refresh": lambda: issue_token(settings.jwt_key, user, "refresh", 900)[0],
-        "other_key": lambda: issue_token("x" * 48, user, "access", 900)[0],
+        "expired": lambda: issue_token(settings.jwt_key, user, "access", -10, session_id=sid)[0],
+        "refresh": lambda: issue_token(settings.jwt_key, user, "refresh", 900, session_id=sid)[0],
+        "other_key": lambda: issue_token("x" * 48, user, "access", 900, session_id=sid)[0],
     }[kind]()
     ws = await gateway.connect(walk.id, token)
     assert await closed_with(ws) == 4001

@@ -1,23 +1,32 @@
-"""Bearer-token authentication for every route but `/auth/*` and `/healthz`.
+"""Bearer-token authentication for every route but the public ones (CONTRACT section 2).
 
 A small PyJWT middleware instead of `aiohttp-jwt`, which rejects every token under PyJWT 2
 unless configured, crashes in its permission check on Python 3.10+, and matches its whitelist
 by regex prefix (`/public` would also open `/publicity`).
+
+A token of a session that has ended is refused from the process's in-memory set of ended
+sessions (shared/ended_sessions.py): no query per request. A validly signed token whose account
+no longer exists is refused here too, in the one place every write passes: such a write fails
+on a foreign key to `users`, which is answered 401 rather than 500.
 """
 
 from __future__ import annotations
 
 import uuid
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.api.keys import user_id_key
+from shared.ended_sessions import ended_sessions_key
 from shared.errors import unauthorized
-from shared.keys import settings_key
+from shared.keys import db_pool_key, settings_key
 from shared.tokens import InvalidToken, bearer_token, verify_token
 
-PUBLIC_PATHS = frozenset({"/healthz", "/auth/signup", "/auth/login", "/auth/refresh"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/auth/signup", "/auth/login", "/auth/refresh", "/auth/logout"}
+)
 
 
 @web.middleware
@@ -28,12 +37,20 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         raise unauthorized("missing bearer token")
+    app = request.app
     try:
-        claims = verify_token(request.app[settings_key].jwt_key, token, "access")
+        claims = verify_token(app[settings_key].jwt_key, token, "access")
     except InvalidToken:
         raise unauthorized("invalid or expired access token") from None
+    if claims.session_id in app[ended_sessions_key]:
+        raise unauthorized("this session has ended")
     request[user_id_key] = claims.user_id
-    return await handler(request)
+    try:
+        return await handler(request)
+    except asyncpg.ForeignKeyViolationError:
+        if await app[db_pool_key].fetchval("SELECT 1 FROM users WHERE id = $1", claims.user_id):
+            raise
+        raise unauthorized("this account no longer exists") from None
 
 
 def current_user(request: web.Request) -> uuid.UUID:

@@ -1,4 +1,4 @@
-"""`/auth/signup`, `/auth/login`, `/auth/refresh`: argon2id passwords, JWT with one-time refresh."""
+"""`/auth/*` and `/me/password`: argon2id passwords, sessions (sessions.py) and their tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from services.api.accounts.authentication import current_user
 from services.api.accounts.passwords import hash_password, verify_password
+from services.api.accounts.sessions import (
+    Tokens,
+    announce_ended,
+    end_session,
+    end_user_sessions,
+    rotate_session,
+    start_session,
+)
 from services.api.social.users import fetch_me
 from services.api.web.rate_limit import (
     LOGIN_PER_ADDRESS,
@@ -20,11 +29,11 @@ from services.api.web.rate_limit import (
     enforce,
 )
 from services.api.web.text_fields import SingleLine
-from shared.errors import ApiError, conflict, unauthorized
+from shared.errors import conflict, forbidden, unauthorized
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
 from shared.settings import Settings
-from shared.tokens import InvalidToken, issue_token, verify_token
+from shared.tokens import InvalidToken, verify_token
 
 routes = web.RouteTableDef()
 
@@ -47,24 +56,19 @@ class RefreshIn(BaseModel):
     refresh_token: str = Field(max_length=4096)
 
 
-async def _token_pair(
-    conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+async def _answer(
+    conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID, tokens: Tokens
 ) -> dict[str, Any]:
-    access, _ = issue_token(settings.jwt_key, user_id, "access", settings.access_token_ttl_s)
-    jti = uuid.uuid4()
-    refresh, refresh_expires = issue_token(
-        settings.jwt_key, user_id, "refresh", settings.refresh_token_ttl_s, jti=jti
-    )
-    await conn.execute(
-        "INSERT INTO refresh_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)",
-        jti,
-        user_id,
-        refresh_expires,
-    )
     return {
         "user": await fetch_me(conn, user_id),
-        "access_token": access,
-        "refresh_token": refresh,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
         "token_type": "bearer",
         "expires_in": settings.access_token_ttl_s,
     }
@@ -87,7 +91,8 @@ async def signup(request: web.Request) -> web.Response:
             )
         except asyncpg.UniqueViolationError:
             raise conflict("an account with this email already exists") from None
-        answer = await _token_pair(conn, settings, user_id)
+        tokens = await start_session(conn, settings, user_id)
+        answer = await _answer(conn, settings, user_id, tokens)
     return web.json_response(answer, status=201, dumps=dumps)
 
 
@@ -108,7 +113,8 @@ async def login(request: web.Request) -> web.Response:
             raise unauthorized("wrong email or password")
         assert row is not None
         async with conn.transaction():
-            answer = await _token_pair(conn, settings, row["id"])
+            tokens = await start_session(conn, settings, row["id"])
+            answer = await _answer(conn, settings, row["id"], tokens)
     return web.json_response(answer, dumps=dumps)
 
 
@@ -121,16 +127,61 @@ async def refresh(request: web.Request) -> web.Response:
         claims = verify_token(settings.jwt_key, body.refresh_token, "refresh")
     except InvalidToken:
         raise unauthorized("invalid or expired refresh token") from None
-    if claims.jti is None:
-        raise unauthorized("invalid refresh token")
-    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        user_id = await conn.fetchval(
-            """UPDATE refresh_tokens SET used_at = now()
-               WHERE jti = $1 AND used_at IS NULL AND expires_at > now()
-               RETURNING user_id""",
-            claims.jti,
+    async with request.app[db_pool_key].acquire() as conn:
+        async with conn.transaction():
+            tokens = await rotate_session(conn, settings, claims)
+            if tokens is not None:
+                answer = await _answer(conn, settings, claims.user_id, tokens)
+        if tokens is None:
+            # Not the session's current refresh token: a replay ends the session, newest pair too.
+            ended = await end_session(conn, claims.session_id)
+    if tokens is None:
+        await announce_ended(request.app, ended)
+        raise unauthorized("refresh token already used or revoked")
+    return web.json_response(answer, dumps=dumps)
+
+
+@routes.post("/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    """Ends the token's session whatever state the token is in (used, expired): 204 either way."""
+    body = RefreshIn.model_validate_json(await request.read())
+    try:
+        claims = verify_token(
+            request.app[settings_key].jwt_key, body.refresh_token, "refresh", allow_expired=True
         )
-        if user_id is None:
-            raise ApiError(401, "unauthorized", "refresh token already used or revoked")
-        answer = await _token_pair(conn, settings, user_id)
+    except InvalidToken:
+        return web.Response(status=204)  # not one of ours: no session to end
+    async with request.app[db_pool_key].acquire() as conn:
+        ended = await end_session(conn, claims.session_id)
+    await announce_ended(request.app, ended)
+    return web.Response(status=204)
+
+
+@routes.post("/auth/logout-all")
+async def logout_all(request: web.Request) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        ended = await end_user_sessions(conn, current_user(request))
+    await announce_ended(request.app, ended)
+    return web.Response(status=204)
+
+
+@routes.post("/me/password")
+async def change_password(request: web.Request) -> web.Response:
+    """A new password, a new session, and every other session ended."""
+    body = PasswordChangeIn.model_validate_json(await request.read())
+    user_id = current_user(request)
+    settings = request.app[settings_key]
+    pool = request.app[db_pool_key]
+    current_hash = await pool.fetchval("SELECT password_hash FROM users WHERE id = $1", user_id)
+    if current_hash is None:
+        raise unauthorized("this account no longer exists")
+    if not await verify_password(current_hash, body.current_password):
+        raise forbidden("current_password is wrong")
+    new_hash = await hash_password(body.new_password)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, new_hash)
+        ended = await end_user_sessions(conn, user_id)
+        tokens = await start_session(conn, settings, user_id)
+        answer = await _answer(conn, settings, user_id, tokens)
+    await announce_ended(request.app, ended)
     return web.json_response(answer, dumps=dumps)

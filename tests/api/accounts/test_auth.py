@@ -86,12 +86,16 @@ async def test_refresh_token_works_once(api: Api) -> None:
         "POST", "/auth/refresh", expect=200, json={"refresh_token": user.refresh_token}
     )
     assert first["access_token"] and first["refresh_token"] != user.refresh_token
+    second = await api.call(
+        "POST", "/auth/refresh", expect=200, json={"refresh_token": first["refresh_token"]}
+    )
     again = await api.call(
-        "POST", "/auth/refresh", expect=401, json={"refresh_token": user.refresh_token}
+        "POST", "/auth/refresh", expect=401, json={"refresh_token": first["refresh_token"]}
     )
     assert_error(again, "unauthorized")
+    # The replay ended the session (tests/api/accounts/test_sessions.py): the newest pair too.
     await api.call(
-        "POST", "/auth/refresh", expect=200, json={"refresh_token": first["refresh_token"]}
+        "POST", "/auth/refresh", expect=401, json={"refresh_token": second["refresh_token"]}
     )
 
 
@@ -120,7 +124,11 @@ async def test_protected_route_needs_a_valid_token(api: Api, settings: Settings)
     )
     await api.call("GET", "/me", expect=401, headers={"Authorization": f"Bearer {expired}"})
     forged, _ = issue_token(
-        "another-secret-another-secret-another", uuid.UUID(user.id), "access", 60
+        "another-secret-another-secret-another",
+        uuid.UUID(user.id),
+        "access",
+        60,
+        session_id=uuid.uuid4(),
     )
     await api.call("GET", "/me", expect=401, headers={"Authorization": f"Bearer {forged}"})
     none_alg = jwt.encode(
