@@ -12,7 +12,7 @@ SPECLINT_STAMP := $(SPECLINT_DIR)/node_modules/.installed
 # docs/asyncapi.yaml is linted as soon as it exists; until then `make lint` says it is absent.
 SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
 
-.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push push-dead clean
+.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones push-dead clean
 
 install: $(STAMP)
 
@@ -76,3 +76,6 @@ bench-api: install
 
 bench-push: install
 	$(PY) -m bench.runner push $(BENCH_ARGS)
+
+bench-zones: install
+	$(PY) -m bench.runner zones $(BENCH_ARGS)

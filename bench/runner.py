@@ -1,6 +1,6 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
-    python -m bench.runner [all|gateway|api|push] [--repeat N] [--quick]
+    python -m bench.runner [all|gateway|api|push|zones] [--repeat N] [--quick]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
 Redis, starts every process it measures and stops them all, on Ctrl-C too. `--quick` shrinks
@@ -21,12 +21,16 @@ from typing import Any
 
 import asyncpg
 
-from bench import gateway, results
+from bench import gateway, privacy_zones, results
 from bench.procs import raise_open_files_limit
 from bench.seed import SeedSize, seed
 from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_jwt_secret
 
 log = logging.getLogger("bench")
+
+# The suites that run on the big seeded database (`zones` brings its own small one).
+SEEDED_SUITES_IN_ORDER = ("gateway", "api", "push")
+SEEDED_SUITES = frozenset(SEEDED_SUITES_IN_ORDER)
 
 
 @dataclass(frozen=True)
@@ -256,14 +260,19 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
     limit = raise_open_files_limit()
     log.info("open-file limit: %d", limit)
     with bench_servers() as (admin_url, redis_url):
-        database_url = await ensure_database(admin_url, database)
-        conn = await asyncpg.connect(database_url)
-        try:
-            started = time.monotonic()
-            if await seed(conn, sizes.seed):
-                log.info("seeded in %.0f s", time.monotonic() - started)
-        finally:
-            await conn.close()
+        seeded = bool(set(suites) & SEEDED_SUITES)
+        # Alone, `zones` leaves the seeded database untouched (not even migrated).
+        database_url = await ensure_database(
+            admin_url, database if seeded else privacy_zones.DATABASE
+        )
+        if seeded:
+            conn = await asyncpg.connect(database_url)
+            try:
+                started = time.monotonic()
+                if await seed(conn, sizes.seed):
+                    log.info("seeded in %.0f s", time.monotonic() - started)
+            finally:
+                await conn.close()
         stack = Stack(database_url, redis_url, new_jwt_secret(), BENCH_DATA / "logs")
         if "gateway" in suites:
             await gateway_suite(stack, sizes, n)
@@ -275,18 +284,20 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
             from bench import push
 
             await push.suite(stack, sizes, n)
+        if "zones" in suites:
+            await privacy_zones.suite(stack, sizes, n, admin_url)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "suite", nargs="?", default="all", choices=["all", "gateway", "api", "push"]
+        "suite", nargs="?", default="all", choices=["all", *SEEDED_SUITES_IN_ORDER, "zones"]
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    suites = ["gateway", "api", "push"] if args.suite == "all" else [args.suite]
+    suites = [*SEEDED_SUITES_IN_ORDER, "zones"] if args.suite == "all" else [args.suite]
     sizes = QUICK if args.quick else Sizes()
     if args.quick:
         results.RESULTS_DIR = BENCH_DATA / "quick-results"

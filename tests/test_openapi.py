@@ -293,6 +293,13 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("DELETE", "/me/dogs/{id}", 204, owner, path={"id": spare["id"]})
     await check.call("DELETE", "/me/dogs/{id}", 404, owner, path={"id": spare["id"]})
 
+    zone_in = {"lat": 37.5, "lng": 127.0, "radius_m": 300}
+    zone = await check.call("POST", "/me/privacy-zones", 201, owner, json=zone_in)
+    await check.call("POST", "/me/privacy-zones", 422, owner, json={**zone_in, "radius_m": 50})
+    await check.call("GET", "/me/privacy-zones", 200, owner)
+    await check.call("DELETE", "/me/privacy-zones/{id}", 404, friend, path={"id": zone["id"]})
+    await check.call("DELETE", "/me/privacy-zones/{id}", 204, owner, path={"id": zone["id"]})
+
     ended = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)  # this week: ranked, badged
     started = ended - dt.timedelta(minutes=40)
     walk_in = {

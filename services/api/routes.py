@@ -11,7 +11,7 @@ from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
 from services.api.social import dogs, search, users
 from services.api.together import handlers as invitations
-from services.api.walks import feed, interactions
+from services.api.walks import feed, interactions, privacy_zones
 from services.api.walks import handlers as walks
 from shared.health import healthz
 
@@ -21,6 +21,7 @@ RESOURCE_MODULES = (
     search,
     dogs,
     walks,
+    privacy_zones,
     feed,
     interactions,
     invitations,

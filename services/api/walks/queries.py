@@ -11,11 +11,13 @@ from typing import Any
 
 import asyncpg
 
-from services.api.visibility import walk_visible_to
+from services.api.visibility import path_zones_for, visible_path, walk_visible_to
 from services.api.web.pagination import Page
 from services.api.web.presenters import user_columns, user_summary
 
 VISIBLE = walk_visible_to("w", "$1")
+# The recorded path, and what `visible_path` needs to trim it for the viewer at $1.
+PATH_COLUMNS = f"w.path, {path_zones_for('w', '$1')}"
 
 # The select list of a Walk, for `walks w JOIN users u ON u.id = w.user_id` with the viewer at $1.
 WALK_COLUMNS = f"""w.id, w.user_id, w.started_at, w.ended_at, w.distance_m, w.visibility, w.memo,
@@ -33,7 +35,7 @@ async def get_walk(
     conn: asyncpg.Connection, walk_id: uuid.UUID, viewer_id: uuid.UUID, *, with_path: bool = False
 ) -> asyncpg.Record | None:
     record: asyncpg.Record | None = await conn.fetchrow(
-        f"""SELECT {WALK_COLUMNS}{", w.path" if with_path else ""}
+        f"""SELECT {WALK_COLUMNS}{", " + PATH_COLUMNS if with_path else ""}
             FROM walks w JOIN users u ON u.id = w.user_id
             WHERE w.id = $2 AND {VISIBLE}""",
         viewer_id,
@@ -95,5 +97,6 @@ def walk_json(record: asyncpg.Record) -> dict[str, Any]:
 
 
 def walk_detail_json(record: asyncpg.Record) -> dict[str, Any]:
-    """`GET /walks/{id}`: the Walk with its recorded path (a list, or null)."""
-    return {**walk_json(record), "path": record["path"]}
+    """`GET /walks/{id}`: the Walk with its recorded path (a list, or null) as the viewer may
+    see it (selected with `PATH_COLUMNS`)."""
+    return {**walk_json(record), "path": visible_path(record["path"], record["path_zones"])}

@@ -1,0 +1,95 @@
+"""`/me/privacy-zones`: the circles (home, work) that the caller's walk paths hide from others.
+
+Only the zones are kept here; the trim itself happens when a path is read
+(`services/api/visibility.py`), so adding or removing a zone changes every walk at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.api.accounts.authentication import current_user
+from services.api.web.path_params import path_uuid
+from shared.errors import conflict, not_found
+from shared.jsonutil import dumps
+from shared.keys import db_pool_key
+
+routes = web.RouteTableDef()
+
+MAX_ZONES_PER_USER = 10
+ZONE_COLUMNS = "id, lat, lng, radius_m"
+
+
+class ZoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
+    lng: float = Field(ge=-180, le=180, allow_inf_nan=False, strict=True)
+    radius_m: float = Field(ge=100, le=1000, allow_inf_nan=False, strict=True)
+
+
+async def list_zones(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {ZONE_COLUMNS} FROM privacy_zones WHERE user_id = $1 ORDER BY created_at, id",
+        user_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def add_zone(
+    conn: asyncpg.Connection, user_id: uuid.UUID, zone: ZoneIn
+) -> dict[str, Any] | None:
+    """The new zone, or None when the user already has `MAX_ZONES_PER_USER`. Call in a
+    transaction: the user's row is locked so that concurrent adds cannot pass the limit together
+    (FOR NO KEY UPDATE: rows that merely reference the user are not held up)."""
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+    row = await conn.fetchrow(
+        f"""INSERT INTO privacy_zones (user_id, lat, lng, radius_m)
+            SELECT $1, $2, $3, $4
+            WHERE (SELECT count(*) FROM privacy_zones WHERE user_id = $1) < $5
+            RETURNING {ZONE_COLUMNS}""",
+        user_id,
+        zone.lat,
+        zone.lng,
+        zone.radius_m,
+        MAX_ZONES_PER_USER,
+    )
+    return dict(row) if row else None
+
+
+async def delete_zone(conn: asyncpg.Connection, user_id: uuid.UUID, zone_id: uuid.UUID) -> bool:
+    deleted = await conn.fetchval(
+        "DELETE FROM privacy_zones WHERE id = $1 AND user_id = $2 RETURNING true", zone_id, user_id
+    )
+    return deleted is not None
+
+
+@routes.get("/me/privacy-zones")
+async def get_privacy_zones(request: web.Request) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        zones = await list_zones(conn, current_user(request))
+    return web.json_response(zones, dumps=dumps)
+
+
+@routes.post("/me/privacy-zones")
+async def create_privacy_zone(request: web.Request) -> web.Response:
+    zone = ZoneIn.model_validate_json(await request.read())
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        created = await add_zone(conn, current_user(request), zone)
+    if created is None:
+        raise conflict(f"at most {MAX_ZONES_PER_USER} privacy zones per user")
+    return web.json_response(created, status=201, dumps=dumps)
+
+
+@routes.delete("/me/privacy-zones/{id}")
+async def remove_privacy_zone(request: web.Request) -> web.Response:
+    """Only the caller's own zone: someone else's is 404 and stays."""
+    zone_id = path_uuid(request, "privacy zone")
+    async with request.app[db_pool_key].acquire() as conn:
+        if not await delete_zone(conn, current_user(request), zone_id):
+            raise not_found("privacy zone")
+    return web.Response(status=204)
