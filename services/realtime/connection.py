@@ -8,6 +8,13 @@ it keeps the newest location and the newest presence of its partner in two slots
 replaces the older), and `SlowClients` writes those once the buffer has drained. So a stalled
 reader costs at most two small frames, never a backlog, and never holds up the sender or any
 other socket.
+
+The same latest-value slot carries the per-person location limit (CONTRACT section 4): a socket
+is written at most one partner location every `partner_location_gap_s` (2 a second), and one
+that comes sooner waits in the slot, replaced by any newer one, until it is due. The limit sits
+with the receiving socket, the only one its user has in the walk (4009), so it holds however
+many sockets, reconnects or instances the sender goes through: none of them has a budget of its
+own to reset. This slot is where overload coalescing of the partner's locations belongs too.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class Connection:
         "invalid_in_a_row",
         "invitation_id",
         "limits",
+        "location_due",
         "pending_location",
         "pending_presence",
         "refilled_at",
@@ -87,6 +95,8 @@ class Connection:
         self.invalid_in_a_row = 0
         self.pending_location: bytes | None = None
         self.pending_presence: bytes | None = None
+        # `time.monotonic()` from which the next partner location may be written.
+        self.location_due = 0.0
         self.closing = False
         # Until the hello is written, partner frames wait in the slots: hello comes first.
         self.greeted = False
@@ -138,12 +148,18 @@ class Connection:
         transport.write(frame_header(opcode, len(payload)) + payload)
 
     def offer(self, frame: bytes, *, is_location: bool, slow: SlowClients) -> None:
-        """Deliver a partner's frame, or keep it as the newest one while the socket is behind."""
+        """Deliver a partner's frame, or keep it as the newest one while the socket is behind
+        or, for a location, until the next one is due."""
         if not self.open:
             return
         if self.pending_location is None and self.pending_presence is None and not self.backed_up:
-            self.send(frame)
-            return
+            if not is_location:
+                self.send(frame)
+                return
+            now = time.monotonic()
+            if now >= self.location_due:
+                self._send_location(frame, now)
+                return
         if is_location:
             self.pending_location = frame
         else:
@@ -158,15 +174,26 @@ class Connection:
         if self.backed_up:
             return False
         # Location first: a presence that arrived after it (the partner left) must end the story.
-        for frame in (self.pending_location, self.pending_presence):
-            if frame is not None:
-                self.send(frame)
-        self.pending_location = self.pending_presence = None
+        location = self.pending_location
+        if location is not None:
+            now = time.monotonic()
+            if now < self.location_due:
+                return False
+            self._send_location(location, now)
+            self.pending_location = None
+        if self.pending_presence is not None:
+            self.send(self.pending_presence)
+            self.pending_presence = None
         return True
+
+    def _send_location(self, frame: bytes, now: float) -> None:
+        self.location_due = now + self.limits.partner_location_gap_s
+        self.send(frame)
 
 
 class SlowClients:
-    """The one task per process that retries sockets that fell behind (none needs its own)."""
+    """The one task per process that retries sockets whose slots hold a frame: behind, or with a
+    location not due yet (none needs a task or a timer of its own)."""
 
     def __init__(self, retry_s: float) -> None:
         self._retry_s = retry_s

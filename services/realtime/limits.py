@@ -17,6 +17,9 @@ class GatewayLimits:
     # window close the new socket with 4008.
     joins_per_window: int = 30
     join_window_s: float = 60.0
+    # A partner is written at most one of the walker's locations this often (2 a second), the
+    # newest (connection.py): per receiving socket, so however the walker reconnects.
+    partner_location_gap_s: float = 0.5
     max_message_bytes: int = 4096
 
     # Dead peers: a ping after `heartbeat_s` of silence, dropped when no pong within half of it.
