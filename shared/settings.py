@@ -57,6 +57,17 @@ class Settings(DatabaseSettings):
     # How often a process reads ended sessions from the database while its Redis subscription
     # to them is down (shared/ended_sessions.py); the contract allows 1 s for a refusal.
     session_sync_interval_s: float = Field(default=0.5, gt=0)
+    # Limits of /auth/* and /me/password (services/api/accounts/limits.py): sized so that the
+    # crowd behind one carrier-NAT or campus address never meets them. Only failed logins,
+    # refreshes and current passwords count; every sign-up counts.
+    signup_limit_per_address: int = Field(default=300, ge=1)
+    signup_window_s: int = Field(default=3600, gt=0)
+    login_failure_limit_per_account_address: int = Field(default=10, ge=1)
+    login_failure_limit_per_account: int = Field(default=200, ge=1)
+    login_failure_limit_per_address: int = Field(default=1000, ge=1)
+    refresh_failure_limit_per_address: int = Field(default=1000, ge=1)
+    password_failure_limit_per_user: int = Field(default=10, ge=1)
+    auth_failure_window_s: int = Field(default=15 * 60, gt=0)
     poll_interval_s: int = Field(default=30, gt=0)
     invitation_ttl_s: int = Field(default=2 * 3600, gt=0)
     max_walk_duration_s: int = Field(default=4 * 3600, gt=0)

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import re
 import sys
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +284,21 @@ def test_secrets_stay_out_of_git_and_out_of_build_contexts() -> None:
     dockerignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", "secrets/"} <= set(gitignored)
     assert {".env", "secrets", ".git", ".venv", ".data"} <= set(dockerignored)
+
+
+def test_trusted_proxies_are_the_compose_networks_containers_not_its_gateway() -> None:
+    """A reverse proxy container is believed; Docker's userland proxy, which connects from the
+    network's gateway and passes on any client's forged X-Forwarded-For, is not."""
+    (network,) = COMPOSE["networks"]["default"]["ipam"]["config"]
+    subnet, containers = ip_network(network["subnet"]), ip_network(network["ip_range"])
+    gateway = ip_address(network["gateway"])
+    assert containers.subnet_of(subnet) and gateway in subnet
+    for name in ("api", "realtime"):
+        value = SERVICES[name]["environment"]["TRUSTED_PROXIES"]
+        match = re.fullmatch(r"\$\{TRUSTED_PROXIES:-(.+)\}", value)
+        assert match, value  # .env may name another proxy
+        parsed = make_settings("postgresql://unused", "redis://unused", trusted_proxies=match[1])
+        trusted_networks = parsed.trusted_proxies
+        assert trusted_networks, value
+        assert all(n.subnet_of(containers) for n in trusted_networks), trusted_networks
+        assert not any(gateway in n for n in trusted_networks)

@@ -13,6 +13,7 @@ from services.api.notifications.push_jobs import push_emitter
 from services.api.routes import setup_routes
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S
+from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
 from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx
 from shared.errors import error_middleware
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
+    app[forwarded_for_warning_key] = ForwardedForWarning()
     app.cleanup_ctx.extend(
         [
             db_pool_ctx,

@@ -10,6 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.api.accounts.authentication import current_user
+from services.api.accounts.limits import (
+    count_refresh_failure,
+    count_signup,
+    remember_sign_in,
+    reserve_login,
+    reserve_password_check,
+)
 from services.api.accounts.passwords import hash_password, verify_password
 from services.api.accounts.sessions import (
     Tokens,
@@ -20,14 +27,6 @@ from services.api.accounts.sessions import (
     start_session,
 )
 from services.api.social.users import fetch_me
-from services.api.web.rate_limit import (
-    LOGIN_PER_ADDRESS,
-    LOGIN_PER_EMAIL,
-    REFRESH_PER_ADDRESS,
-    SIGNUP_PER_ADDRESS,
-    client_address,
-    enforce,
-)
 from services.api.web.text_fields import SingleLine
 from shared.errors import conflict, forbidden, unauthorized
 from shared.jsonutil import dumps
@@ -77,7 +76,7 @@ async def _answer(
 @routes.post("/auth/signup")
 async def signup(request: web.Request) -> web.Response:
     body = SignupIn.model_validate_json(await request.read())
-    await enforce(request, (SIGNUP_PER_ADDRESS, client_address(request)))
+    await count_signup(request)
     password_hash = await hash_password(body.password)
     settings = request.app[settings_key]
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
@@ -93,17 +92,14 @@ async def signup(request: web.Request) -> web.Response:
             raise conflict("an account with this email already exists") from None
         tokens = await start_session(conn, settings, user_id)
         answer = await _answer(conn, settings, user_id, tokens)
+    await remember_sign_in(request, body.email)
     return web.json_response(answer, status=201, dumps=dumps)
 
 
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = LoginIn.model_validate_json(await request.read())
-    await enforce(
-        request,
-        (LOGIN_PER_EMAIL, body.email.lower()),
-        (LOGIN_PER_ADDRESS, client_address(request)),
-    )
+    attempt = await reserve_login(request, body.email)
     settings = request.app[settings_key]
     async with request.app[db_pool_key].acquire() as conn:
         row = await conn.fetchrow(
@@ -115,17 +111,19 @@ async def login(request: web.Request) -> web.Response:
         async with conn.transaction():
             tokens = await start_session(conn, settings, row["id"])
             answer = await _answer(conn, settings, row["id"], tokens)
+    await attempt.refund()  # only failures count
+    await remember_sign_in(request, body.email)
     return web.json_response(answer, dumps=dumps)
 
 
 @routes.post("/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
     body = RefreshIn.model_validate_json(await request.read())
-    await enforce(request, (REFRESH_PER_ADDRESS, client_address(request)))
     settings = request.app[settings_key]
     try:
         claims = verify_token(settings.jwt_key, body.refresh_token, "refresh")
     except InvalidToken:
+        await count_refresh_failure(request)
         raise unauthorized("invalid or expired refresh token") from None
     async with request.app[db_pool_key].acquire() as conn:
         async with conn.transaction():
@@ -175,8 +173,10 @@ async def change_password(request: web.Request) -> web.Response:
     current_hash = await pool.fetchval("SELECT password_hash FROM users WHERE id = $1", user_id)
     if current_hash is None:
         raise unauthorized("this account no longer exists")
+    attempt = await reserve_password_check(request, user_id)
     if not await verify_password(current_hash, body.current_password):
         raise forbidden("current_password is wrong")
+    await attempt.refund()  # only failures count
     new_hash = await hash_password(body.new_password)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, new_hash)

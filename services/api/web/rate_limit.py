@@ -1,9 +1,19 @@
-"""Fixed-window request limits in Redis, for the routes that guess-and-check passwords.
+"""Fixed-window request limits in Redis, shared by every API instance.
 
-Login is limited per email (slows password guessing on one account from many addresses) and per
-client address (slows one client trying many accounts); sign-up and refresh per address. A limit
-is a counter per window (`ratelimit:{name}:{key}:{window}`), so instances share it. When Redis is
-unavailable the request goes through: a limiter must not take logins down with it.
+A limit is a counter per key and window (`ratelimit:{name}:{key digest}:{window}`). Two ways to
+spend it:
+- `enforce` counts every request: for actions that are costly whether or not they succeed
+  (a sign-up makes an account; a write that notifies someone);
+- `reserve` counts an attempt that may turn out a failure, and `Reservation.refund` gives it back
+  when it succeeds: for guess-and-check routes (a password, a refresh token), where only failures
+  should count, so that someone's mistakes spend only the budgets of the keys they share with
+  it. Counting first and refunding after closes the race in which a burst of concurrent guesses
+  all pass the check before any of them has failed. A refused attempt counts nothing.
+
+When Redis is unavailable the request goes through: a limiter must not take logins down with it.
+
+Keys are client addresses (`client_address`, which believes `X-Forwarded-For` only from
+`TRUSTED_PROXIES`), accounts or users; they are hashed, so no email appears in a key name.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
 import redis.asyncio as aioredis
@@ -30,10 +40,17 @@ class Limit:
     window_s: int
 
 
-LOGIN_PER_EMAIL = Limit("login-email", 10, 15 * 60)
-LOGIN_PER_ADDRESS = Limit("login-addr", 60, 60)
-SIGNUP_PER_ADDRESS = Limit("signup-addr", 20, 60 * 60)
-REFRESH_PER_ADDRESS = Limit("refresh-addr", 120, 60)
+Check = tuple[Limit, str]
+
+
+@dataclass(slots=True)
+class ForwardedForWarning:
+    """Whether this app has said that it ignores an untrusted peer's X-Forwarded-For: once."""
+
+    given: bool = False
+
+
+forwarded_for_warning_key = web.AppKey("forwarded_for_warning", ForwardedForWarning)
 
 
 def client_address(request: web.Request) -> str:
@@ -43,12 +60,24 @@ def client_address(request: web.Request) -> str:
     peer = request.remote or "unknown"
     proxies = request.app[settings_key].trusted_proxies
     if not proxies or not _among(peer, proxies):
+        if "X-Forwarded-For" in request.headers:
+            _warn_untrusted_forwarded_for(request.app)
         return peer
     hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", ()) for h in v.split(",")]
     for hop in reversed(hops):
         if hop and not _among(hop, proxies):
             return hop
     return peer
+
+
+def _warn_untrusted_forwarded_for(app: web.Application) -> None:
+    warning = app[forwarded_for_warning_key]
+    if not warning.given:
+        warning.given = True
+        log.warning(
+            "ignoring X-Forwarded-For from a peer not in TRUSTED_PROXIES: rate limits key on "
+            "the peer's address; behind a reverse proxy, set TRUSTED_PROXIES to its address"
+        )
 
 
 def _among(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
@@ -59,37 +88,82 @@ def _among(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> boo
     return any(ip in network for network in networks)
 
 
-async def _hit(redis: aioredis.Redis, limit: Limit, key: str) -> int | None:
-    """Count this request; the seconds until the window ends if over the limit, else None."""
+def _counter(limit: Limit, key: str, window: int) -> str:
+    digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+    return f"ratelimit:{limit.name}:{digest}:{window}"
+
+
+def _too_many(retry_after_s: int) -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        "too many attempts; try again later",
+        headers={"Retry-After": str(max(1, retry_after_s))},
+    )
+
+
+@dataclass(slots=True)
+class Reservation:
+    """Attempts counted by `reserve`; `refund` them when the attempt succeeded."""
+
+    redis: aioredis.Redis | None = None
+    counters: list[str] = field(default_factory=list)
+
+    async def refund(self) -> None:
+        if self.redis is None or not self.counters:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for counter in self.counters:
+                    pipe.decr(counter)
+                await pipe.execute()
+        except Exception as exc:
+            log.warning("rate limit not refunded (%s)", type(exc).__name__)
+        self.counters = []
+
+
+async def _count(redis: aioredis.Redis, checks: tuple[Check, ...]) -> tuple[list[str], int | None]:
+    """Count one attempt against every check; (their counters, seconds until the latest
+    exhausted window ends, or None if none is exhausted)."""
     now = int(time.time())
-    window = now // limit.window_s
-    digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()  # no emails in key names
-    counter = f"ratelimit:{limit.name}:{digest}:{window}"
+    windows = [now // limit.window_s for limit, _ in checks]
+    counters = [
+        _counter(limit, key, window) for (limit, key), window in zip(checks, windows, strict=True)
+    ]
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(counter)
-        pipe.expire(counter, limit.window_s + 1)
-        count, _ = await pipe.execute()
-    if int(count) > limit.max_requests:
-        return (window + 1) * limit.window_s - now
-    return None
-
-
-async def enforce(request: web.Request, *checks: tuple[Limit, str]) -> None:
-    """Raise 429 `rate_limited` with `Retry-After` when any (limit, key) is exhausted."""
-    redis = request.app[redis_key]
+        for (limit, _), counter in zip(checks, counters, strict=True):
+            pipe.incr(counter)
+            pipe.expire(counter, limit.window_s + 1)
+        replies = await pipe.execute()
     retry_after: int | None = None
+    for i, ((limit, _), window) in enumerate(zip(checks, windows, strict=True)):
+        if int(replies[2 * i]) > limit.max_requests:
+            retry_after = max(retry_after or 0, (window + 1) * limit.window_s - now)
+    return counters, retry_after
+
+
+async def enforce(request: web.Request, *checks: Check) -> None:
+    """Count this request; 429 `rate_limited` with `Retry-After` once any check is exhausted."""
     try:
-        for limit, key in checks:
-            wait = await _hit(redis, limit, key)
-            if wait is not None:
-                retry_after = max(retry_after or 0, wait)
+        _, retry_after = await _count(request.app[redis_key], checks)
     except Exception as exc:
         log.warning("rate limit not checked (%s); letting the request through", type(exc).__name__)
         return
     if retry_after is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "too many attempts; try again later",
-            headers={"Retry-After": str(max(1, retry_after))},
-        )
+        raise _too_many(retry_after)
+
+
+async def reserve(request: web.Request, *checks: Check) -> Reservation:
+    """Count an attempt that may fail, or refuse it 429 (counting nothing) once any check is
+    exhausted; `refund` the reservation if the attempt succeeds."""
+    redis = request.app[redis_key]
+    try:
+        counters, retry_after = await _count(redis, checks)
+    except Exception as exc:
+        log.warning("rate limit not checked (%s); letting the request through", type(exc).__name__)
+        return Reservation()
+    reservation = Reservation(redis, counters)
+    if retry_after is not None:
+        await reservation.refund()
+        raise _too_many(retry_after)
+    return reservation

@@ -1,0 +1,95 @@
+"""How the account routes key their limits (CONTRACT section 3, Rate limits).
+
+Failures count, not attempts (web/rate_limit.py `reserve`), except for sign-ups, which make
+accounts. Each failure is counted against keys chosen so that no one can spend someone else's
+budget:
+- a login against (account, address), a per-account ceiling far above it, and a per-address
+  ceiling far above that; a wrong password sent for an account from another address does not
+  touch its owner's (account, address) budget, and an address whose account has signed in there
+  before (a sign-up or a login, remembered for a refresh token's lifetime) is exempt from both
+  ceilings: guesses from elsewhere or a noisy neighbour behind the same NAT do not lock it out;
+- a refresh token that is not one of ours against its address; a valid refresh token is never
+  refused for anyone's junk, as it cannot be guessed and there is nothing to slow down;
+- a wrong current password (`/me/password`) against its user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from services.api.web.rate_limit import Limit, Reservation, client_address, enforce, reserve
+from shared.keys import redis_key, settings_key
+
+log = logging.getLogger(__name__)
+
+
+def _known_key(account: str, address: str) -> str:
+    digest = hashlib.blake2b(f"{account}|{address}".encode(), digest_size=12).hexdigest()
+    return f"ratelimit:known:{digest}"
+
+
+async def count_signup(request: web.Request) -> None:
+    settings = request.app[settings_key]
+    limit = Limit("signup-addr", settings.signup_limit_per_address, settings.signup_window_s)
+    await enforce(request, (limit, client_address(request)))
+
+
+async def reserve_login(request: web.Request, email: str) -> Reservation:
+    settings = request.app[settings_key]
+    window_s = settings.auth_failure_window_s
+    account, address = email.lower(), client_address(request)
+    checks = [
+        (
+            Limit("login-acct-addr", settings.login_failure_limit_per_account_address, window_s),
+            f"{account}|{address}",
+        )
+    ]
+    if not await _signed_in_there_before(request, account, address):
+        checks += [
+            (Limit("login-acct", settings.login_failure_limit_per_account, window_s), account),
+            (Limit("login-addr", settings.login_failure_limit_per_address, window_s), address),
+        ]
+    return await reserve(request, *checks)
+
+
+async def _signed_in_there_before(request: web.Request, account: str, address: str) -> bool:
+    try:
+        return bool(await request.app[redis_key].exists(_known_key(account, address)))
+    except (RedisError, OSError) as exc:
+        log.warning("known sign-in addresses not read (%s)", type(exc).__name__)
+        return False
+
+
+async def remember_sign_in(request: web.Request, email: str) -> None:
+    """This account signed in (or up) from this address: the login ceilings spare it here."""
+    settings = request.app[settings_key]
+    try:
+        await request.app[redis_key].set(
+            _known_key(email.lower(), client_address(request)),
+            1,
+            ex=settings.refresh_token_ttl_s,
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("sign-in address not remembered (%s)", type(exc).__name__)
+
+
+async def count_refresh_failure(request: web.Request) -> None:
+    """Count a refresh token that is not one of ours; 429 once its address has sent too many."""
+    settings = request.app[settings_key]
+    limit = Limit(
+        "refresh-addr", settings.refresh_failure_limit_per_address, settings.auth_failure_window_s
+    )
+    await reserve(request, (limit, client_address(request)))
+
+
+async def reserve_password_check(request: web.Request, user_id: uuid.UUID) -> Reservation:
+    settings = request.app[settings_key]
+    limit = Limit(
+        "password-user", settings.password_failure_limit_per_user, settings.auth_failure_window_s
+    )
+    return await reserve(request, (limit, str(user_id)))
