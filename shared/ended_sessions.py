@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from shared.jsonutil import dumps_bytes, loads
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ RECONNECT_PAUSE_S = 0.5
 STARTUP_WAIT_S = 5.0
 
 Listener = Callable[[list[uuid.UUID]], None]
+
+
+def retention_s(settings: Settings) -> float:
+    """How long an ended session must be remembered: while one of its access tokens may live."""
+    return settings.access_token_ttl_s + CLOCK_SKEW_S
 
 
 class EndedSessions:
@@ -191,7 +197,7 @@ async def ended_sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     ended = EndedSessions(
         app[db_pool_key],
         app[redis_key],
-        retention_s=settings.access_token_ttl_s + CLOCK_SKEW_S,
+        retention_s=retention_s(settings),
         sync_interval_s=settings.session_sync_interval_s,
     )
     app[ended_sessions_key] = ended

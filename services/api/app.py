@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.authentication import auth_middleware
+from services.api.accounts.sessions import session_housekeeping_ctx
 from services.api.keys import feed_head_reads_key, push_jobs_key
 from services.api.notifications.push_jobs import push_emitter
 from services.api.routes import setup_routes
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
             db_pool_ctx,
             redis_ctx,
             ended_sessions_ctx,
+            session_housekeeping_ctx,
             feed_head_reads_ctx,
             push_jobs_ctx,
             invitation_sweeper_ctx,

@@ -11,20 +11,32 @@ Ending sessions is two steps, because other processes must hear of it only once 
 in the transaction that ends them, `end_session` / `end_user_sessions` delete their rows (a
 trigger records each end in `ended_sessions`) and return their ids; after that transaction has
 committed, `announce_ended(app, ids)` refuses them everywhere (shared/ended_sessions.py).
+
+Once an hour each API process forgets sessions whose refresh token has expired, and ends that
+no access token can outlive any more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
 
-from shared.ended_sessions import ended_sessions_key
+from shared.ended_sessions import ended_sessions_key, retention_s
+from shared.keys import db_pool_key, settings_key
 from shared.settings import Settings
 from shared.tokens import TokenClaims, issue_token
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +127,31 @@ async def announce_ended(app: web.Application, session_ids: list[uuid.UUID]) -> 
     """After the commit: these sessions' tokens are refused in every process within a second,
     and the gateways close their sockets with 4001."""
     await app[ended_sessions_key].announce(session_ids)
+
+
+async def forget_old_sessions(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Drop the sessions whose refresh token expired (the last of their access tokens expired
+    long before) and the ended sessions no access token can outlive any more."""
+    await pool.execute("DELETE FROM sessions WHERE refresh_expires_at < now()")
+    await pool.execute(
+        "DELETE FROM ended_sessions WHERE ended_at < now() - make_interval(secs => $1)",
+        retention_s(settings),
+    )
+
+
+async def _keep_house(app: web.Application) -> None:
+    while True:
+        try:
+            await forget_old_sessions(app[db_pool_key], app[settings_key])
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            log.warning("old sessions not forgotten: %s", type(exc).__name__)
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+
+
+@asynccontextmanager
+async def session_housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_keep_house(app), name="session-housekeeping")
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -9,7 +10,9 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
+from services.api.accounts.sessions import forget_old_sessions
 from services.api.app import create_app
+from shared.keys import db_pool_key
 from shared.settings import Settings
 from shared.tokens import issue_token
 from tests.api.walk_support import walk_payload
@@ -237,3 +240,26 @@ async def test_a_valid_token_of_a_deleted_account_is_401_not_500(
     resp = await api.client.post(path.format(other=other.id), json=payload, headers=bearer(token))
     assert resp.status == 401, await resp.text()
     assert_error(await resp.json(), "unauthorized")
+
+
+async def test_expired_sessions_and_outlived_ends_are_forgotten(
+    api: Api, db: Any, settings: Settings, api_client: TestClient
+) -> None:
+    live, expired = await api.signup(), await api.signup()
+    await db.execute(
+        "UPDATE sessions SET refresh_expires_at = now() - interval '1 second' WHERE user_id = $1",
+        uuid.UUID(expired.id),
+    )
+    fresh_end, old_end = uuid.uuid4(), uuid.uuid4()
+    await db.execute(
+        "INSERT INTO ended_sessions (session_id, ended_at) VALUES ($1, now()), ($2, $3)",
+        fresh_end,
+        old_end,
+        dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.access_token_ttl_s + 3600),
+    )
+    await forget_old_sessions(api_client.app[db_pool_key], settings)
+    assert [r["user_id"] for r in await db.fetch("SELECT user_id FROM sessions")] == [
+        uuid.UUID(live.id)
+    ]
+    ended = {r["session_id"] for r in await db.fetch("SELECT session_id FROM ended_sessions")}
+    assert fresh_end in ended and old_end not in ended
