@@ -30,6 +30,8 @@ from contextlib import asynccontextmanager, suppress
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from shared.jsonutil import dumps_bytes, loads
@@ -47,6 +49,7 @@ CLOCK_SKEW_S = 60.0
 # While the subscription is live the database is read only every this many sync intervals.
 LIVE_READ_EVERY = 10
 RECONNECT_PAUSE_S = 0.5
+HEALTH_CHECK_S = 10.0
 STARTUP_WAIT_S = 5.0
 
 Listener = Callable[[list[uuid.UUID]], None]
@@ -151,14 +154,7 @@ class EndedSessions:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(SESSIONS_ENDED_CHANNEL)
-                    async for message in pubsub.listen():
-                        if message["type"] == "subscribe":
-                            # Subscribed: whatever ended before now is in the database.
-                            await self.catch_up()
-                            self._live = True
-                            self._first_attempt.set()
-                        elif message["type"] == "message":
-                            self._on_message(message["data"])
+                    await self._receive(pubsub)
             except (RedisError, OSError) as exc:
                 if self._live or not self._first_attempt.is_set():
                     log.warning(
@@ -170,6 +166,27 @@ class EndedSessions:
                 self._live = False
                 self._first_attempt.set()
                 await asyncio.sleep(RECONNECT_PAUSE_S)
+
+    async def _receive(self, pubsub: PubSub) -> None:
+        """Until the connection fails; one that stays silent through a PING counts as failed
+        (a peer gone without a word, which would otherwise look like a quiet channel)."""
+        awaiting_pong = False
+        while True:
+            message = await pubsub.get_message(timeout=HEALTH_CHECK_S)
+            if message is None:
+                if awaiting_pong:
+                    raise RedisConnectionError("no answer to a PING on the subscription")
+                await pubsub.ping()
+                awaiting_pong = True
+                continue
+            awaiting_pong = False
+            if message["type"] == "subscribe":
+                # Subscribed: whatever ended before now is in the database.
+                await self.catch_up()
+                self._live = True
+                self._first_attempt.set()
+            elif message["type"] == "message":
+                self._on_message(message["data"])
 
     async def poll(self) -> None:
         """Read the database every sync interval while the subscription is down, and every
