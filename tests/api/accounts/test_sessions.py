@@ -263,3 +263,22 @@ async def test_expired_sessions_and_outlived_ends_are_forgotten(
     ]
     ended = {r["session_id"] for r in await db.fetch("SELECT session_id FROM ended_sessions")}
     assert fresh_end in ended and old_end not in ended
+
+
+async def test_an_account_row_deleted_in_sql_ends_its_sessions_everywhere(
+    api: Api, db: Any, settings: Settings, aiohttp_client: Any
+) -> None:
+    """However a session row goes (here with its user, by cascade), its end is recorded, and
+    processes that were never told read it from the database."""
+    never_told = await aiohttp_client(
+        create_app(settings.model_copy(update={"session_sync_interval_s": 0.05}))
+    )
+    user = await api.signup()
+    sid = uuid.UUID(claims(user.token, settings)["sid"])
+    await db.execute("DELETE FROM users WHERE id = $1", uuid.UUID(user.id))
+    assert await db.fetchval("SELECT count(*) FROM ended_sessions WHERE session_id = $1", sid)
+
+    async def refused() -> bool:
+        return await status_of_me(never_told, user.token) == 401
+
+    await eventually(refused)
