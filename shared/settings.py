@@ -62,7 +62,7 @@ class Settings(DatabaseSettings):
     # refreshes and current passwords count; every sign-up counts.
     signup_limit_per_address: int = Field(default=300, ge=1)
     signup_window_s: int = Field(default=3600, gt=0)
-    login_failure_limit_per_account_address: int = Field(default=10, ge=1)
+    login_failure_limit_per_account_address: int = Field(default=20, ge=1)
     login_failure_limit_per_account: int = Field(default=200, ge=1)
     login_failure_limit_per_address: int = Field(default=1000, ge=1)
     refresh_failure_limit_per_address: int = Field(default=1000, ge=1)

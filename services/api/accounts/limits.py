@@ -5,9 +5,10 @@ accounts. Each failure is counted against keys chosen so that no one can spend s
 budget:
 - a login against (account, address), a per-account ceiling far above it, and a per-address
   ceiling far above that; a wrong password sent for an account from another address does not
-  touch its owner's (account, address) budget, and an address whose account has signed in there
-  before (a sign-up or a login, remembered for a refresh token's lifetime) is exempt from both
-  ceilings: guesses from elsewhere or a noisy neighbour behind the same NAT do not lock it out;
+  touch its owner's (account, address) budget, a success there forgets that budget's failures,
+  and an address whose account has signed in there before (a sign-up or a login, remembered
+  for a refresh token's lifetime) is exempt from both ceilings: guesses from elsewhere or a
+  noisy neighbour behind the same NAT do not lock the owner out;
 - a refresh token that is not one of ours against its address; a valid refresh token is never
   refused for anyone's junk, as it cannot be guessed and there is nothing to slow down;
 - a wrong current password (`/me/password`) against its user.
@@ -22,7 +23,15 @@ import uuid
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from services.api.web.rate_limit import Limit, Reservation, client_address, enforce, reserve
+from services.api.web.rate_limit import (
+    Check,
+    Limit,
+    Reservation,
+    client_address,
+    enforce,
+    reserve,
+    reset,
+)
 from shared.keys import redis_key, settings_key
 
 log = logging.getLogger(__name__)
@@ -39,16 +48,21 @@ async def count_signup(request: web.Request) -> None:
     await enforce(request, (limit, client_address(request)))
 
 
+def _account_address_check(request: web.Request, account: str, address: str) -> Check:
+    settings = request.app[settings_key]
+    limit = Limit(
+        "login-acct-addr",
+        settings.login_failure_limit_per_account_address,
+        settings.auth_failure_window_s,
+    )
+    return limit, f"{account}|{address}"
+
+
 async def reserve_login(request: web.Request, email: str) -> Reservation:
     settings = request.app[settings_key]
     window_s = settings.auth_failure_window_s
     account, address = email.lower(), client_address(request)
-    checks = [
-        (
-            Limit("login-acct-addr", settings.login_failure_limit_per_account_address, window_s),
-            f"{account}|{address}",
-        )
-    ]
+    checks = [_account_address_check(request, account, address)]
     if not await _signed_in_there_before(request, account, address):
         checks += [
             (Limit("login-acct", settings.login_failure_limit_per_account, window_s), account),
@@ -66,13 +80,14 @@ async def _signed_in_there_before(request: web.Request, account: str, address: s
 
 
 async def remember_sign_in(request: web.Request, email: str) -> None:
-    """This account signed in (or up) from this address: the login ceilings spare it here."""
+    """This account signed in (or up) from this address: its mistakes there are forgotten, and
+    the login ceilings spare it there from now on."""
     settings = request.app[settings_key]
+    account, address = email.lower(), client_address(request)
+    await reset(request, _account_address_check(request, account, address))
     try:
         await request.app[redis_key].set(
-            _known_key(email.lower(), client_address(request)),
-            1,
-            ex=settings.refresh_token_ttl_s,
+            _known_key(account, address), 1, ex=settings.refresh_token_ttl_s
         )
     except (RedisError, OSError) as exc:
         log.warning("sign-in address not remembered (%s)", type(exc).__name__)

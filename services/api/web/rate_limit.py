@@ -167,3 +167,13 @@ async def reserve(request: web.Request, *checks: Check) -> Reservation:
         await reservation.refund()
         raise _too_many(retry_after)
     return reservation
+
+
+async def reset(request: web.Request, check: Check) -> None:
+    """Forget what this window counted for one key (a login succeeded: its mistakes are over)."""
+    limit, key = check
+    counter = _counter(limit, key, int(time.time()) // limit.window_s)
+    try:
+        await request.app[redis_key].delete(counter)
+    except Exception as exc:
+        log.warning("rate limit not reset (%s)", type(exc).__name__)

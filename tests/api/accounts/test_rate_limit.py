@@ -64,6 +64,16 @@ async def test_wrong_passwords_from_elsewhere_do_not_lock_the_owner_out(
     assert await login_from(behind_proxy, email, PASSWORD, OWNER_ADDRESS) == 200
 
 
+async def test_the_issues_ten_wrong_passwords_no_longer_lock_the_owner_out(api: Api) -> None:
+    """As the issue tried it: one address, TRUSTED_PROXIES unset, default limits."""
+    user = await api.signup()
+    wrong = {"email": user.email, "password": "wrong horse"}
+    for _ in range(10):
+        await api.call("POST", "/auth/login", expect=401, json=wrong)
+    right = {"email": user.email, "password": PASSWORD}
+    await api.call("POST", "/auth/login", expect=200, json=right)
+
+
 async def test_the_per_account_ceiling_spares_addresses_the_owner_signed_in_from(
     database_url: str, redis_url: str, aiohttp_client: Any
 ) -> None:
@@ -100,22 +110,26 @@ async def test_a_burst_of_wrong_logins_does_not_stop_others_at_that_address(
     await api.call("POST", "/auth/login", expect=200, json=right)
 
 
-async def test_successful_logins_do_not_count(
+async def test_successful_logins_do_not_count_and_forget_the_mistakes_before(
     database_url: str, redis_url: str, aiohttp_client: Any
 ) -> None:
     settings = make_settings(
         database_url,
         redis_url,
-        login_failure_limit_per_account_address=2,
-        login_failure_limit_per_account=2,
-        login_failure_limit_per_address=2,
+        login_failure_limit_per_account_address=3,
+        login_failure_limit_per_account=100,
+        login_failure_limit_per_address=100,
     )
     api = Api(await aiohttp_client(create_app(settings)))
     user = await api.signup()
+    right = {"email": user.email, "password": PASSWORD}
+    wrong = {"email": user.email, "password": "typo horse"}
     for _ in range(5):
-        await api.call(
-            "POST", "/auth/login", expect=200, json={"email": user.email, "password": PASSWORD}
-        )
+        await api.call("POST", "/auth/login", expect=200, json=right)
+    for _ in range(3):  # a typo or two, then the right one, again and again
+        await api.call("POST", "/auth/login", expect=401, json=wrong)
+        await api.call("POST", "/auth/login", expect=401, json=wrong)
+        await api.call("POST", "/auth/login", expect=200, json=right)
 
 
 async def test_guesses_are_refused_with_retry_after(
