@@ -300,6 +300,12 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("DELETE", "/me/privacy-zones/{id}", 404, friend, path={"id": zone["id"]})
     await check.call("DELETE", "/me/privacy-zones/{id}", 204, owner, path={"id": zone["id"]})
 
+    await check.call("GET", "/me/notification-settings", 200, owner)
+    quiet = {"quiet_hours": {"start": "22:00", "end": "07:00"}, "push": {"walk_liked": False}}
+    await check.call("PATCH", "/me/notification-settings", 200, owner, json=quiet)
+    await check.call("PATCH", "/me/notification-settings", 422, owner, json={"push": {"x": True}})
+    await check.call("PATCH", "/me/notification-settings", 200, owner, json={"quiet_hours": None})
+
     ended = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)  # this week: ranked, badged
     started = ended - dt.timedelta(minutes=40)
     walk_in = {

@@ -7,6 +7,7 @@ from aiohttp import web
 from services.api.accounts import handlers as accounts
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
+from services.api.notifications import settings_handlers as notification_settings
 from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
 from services.api.social import dogs, search, users
@@ -26,6 +27,7 @@ RESOURCE_MODULES = (
     interactions,
     invitations,
     notifications,
+    notification_settings,
     devices,
     rankings,
     badges,

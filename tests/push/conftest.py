@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.api.notifications.notify import NotificationType, notify
 from services.api.push_worker.runtime import open_worker
-from services.api.push_worker.worker import PushWorker
+from services.api.push_worker.worker import Clock, PushWorker, utc_now
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.push.fake_google import FakeGoogle
@@ -111,8 +111,10 @@ def push_settings(push_settings_for: Callable[..., Settings]) -> Settings:
 
 
 @asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[PushWorker]:
-    async with open_worker(settings) as worker:
+async def running_worker(
+    settings: Settings, *, clock: Clock = utc_now
+) -> AsyncIterator[PushWorker]:
+    async with open_worker(settings, clock=clock) as worker:
         task = asyncio.create_task(worker.run())
         try:
             yield worker

@@ -7,7 +7,7 @@ The caller emits the returned ids as push jobs after its commit
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import asyncpg
 
@@ -20,6 +20,8 @@ NotificationType = Literal[
     "badge_earned",
     "ranking_changed",
 ]
+# Every type, in the order the settings list them (GET /me/notification-settings).
+NOTIFICATION_TYPES: tuple[NotificationType, ...] = get_args(NotificationType)
 
 
 async def notify(

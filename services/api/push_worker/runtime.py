@@ -11,7 +11,7 @@ import aiohttp
 
 from services.api.push_worker.fcm import FcmSender, LoggingSender, PushSender
 from services.api.push_worker.oauth import AccessTokens, ServiceAccount
-from services.api.push_worker.worker import PushWorker
+from services.api.push_worker.worker import Clock, PushWorker, utc_now
 from shared.db import create_pool
 from shared.redis_client import create_redis
 from shared.settings import Settings
@@ -66,7 +66,7 @@ async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
 
 
 @asynccontextmanager
-async def open_worker(settings: Settings) -> AsyncIterator[PushWorker]:
+async def open_worker(settings: Settings, *, clock: Clock = utc_now) -> AsyncIterator[PushWorker]:
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(
             create_pool(settings.database_url, max_size=settings.db_pool_max_size)
@@ -74,4 +74,4 @@ async def open_worker(settings: Settings) -> AsyncIterator[PushWorker]:
         redis = create_redis(settings.redis_url)
         stack.push_async_callback(redis.aclose)
         sender = await stack.enter_async_context(fcm_sender(settings))
-        yield PushWorker(settings, pool, redis, sender)
+        yield PushWorker(settings, pool, redis, sender, clock=clock)

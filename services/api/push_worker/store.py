@@ -2,7 +2,9 @@
 
 A claim is a lease on the row (`push_lease_until`), so two workers that got the same job (a
 reclaimed entry, a sweeper's re-emit) never send it at once; `push_deliveries` remembers which
-devices are settled, so a retry or a reclaimed job only sends to the others.
+devices are settled, so a retry or a reclaimed job only sends to the others. A claim also reads
+the recipient's notification settings, which decide whether the push is sent now, held by quiet
+hours (`record_decisions`: still pending, due when they end) or muted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Literal
 
 import asyncpg
 
+from services.api.notifications.push_settings import PushSettings
 from services.api.push_worker.messages import PushNotification
 
 JobState = Literal["sent", "dead", "pending"]
@@ -29,6 +32,7 @@ class Device:
 class ClaimedJob:
     notification: PushNotification
     attempt: int
+    settings: PushSettings = field(default_factory=PushSettings)  # the recipient's
     devices: list[Device] = field(default_factory=list)
 
 
@@ -51,10 +55,20 @@ class Settlement:
     reason: str = ""
 
 
+# The recipients' settings rows, read FOR SHARE until the claim's transaction ends: a change
+# of settings (which locks its row) waits for the pushes being decided under the old ones to be
+# recorded, then releases them if they were held; a claim waits for a change being made.
+_LOCK_SETTINGS = """
+SELECT 1 FROM notification_settings
+ WHERE user_id IN (SELECT user_id FROM notifications WHERE id = ANY($1::uuid[]))
+   FOR SHARE
+"""
+
 _CLAIM = """
 WITH claimed AS (
     UPDATE notifications n
        SET push_attempts = n.push_attempts + 1,
+           push_held = false,
            push_lease_until = now() + make_interval(secs => $2)
       FROM (SELECT id FROM notifications
              WHERE id = ANY($1::uuid[])
@@ -66,9 +80,11 @@ WITH claimed AS (
      WHERE n.id = free.id
  RETURNING n.id, n.user_id, n.type, n.actor_id, n.data, n.push_attempts
 )
-SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, a.nickname AS actor_nickname
+SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, a.nickname AS actor_nickname,
+       s.push_off, s.quiet_start, s.quiet_end
   FROM claimed c
   LEFT JOIN users a ON a.id = c.actor_id
+  LEFT JOIN notification_settings s ON s.user_id = c.user_id
 """
 
 _UNSETTLED_DEVICES = """
@@ -83,7 +99,9 @@ SELECT j.id AS notification_id, d.token
 async def claim_jobs(
     conn: asyncpg.Connection, ids: list[uuid.UUID], lease_s: float
 ) -> list[ClaimedJob]:
-    """Lease the pending, due, unleased ones among `ids`, with the devices still to push."""
+    """Lease the pending, due, unleased ones among `ids`, with their recipients' settings and
+    the devices still to push. Call in a transaction, which `record_decisions` ends."""
+    await conn.execute(_LOCK_SETTINGS, ids)
     rows = await conn.fetch(_CLAIM, ids, lease_s)
     if not rows:
         return []
@@ -97,6 +115,9 @@ async def claim_jobs(
                 data=row["data"] or {},
             ),
             attempt=row["push_attempts"],
+            settings=PushSettings.from_columns(
+                row["push_off"], row["quiet_start"], row["quiet_end"]
+            ),
         )
         for row in rows
     }
@@ -106,6 +127,32 @@ async def claim_jobs(
     for device in devices:
         jobs[device["notification_id"]].devices.append(Device(device["token"]))
     return list(jobs.values())
+
+
+async def record_decisions(
+    conn: asyncpg.Connection, held: dict[uuid.UUID, float], muted: list[uuid.UUID]
+) -> None:
+    """Claimed jobs that are not sent now: `held` (id -> seconds until the recipient's quiet
+    hours end) stay pending, due then, and their claim is not counted as an attempt; `muted`
+    ones (a type the recipient switched off) are settled without a send."""
+    if held:
+        await conn.execute(
+            """UPDATE notifications n
+                  SET push_held = true,
+                      push_due_at = now() + make_interval(secs => h.wait_s),
+                      push_attempts = n.push_attempts - 1,
+                      push_lease_until = NULL
+                 FROM unnest($1::uuid[], $2::float8[]) AS h(id, wait_s)
+                WHERE n.id = h.id""",
+            list(held),
+            list(held.values()),
+        )
+    if muted:
+        await conn.execute(
+            """UPDATE notifications SET push_state = 'muted', push_lease_until = NULL
+                WHERE id = ANY($1::uuid[])""",
+            muted,
+        )
 
 
 async def wait_times(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:

@@ -8,17 +8,20 @@ One process runs five loops:
 - settler: records finished attempts in batches (one transaction), then acknowledges entries.
 Each job is its own task and each send only waits for a send slot, so a slow device holds up
 nothing but its own job; a job waiting out a backoff holds nothing at all (it is back in Redis).
+Neither does a push held by its recipient's quiet hours: it waits in the retry set like a
+backoff, due when they end (services/api/notifications/push_settings.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import secrets
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -38,6 +41,7 @@ from services.api.push_worker.store import (
     Settlement,
     claim_jobs,
     prune_deliveries,
+    record_decisions,
     settle_jobs,
     sweep_lost_jobs,
     wait_times,
@@ -73,6 +77,17 @@ _RECORDED: dict[Outcome, DeliveryOutcome] = {
 }
 
 
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _entries_of(fresh: dict[uuid.UUID, list[str]], job_ids: Iterable[uuid.UUID]) -> list[str]:
+    return [entry for job_id in job_ids for entry in fresh[job_id]]
+
+
 def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
@@ -84,8 +99,11 @@ class PushWorker:
         pool: asyncpg.Pool,
         redis: aioredis.Redis,
         sender: PushSender,
+        *,
+        clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
+        self._clock = clock  # what quiet hours are measured against (tests move it)
         self._lifetimes = Lifetimes.of(settings)
         self._pool = pool
         self._redis = redis
@@ -220,23 +238,47 @@ class PushWorker:
         if not fresh:
             return
         async with self._pool.acquire() as conn:
-            jobs = await claim_jobs(conn, list(fresh), self._lease_s)
+            async with conn.transaction():
+                jobs = await claim_jobs(conn, list(fresh), self._lease_s)
+                to_send, held, muted = self._decide(jobs)
+                await record_decisions(conn, held, muted)
             claimed = {job.notification.id for job in jobs}
             others = [job_id for job_id in fresh if job_id not in claimed]
             waits = await wait_times(conn, others) if others else {}
-        for job in jobs:
+        for job in to_send:
             self._in_flight[job.notification.id] = fresh[job.notification.id]
             task = asyncio.create_task(self._run_job(job))
             self._job_tasks.add(task)
             task.add_done_callback(self._job_tasks.discard)
         # Not claimed: finished or gone (acknowledge), not due yet (back to the retry set), or
         # leased by another worker (left unacknowledged: looked at again when reclaimed).
+        # Held: back to the retry set until the quiet hours end; muted: settled.
         later = {job_id: wait for job_id, wait in waits.items() if wait > 0}
-        await self._stream.schedule(later)
+        await self._stream.schedule({**later, **held})
         done = [
             e for job_id in others if job_id not in waits or job_id in later for e in fresh[job_id]
         ]
-        await self._stream.ack(done)
+        await self._stream.ack(done + _entries_of(fresh, [*held, *muted]))
+
+    def _decide(
+        self, jobs: list[ClaimedJob]
+    ) -> tuple[list[ClaimedJob], dict[uuid.UUID, float], list[uuid.UUID]]:
+        """Split claimed jobs by their recipients' settings, now: to send, to hold (seconds until
+        the quiet hours end), to mute."""
+        now = self._clock()
+        to_send: list[ClaimedJob] = []
+        held: dict[uuid.UUID, float] = {}
+        muted: list[uuid.UUID] = []
+        for job in jobs:
+            decision = job.settings.decide(job.notification.type, now)
+            if decision == "send":
+                to_send.append(job)
+            elif decision == "mute":
+                muted.append(job.notification.id)
+            else:
+                held[job.notification.id] = max(0.0, (decision - now).total_seconds())
+                log.info("push %s held by quiet hours until %s", job.notification.id, decision)
+        return to_send, held, muted
 
     async def _run_job(self, job: ClaimedJob) -> None:
         try:
