@@ -167,6 +167,10 @@ async def _join(
         # A newer socket of the same user joined while this one waited for its number.
         _leave(app, connection)
         return REPLACED
+    if connection.session_id in app[ended_sessions_key]:
+        # The session ended during the checks, before the socket was there to be closed.
+        _leave(app, connection)
+        return UNAUTHENTICATED
     connection.send(
         hello_frame(
             invitation_id=connection.invitation_id,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 
+from services.realtime import walk_together
 from shared.settings import Settings
 from tests.conftest import Api, make_settings
 from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type
@@ -53,4 +55,21 @@ async def test_an_end_never_published_is_read_from_the_database(
     ws, _ = await gateway.join(walk, walk.invitee)
     # As if the API had crashed between its commit and its publication.
     await db.execute("DELETE FROM sessions WHERE id = $1", uuid.UUID(walk.invitee.session_id))
+    assert await closed_with(ws) == 4001
+
+
+async def test_a_session_ending_during_the_handshake_still_closes_4001(
+    gateway: Gateway, walk: Walk, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end is announced after the token was checked and before the socket joined its walk,
+    so no close could find it: the join looks again."""
+    real_lookup = walk_together.get_invitation
+
+    async def lookup_then_sign_out(pool: Any, invitation_id: uuid.UUID) -> Any:
+        invitation = await real_lookup(pool, invitation_id)
+        await api.call("POST", "/auth/logout-all", headers=bearer(walk.inviter.token), expect=204)
+        return invitation
+
+    monkeypatch.setattr(walk_together, "get_invitation", lookup_then_sign_out)
+    ws = await gateway.connect(walk.id, walk.inviter.token)
     assert await closed_with(ws) == 4001
