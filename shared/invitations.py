@@ -14,9 +14,12 @@ InvitationStatus = Literal["pending", "accepted", "declined", "cancelled", "expi
 
 @dataclass(frozen=True, slots=True)
 class Invitation:
+    """`inviter_id` / `invitee_id` are None once that person deleted their account (the
+    deletion ends the invitation first, so only an ended invitation has a None)."""
+
     id: uuid.UUID
-    inviter_id: uuid.UUID
-    invitee_id: uuid.UUID
+    inviter_id: uuid.UUID | None
+    invitee_id: uuid.UUID | None
     status: InvitationStatus
     message: str | None
     scheduled_at: dt.datetime | None
@@ -28,7 +31,7 @@ class Invitation:
     def is_participant(self, user_id: uuid.UUID) -> bool:
         return user_id in (self.inviter_id, self.invitee_id)
 
-    def partner_of(self, user_id: uuid.UUID) -> uuid.UUID:
+    def partner_of(self, user_id: uuid.UUID) -> uuid.UUID | None:
         return self.invitee_id if user_id == self.inviter_id else self.inviter_id
 
 

@@ -20,6 +20,12 @@ def walk_channel(invitation_id: uuid.UUID | str) -> str:
     return f"walk:{invitation_id}"
 
 
+def last_location_key(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
+    """The user's newest location frame in a walk, kept by the gateways for the partner's
+    `hello`; the API erases it with the user's account."""
+    return f"walk:{invitation_id}:last:{user_id}"
+
+
 async def publish_walk_ended(redis: aioredis.Redis, invitation_id: uuid.UUID, status: str) -> None:
     """Tell every gateway that this walk is over (`finished`, `cancelled` or `expired`)."""
     message = {"type": WALK_ENDED, "invitation_id": str(invitation_id), "status": status}

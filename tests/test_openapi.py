@@ -410,5 +410,15 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("POST", "/auth/logout-all", 204, friend)
     await check.call("POST", "/auth/logout-all", 401, friend)
 
+    leaver, stayer = await api.signup("leaver"), await api.signup("stayer")
+    invitation = await check.call(
+        "POST", "/invitations", 201, leaver, json={"invitee_id": stayer.id}
+    )
+    await check.call("DELETE", "/me", 403, leaver, json={"password": "not it"})
+    await check.call("DELETE", "/me", 422, leaver, json={})
+    await check.call("DELETE", "/me", 204, leaver, json={"password": "correct horse"})
+    kept = await check.call("GET", "/invitations/{id}", 200, stayer, path={"id": invitation["id"]})
+    assert kept["inviter"] is None
+
     unexercised = {(method, path) for method, path, _ in _operations()} - check.exercised
     assert not unexercised, "documented but never checked here:\n" + _listing(unexercised)

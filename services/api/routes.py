@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
@@ -18,6 +19,7 @@ from shared.health import healthz
 
 RESOURCE_MODULES = (
     accounts,
+    deletion,
     users,
     search,
     dogs,

@@ -3,7 +3,8 @@
 Redis keys, all per walk and user (so they outlive any one gateway and any one socket):
 - `walk:{id}:online:{user}`: the id of the socket that owns the seat, with a short TTL each
   gateway refreshes for its sockets; a crashed gateway's users go offline when it lapses.
-- `walk:{id}:last:{user}`: the user's newest location frame, for the partner's `hello`.
+- `walk:{id}:last:{user}` (`shared.walk_events.last_location_key`): the user's newest location
+  frame, for the partner's `hello`.
 - `walk:{id}:seq:{user}`: how many sockets the user has opened to the walk; each join takes the
   next number, so of simultaneous connects (on any instances) the last admitted is the highest.
 - `walk:{id}:joins:{user}`: the user's joins of the last `join_window_s` (a sorted set by time),
@@ -20,7 +21,12 @@ from dataclasses import dataclass
 
 from services.realtime.limits import GatewayLimits
 from services.realtime.redis_batch import RedisBatch
-from shared.walk_events import presence_event, replaced_event_prefix, walk_channel
+from shared.walk_events import (
+    last_location_key,
+    presence_event,
+    replaced_event_prefix,
+    walk_channel,
+)
 
 # KEYS: own seat, partner's seat, partner's last location, own join sequence, own recent joins.
 # ARGV: connection id, seat TTL, channel, "online" presence event, "replaced" event up to its
@@ -75,10 +81,6 @@ return 0
 
 def seat_key(invitation_id: str, user_id: str) -> str:
     return f"walk:{invitation_id}:online:{user_id}"
-
-
-def last_location_key(invitation_id: str, user_id: str) -> str:
-    return f"walk:{invitation_id}:last:{user_id}"
 
 
 def join_sequence_key(invitation_id: str, user_id: str) -> str:

@@ -421,3 +421,30 @@ async def test_old_delivery_records_are_forgotten_and_recent_ones_kept(
 
         await eventually(pruned, what="the 2-hour-old record pruned, the new one kept")
     assert await db.fetchval("SELECT push_state FROM notifications WHERE id = $1", old) == "sent"
+
+
+async def test_pending_pushes_to_a_deleted_account_are_not_sent(
+    api: Api,
+    db: asyncpg.Connection,
+    redis: aioredis.Redis,
+    fake_google: FakeGoogle,
+    push_settings: Settings,
+) -> None:
+    leaver, choco, bori = await api.signup("leaver"), await api.signup("초코"), await api.signup()
+    await api.call("POST", "/devices", leaver, json={"token": "leaver-phone", "platform": "ios"})
+    await api.call("POST", "/devices", bori, json={"token": "bori-phone", "platform": "android"})
+    await api.follow(choco, leaver)  # its push job waits in the stream: no worker runs yet
+    await eventually(lambda: _stream_length(redis, 1), what="the job emitted")
+    await api.call("DELETE", "/me", leaver, expect=204, json={"password": "correct horse"})
+    await api.follow(choco, bori)  # a later job, to know the worker has read past the first
+
+    async with running_worker(push_settings):
+        await eventually(lambda: fake_google.delivered("bori-phone"))
+        await eventually(lambda: _stream_length(redis, 0), what="every job acknowledged")
+
+    assert fake_google.to("leaver-phone") == []
+    assert await device_tokens(db) == {"bori-phone"}
+
+
+async def _stream_length(redis: aioredis.Redis, length: int) -> bool:
+    return bool(await redis.xlen(PUSH_STREAM) == length)

@@ -7,11 +7,10 @@ import uuid
 import asyncpg
 import redis.asyncio as aioredis
 
-from services.realtime.presence import last_location_key
 from services.realtime.protocol import LocationIn, location_frame, walk_ended_frame
 from services.realtime.rooms import relayed_sender
 from shared.settings import Settings
-from shared.walk_events import presence_event, replaced_event_prefix
+from shared.walk_events import last_location_key, presence_event, replaced_event_prefix
 from tests.realtime.conftest import Gateway, Walk, create_walk, next_of_type
 
 

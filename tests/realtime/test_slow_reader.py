@@ -14,9 +14,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.realtime.limits import GatewayLimits
-from services.realtime.presence import last_location_key
 from shared.jsonutil import loads
 from shared.settings import Settings
+from shared.walk_events import last_location_key
 from tests.realtime.conftest import Gateway, Walk, create_walk, eventually, next_of_type
 
 SENT = 3000

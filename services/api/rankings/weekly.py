@@ -93,6 +93,19 @@ return 'removed'
 """
 
 
+# KEYS: built, distance, walks, counted. ARGV: user id, then the ids of their walks that week.
+# Takes a deleted account out of a week Redis holds. Rewriting the marker aborts a rebuild in
+# flight (its WATCH), which may have read the account's walks before they were deleted.
+_FORGET_USER = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], '1', 'KEEPTTL')
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+for i = 2, #ARGV do redis.call('SREM', KEYS[4], ARGV[i]) end
+return 1
+"""
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -226,6 +239,20 @@ async def uncount_walk(redis: aioredis.Redis, pool: asyncpg.Pool, walk: WalkFact
     if await remove_walk(keys=keys.all, args=args) == b"missing":
         await ensure_week(redis, pool, start)
         await remove_walk(keys=keys.all, args=args)
+
+
+async def forget_user(
+    redis: aioredis.Redis, user_id: uuid.UUID, walks: Iterable[tuple[uuid.UUID, dt.datetime]]
+) -> None:
+    """Take a deleted account out of every week its walks (id, started_at) were counted in."""
+    by_week: dict[dt.datetime, list[str]] = {}
+    for walk_id, started_at in walks:
+        by_week.setdefault(week_start(started_at), []).append(str(walk_id))
+    forget = redis.register_script(_FORGET_USER)
+    async with redis.pipeline(transaction=False) as pipe:
+        for start, walk_ids in by_week.items():
+            await forget(keys=WeekKeys.of(start).all, args=[str(user_id), *walk_ids], client=pipe)
+        await pipe.execute()
 
 
 async def notify_overtaken(

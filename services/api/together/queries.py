@@ -36,11 +36,12 @@ _PRESENTED_COLUMNS = (
 
 
 def _presented(source: str) -> str:
-    """SELECT an invitation with both users embedded, from `source` aliased `i`."""
+    """SELECT an invitation with both users embedded, from `source` aliased `i`; a user who
+    deleted their account is embedded as null."""
     return (
         f"SELECT {_PRESENTED_COLUMNS} FROM {source} i "
-        "JOIN users inviter ON inviter.id = i.inviter_id "
-        "JOIN users invitee ON invitee.id = i.invitee_id"
+        "LEFT JOIN users inviter ON inviter.id = i.inviter_id "
+        "LEFT JOIN users invitee ON invitee.id = i.invitee_id"
     )
 
 
@@ -146,6 +147,8 @@ ACCEPT = Transition("accepted", {"pending": frozenset({"invitee"})}, "responded_
 DECLINE = Transition("declined", {"pending": frozenset({"invitee"})}, "responded_at")
 CANCEL = Transition("cancelled", {"pending": frozenset({"inviter"}), "accepted": BOTH}, "ended_at")
 FINISH = Transition("finished", {"accepted": BOTH}, "ended_at")
+# An account being deleted cancels each of its open invitations, on whichever side it is.
+WITHDRAW = Transition("cancelled", {"pending": BOTH, "accepted": BOTH}, "ended_at")
 
 
 async def apply_transition(
@@ -172,6 +175,26 @@ def left_accepted(record: Any) -> bool:
     """Whether this just-changed row ended a walk (only an accepted one has `responded_at`
     among those that can be finished or cancelled)."""
     return record["status"] in ("finished", "cancelled") and record["responded_at"] is not None
+
+
+async def withdraw_user(
+    conn: asyncpg.Connection, max_walk: dt.timedelta, user_id: uuid.UUID
+) -> list[StatusChange]:
+    """Cancel every open invitation of the user, sent or received, as `/cancel` would (overdue
+    ones end as they would have by themselves); the walks that ended, to announce after commit.
+    Rows in id order, so two of these never deadlock."""
+    endings = await settle_overdue_of_user(conn, max_walk, user_id)
+    open_ids = await conn.fetch(
+        """SELECT id FROM invitations
+           WHERE (inviter_id = $1 OR invitee_id = $1) AND status IN ('pending', 'accepted')
+           ORDER BY id FOR UPDATE""",
+        user_id,
+    )
+    for row in open_ids:
+        record = await apply_transition(conn, WITHDRAW, row["id"], user_id)
+        if record is not None and left_accepted(record):
+            endings.append(StatusChange(row["id"], record["status"]))
+    return endings
 
 
 # Settling: `$1` is the maximum walk length; the scope's parameters follow.

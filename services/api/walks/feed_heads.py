@@ -136,6 +136,12 @@ async def raise_heads(
         log.warning("feed heads not raised (%s); they mend when they expire", type(exc).__name__)
 
 
+async def forget_viewer(redis: aioredis.Redis, viewer_id: uuid.UUID) -> None:
+    """Drop a deleted account's own head (the heads of others stay true bounds: its walks
+    only leave their feeds)."""
+    await redis.delete(head_key(viewer_id))
+
+
 async def raise_for_walk(
     redis: aioredis.Redis,
     conn: asyncpg.Connection,

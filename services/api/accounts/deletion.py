@@ -1,0 +1,160 @@
+"""`DELETE /me {password}`: erase an account and its personal data at once (CONTRACT section 3,
+Account deletion; App Store guideline 5.1.1(v)).
+
+PostgreSQL holds the truth, erased in one transaction, mostly by ON DELETE: the user's row takes
+with it follows both ways, dogs, devices, badges, notifications to them (and so their pending
+pushes: the worker drops a job whose row is gone), and every other table that names a user
+with ON DELETE CASCADE; invitations keep the partner's side, with the deleted person as null.
+What ON DELETE cannot do is done here, in an order that keeps what others wait on short:
+
+1. lock the user's row (nobody can follow, invite or act as them meanwhile) and cancel their
+   open invitations as `/cancel` does;
+2. delete the user's own walks (with the likes and comments they received): the long part,
+   holding only rows of theirs;
+3. then, shortly before the commit, what others share: the counters of the walks they liked or
+   commented on (locked in id order), the notifications their actions caused, and the user row.
+
+After the commit: gateways hear of the ended walks (`walk_ended`, then 4004) and every process
+of the ended sessions (their tokens are refused, their sockets closed 4001), and the derived
+copies in Redis go: ranking entries, the feed head, last locations in walks together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+from services.api.accounts.authentication import current_user
+from services.api.accounts.passwords import verify_password
+from services.api.accounts.sessions import announce_ended, end_user_sessions
+from services.api.rankings.weekly import forget_user
+from services.api.together.endings import announce_walk_endings
+from services.api.together.queries import StatusChange, withdraw_user
+from services.api.walks.feed_heads import forget_viewer
+from shared.errors import forbidden, not_found
+from shared.keys import db_pool_key, redis_key, settings_key
+from shared.walk_events import last_location_key
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+class DeleteMeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(max_length=256)
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What the transaction erased that has copies outside PostgreSQL."""
+
+    user_id: uuid.UUID
+    sessions: list[uuid.UUID]  # every process must refuse their tokens
+    walks: list[tuple[uuid.UUID, dt.datetime]]  # (id, started_at): the ranking entries
+    walked_together: list[uuid.UUID]  # invitations that were accepted: last locations
+    endings: list[StatusChange]
+
+
+async def erase_account(
+    conn: asyncpg.Connection, user_id: uuid.UUID, max_walk: dt.timedelta
+) -> Erased:
+    """Erase the account; call it inside a transaction, which it leaves to the caller to
+    commit."""
+    endings = await withdraw_user(conn, max_walk, user_id)
+    walked_together = [
+        row["id"]
+        for row in await conn.fetch(
+            """SELECT id FROM invitations
+               WHERE (inviter_id = $1 OR invitee_id = $1) AND responded_at IS NOT NULL
+                 AND status <> 'declined'""",
+            user_id,
+        )
+    ]
+    # Their words in the partner's kept invitation go with them.
+    await conn.execute("UPDATE invitations SET message = NULL WHERE inviter_id = $1", user_id)
+    await conn.execute("DELETE FROM notifications WHERE user_id = $1", user_id)
+    walks = await conn.fetch(
+        "DELETE FROM walks WHERE user_id = $1 RETURNING id, started_at", user_id
+    )
+    # From here on, rows others use: held only until the commit that follows.
+    await conn.execute(
+        """SELECT id FROM walks
+           WHERE id IN (SELECT walk_id FROM likes WHERE user_id = $1
+                        UNION SELECT walk_id FROM comments WHERE user_id = $1)
+           ORDER BY id FOR UPDATE""",
+        user_id,
+    )
+    await conn.execute(
+        """WITH gone AS (DELETE FROM likes WHERE user_id = $1 RETURNING walk_id)
+           UPDATE walks w SET like_count = w.like_count - 1, updated_at = clock_timestamp()
+           FROM gone WHERE w.id = gone.walk_id""",
+        user_id,
+    )
+    await conn.execute(
+        """WITH gone AS (DELETE FROM comments WHERE user_id = $1 RETURNING walk_id),
+                per_walk AS (SELECT walk_id, count(*) AS n FROM gone GROUP BY walk_id)
+           UPDATE walks w SET comment_count = w.comment_count - per_walk.n,
+                              updated_at = clock_timestamp()
+           FROM per_walk WHERE w.id = per_walk.walk_id""",
+        user_id,
+    )
+    await conn.execute("DELETE FROM notifications WHERE actor_id = $1", user_id)
+    sessions = await end_user_sessions(conn, user_id)
+    await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+    return Erased(
+        user_id,
+        sessions,
+        [(row["id"], row["started_at"]) for row in walks],
+        walked_together,
+        endings,
+    )
+
+
+async def forget_copies(app: web.Application, erased: Erased) -> None:
+    """After the commit: the sessions' and walks' endings, then the account's derived copies in
+    Redis. A Redis failure is logged; each copy also expires or is filtered by its reader."""
+    redis = app[redis_key]
+    await announce_walk_endings(redis, erased.endings)
+    await announce_ended(app, erased.sessions)
+    try:
+        await forget_viewer(redis, erased.user_id)
+        # One key a command: the keys of different walks may live on different cluster shards.
+        async with redis.pipeline(transaction=False) as pipe:
+            for invitation_id in erased.walked_together:
+                pipe.delete(last_location_key(invitation_id, erased.user_id))
+            await pipe.execute()
+        await forget_user(redis, erased.user_id, erased.walks)
+    except RedisError as exc:
+        log.warning(
+            "a deleted account's copies in Redis were not all erased (%s); they expire",
+            type(exc).__name__,
+        )
+
+
+@routes.delete("/me")
+async def delete_me(request: web.Request) -> web.Response:
+    body = DeleteMeIn.model_validate_json(await request.read())
+    user_id = current_user(request)
+    max_walk = dt.timedelta(seconds=request.app[settings_key].max_walk_duration_s)
+    async with request.app[db_pool_key].acquire() as conn:
+        password_hash = await conn.fetchval(
+            "SELECT password_hash FROM users WHERE id = $1", user_id
+        )
+        if password_hash is None:
+            raise not_found("user")
+        if not await verify_password(password_hash, body.password):
+            raise forbidden("wrong password")
+        async with conn.transaction():
+            locked = await conn.fetchval("SELECT true FROM users WHERE id = $1 FOR UPDATE", user_id)
+            if locked is None:  # deleted by a concurrent request
+                raise not_found("user")
+            erased = await erase_account(conn, user_id, max_walk)
+    await forget_copies(request.app, erased)
+    return web.Response(status=204)
