@@ -1,6 +1,6 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
-    python -m bench.runner [all|gateway|api|push|zones] [--repeat N] [--quick]
+    python -m bench.runner [all|gateway|api|search|deletion|push|zones] [--repeat N] [--quick]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
 Redis, starts every process it measures and stops them all, on Ctrl-C too. `--quick` shrinks
@@ -29,7 +29,9 @@ from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_j
 log = logging.getLogger("bench")
 
 # The suites that run on the big seeded database (`zones` brings its own small one).
-SEEDED_SUITES_IN_ORDER = ("gateway", "api", "push")
+SEEDED_SUITES_IN_ORDER = ("gateway", "api", "search", "deletion", "push")
+# `api` (`make bench-api`) runs the feed, user search and account deletion scenarios.
+API_SUITES = ["api", "search", "deletion"]
 SEEDED_SUITES = frozenset(SEEDED_SUITES_IN_ORDER)
 
 
@@ -280,6 +282,14 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
             from bench import api
 
             await api.suite(stack, sizes, n)
+        if "search" in suites:
+            from bench import search
+
+            await search.suite(stack, sizes, n)
+        if "deletion" in suites:
+            from bench import deletion
+
+            await deletion.suite(stack, sizes, n)
         if "push" in suites:
             from bench import push
 
@@ -297,7 +307,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    suites = [*SEEDED_SUITES_IN_ORDER, "zones"] if args.suite == "all" else [args.suite]
+    if args.suite == "all":
+        suites = [*SEEDED_SUITES_IN_ORDER, "zones"]
+    else:
+        suites = API_SUITES if args.suite == "api" else [args.suite]
     sizes = QUICK if args.quick else Sizes()
     if args.quick:
         results.RESULTS_DIR = BENCH_DATA / "quick-results"

@@ -1,0 +1,82 @@
+"""User search (`GET /users?query=`) at the seed's 100,000 users, one query at a time.
+
+The seed's nicknames are mostly Hangul, built like people's (`초코아빠`, `보리맘12`,
+`maru_dad4`; bench/seed.py), so each query below exercises one shape of the ranking: a dog's
+name that starts ~2,000 nicknames (the prefix tier fills the page), a suffix inside ~8,000 (the
+"contains" tier does all the work), a pair spanning name and suffix, and Latin letters both
+ways. A few clients only, so that p99 is the query's, not a queue's.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from bench import results
+from bench.api import FEW_CLIENTS, LOAD_PROCESSES, load, tokens
+from bench.procs import Children, free_port, wait_http
+from bench.stack import Stack
+
+if TYPE_CHECKING:
+    from bench.runner import Sizes
+
+QUERIES = {
+    "hangul_2_prefix": "초코",  # starts ~2,000 nicknames
+    "hangul_2_contains": "아빠",  # inside ~8,000, at the start of none
+    "hangul_2_spanning": "코아",  # 초코아빠, 코코아빠...: a pair across name and suffix
+    "latin_3_prefix": "cho",
+    "latin_3_contains": "dad",
+}
+
+
+async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+    children = Children(stack.log_dir)
+    try:
+        port = free_port()
+        api = await children.start(
+            "api", ["-m", "services.api"], stack.service_env(API_PORT=str(port))
+        )
+        base = f"http://127.0.0.1:{port}"
+        await wait_http(base + "/healthz", api)
+        user_tokens = tokens(stack, sizes.seed.users)
+        figures: dict[str, Any] = {}
+        for name, query in QUERIES.items():
+            rng = random.Random(name)
+            requests = [
+                {
+                    "path": f"/users?query={quote(query)}",
+                    "headers": {"Authorization": f"Bearer {rng.choice(user_tokens)}"},
+                }
+                for _ in range(len(user_tokens))
+            ]
+            figures[name] = await load(
+                children, stack, base, requests, FEW_CLIENTS, sizes.http_seconds, f"search-{name}"
+            )
+    finally:
+        await children.stop_all()
+    return figures
+
+
+async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
+    from bench.runner import median, medians, repeat, verdict, within
+
+    runs = await repeat(n, lambda: measure(stack, sizes))
+    checks = {
+        f"{name} p99 <= 20 ms": within(median(runs, name, "p99_ms"), 20)
+        for name in ("hangul_2_contains", "hangul_2_prefix", "latin_3_prefix", "latin_3_contains")
+    }
+    results.write(
+        "api_search",
+        {
+            "about": f"GET /users?query= (first page, 20 items) at {sizes.seed.users:,} users, "
+            f"with {FEW_CLIENTS * LOAD_PROCESSES} clients over {LOAD_PROCESSES} load processes, "
+            f"{sizes.http_seconds:g} s a query. Queries: "
+            + ", ".join(f"{name} = {query!r}" for name, query in QUERIES.items())
+            + ". The machine was shared with other work while measuring.",
+            "target": "p99 <= 20 ms for a two-letter Hangul query and a three-letter Latin one",
+            "verdict": verdict(checks),
+            "runs": runs,
+            "medians": medians(runs),
+        },
+    )
