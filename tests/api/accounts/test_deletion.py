@@ -58,6 +58,8 @@ async def account(api: Api) -> Account:
     for a, b in ((friend, leaver), (leaver, friend), (fan, leaver)):
         await api.follow(a, b)
     dog = await api.call("POST", "/me/dogs", leaver, expect=201, json={"name": "초코"})
+    zone = {"lat": 37.5, "lng": 127.0, "radius_m": 200}
+    await api.call("POST", "/me/privacy-zones", leaver, expect=201, json=zone)
     device_token = f"device-{uuid.uuid4().hex}"
     await api.call(
         "POST", "/devices", leaver, expect=201, json={"token": device_token, "platform": "ios"}
@@ -118,7 +120,8 @@ async def test_no_row_of_the_account_remains_in_any_table(
     included), nor its email, nickname or device token."""
     leaver = account.leaver
     tables = await _public_tables(db)
-    assert {"users", "walks", "likes", "notifications", "devices", "invitations"} <= set(tables)
+    expected = {"users", "walks", "likes", "notifications", "devices", "invitations", "sessions"}
+    assert expected | {"privacy_zones"} <= set(tables)
     traces = [leaver.id, leaver.email, leaver.nickname, account.device_token]
 
     async def rows_mentioning(table: str) -> dict[str, int]:
@@ -132,7 +135,8 @@ async def test_no_row_of_the_account_remains_in_any_table(
         return found
 
     before = {t: await rows_mentioning(t) for t in tables}
-    assert before["users"] and before["walks"] and before["notifications"]  # the set-up holds
+    # The set-up holds: the account is in these (a privacy zone row names its owner's id).
+    assert all(before[t] for t in ("users", "walks", "notifications", "privacy_zones"))
     await _delete(api, leaver)
 
     remaining = {t: found for t in tables if (found := await rows_mentioning(t))}
