@@ -162,6 +162,7 @@ def test_lists_take_the_cursor_parameters() -> None:
         "WalkPage",
         "FeedPage",
         "FollowPage",
+        "BlockPage",
         "DogPage",
         "InvitationPage",
         "NotificationPage",
@@ -177,6 +178,7 @@ def test_lists_take_the_cursor_parameters() -> None:
 def test_idempotent_creates_document_both_outcomes() -> None:
     for method, path in [
         ("post", "/users/{id}/follow"),
+        ("post", "/users/{id}/block"),
         ("post", "/walks/{id}/likes"),
         ("post", "/devices"),
     ]:
@@ -389,6 +391,13 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("DELETE", "/walks/{id}", 204, owner, path=walk_id)
     await check.call("GET", "/walks/{id}", 404, owner, path=walk_id)
     await check.call("DELETE", "/users/{id}/follow", 204, friend, path=owner_id)
+
+    await check.call("POST", "/users/{id}/block", 201, owner, path=friend_id)
+    await check.call("POST", "/users/{id}/block", 200, owner, path=friend_id)
+    await check.call("POST", "/users/{id}/block", 422, owner, path=owner_id)
+    await check.call("GET", "/me/blocks", 200, owner)
+    await check.call("GET", "/users/{id}", 404, friend, path=owner_id)
+    await check.call("DELETE", "/users/{id}/block", 204, owner, path=friend_id)
 
     # Sessions last: these end the owner's.
     await check.call(

@@ -1,26 +1,55 @@
 """Who may see what, in one place, so the rules cannot drift between routes.
 
-- A walk: its owner; anyone if public; followers of the owner if "followers" (a walk the caller
-  may not see is 404 everywhere). One SQL condition, used by every query that returns or names
-  a walk.
+- A user, and everything of theirs (profile, walks, dogs, badges, lists, invitations), is hidden
+  from anyone they have blocked: `user_visible_to`. The blocker still sees the blocked person
+  (to unblock them).
+- Between two people either of whom blocked the other, nothing connects: neither appears to the
+  other in a list, the feed or search, and neither may follow or invite the other:
+  `unblocked_between`.
+- A walk: its owner; anyone the owner has not blocked if public; the owner's followers if
+  "followers" (a walk the caller may not see is 404 everywhere): `walk_visible_to`.
 - Its path: the owner sees all of it; anyone else sees it without the points inside the owner's
   privacy zones. Trimmed when read, so a zone also covers walks recorded before it, and a zone
   removed shows their points again. Every query that returns a path selects `path_zones_for`
   beside it and answers `visible_path(...)`.
 - A user, in search: one SQL condition, `user_findable_by`.
+
+The SQL conditions are used by every query that returns or names a user or a walk. Their
+arguments are SQL expressions: a column such as `w.user_id`, or a bound parameter such as `$1`.
 """
 
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
+
+import asyncpg
 
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 
 
-def walk_visible_to(walk_alias: str, viewer_param: str) -> str:
-    """SQL condition: the walk `walk_alias` is visible to the user id bound at `viewer_param`."""
-    w, v = walk_alias, viewer_param
+def user_visible_to(user: str, viewer: str) -> str:
+    """SQL condition: `viewer` may see the user `user` and what is theirs (not blocked by them)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE vb.blocker_id = {user} "
+        f"AND vb.blocked_id = {viewer})"
+    )
+
+
+def unblocked_between(a: str, b: str) -> str:
+    """SQL condition: neither of the users `a` and `b` has blocked the other."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE (vb.blocker_id = {a} AND vb.blocked_id = {b}) "
+        f"OR (vb.blocker_id = {b} AND vb.blocked_id = {a}))"
+    )
+
+
+def walk_audience_includes(walk: str, viewer: str) -> str:
+    """SQL condition: the walk's `visibility` lets `viewer` see it. Only for a query that has
+    already required `user_visible_to` of the walk's owner (the feed does it once per author
+    instead of once per walk); everything else uses `walk_visible_to`."""
+    w, v = walk, viewer
     return (
         f"({w}.user_id = {v} OR {w}.visibility = 'public' OR ({w}.visibility = 'followers' "
         f"AND EXISTS (SELECT 1 FROM follows vf WHERE vf.follower_id = {v} "
@@ -28,10 +57,43 @@ def walk_visible_to(walk_alias: str, viewer_param: str) -> str:
     )
 
 
+def walk_visible_to(walk: str, viewer: str) -> str:
+    """SQL condition: the walk aliased `walk` is visible to the user `viewer`."""
+    w, v = walk, viewer
+    return (
+        f"({w}.user_id = {v} OR ({user_visible_to(f'{w}.user_id', v)} "
+        f"AND {walk_audience_includes(w, v)}))"
+    )
+
+
+async def user_visible(conn: asyncpg.Connection, user_id: uuid.UUID, viewer_id: uuid.UUID) -> bool:
+    """Whether the user exists and `viewer_id` may see them: else their routes answer 404."""
+    visible: bool = await conn.fetchval(
+        f"""SELECT EXISTS (SELECT 1 FROM users u
+                           WHERE u.id = $1 AND {user_visible_to("u.id", "$2")})""",
+        user_id,
+        viewer_id,
+    )
+    return visible
+
+
+async def has_blocked(
+    conn: asyncpg.Connection, blocker_id: uuid.UUID, blocked_id: uuid.UUID
+) -> bool:
+    blocked: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = $2)",
+        blocker_id,
+        blocked_id,
+    )
+    return blocked
+
+
 def user_findable_by(user_alias: str, viewer_param: str) -> str:
     """SQL condition: the user `user_alias` may be listed to the viewer at `viewer_param` when
-    looking for people (search): anyone but the viewer. A deleted account has no row left."""
-    return f"({user_alias}.id <> {viewer_param})"
+    looking for people (search): anyone but the viewer, unless either blocked the other. A
+    deleted account has no row left."""
+    u, v = user_alias, viewer_param
+    return f"({u}.id <> {v} AND {unblocked_between(f'{u}.id', v)})"
 
 
 def path_zones_for(walk_alias: str, viewer_param: str) -> str:

@@ -169,3 +169,20 @@ async def test_finish_through_the_api_ends_the_walk_on_both_instances(
     for ws in (inviter, invitee):
         assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": "finished"}
         assert await closed_with(ws) == 4004
+
+
+async def test_a_block_ends_the_walk_on_both_instances(
+    gateways: tuple[Gateway, Gateway], walk: Walk, api: Api
+) -> None:
+    one, two = gateways
+    inviter, _ = await one.join(walk, walk.inviter)
+    invitee, _ = await two.join(walk, walk.invitee)
+    await api.call(
+        "POST",
+        f"/users/{walk.inviter.id}/block",
+        headers={"Authorization": f"Bearer {walk.invitee.token}"},
+        expect=201,
+    )
+    for ws in (inviter, invitee):
+        assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": "cancelled"}
+        assert await closed_with(ws) == 4004

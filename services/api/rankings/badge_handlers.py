@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.api.accounts.authentication import current_user
 from services.api.rankings.badges import user_badges
+from services.api.visibility import user_visible
 from services.api.web.path_params import path_uuid
 from shared.errors import not_found
 from shared.jsonutil import dumps
@@ -17,7 +19,7 @@ routes = web.RouteTableDef()
 async def list_user_badges(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     async with request.app[db_pool_key].acquire() as conn:
+        if not await user_visible(conn, user_id, current_user(request)):
+            raise not_found("user")
         badges = await user_badges(conn, user_id)
-    if badges is None:
-        raise not_found("user")
     return web.json_response(badges, dumps=dumps)

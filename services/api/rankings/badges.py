@@ -135,19 +135,12 @@ async def award_badges(conn: asyncpg.Connection, walk: WalkFacts) -> list[uuid.U
     return notification_ids
 
 
-async def user_badges(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[dict[str, Any]] | None:
-    """The user's badges, first earned first; None when there is no such user."""
+async def user_badges(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The user's badges, first earned first."""
     rows = await conn.fetch(
-        """SELECT b.code, b.earned_at FROM users u
-           LEFT JOIN badges b ON b.user_id = u.id
-           WHERE u.id = $1
-           ORDER BY b.earned_at, b.code""",
-        user_id,
+        "SELECT code, earned_at FROM badges WHERE user_id = $1 ORDER BY earned_at, code", user_id
     )
-    if not rows:
-        return None
     return [
         {"code": r["code"], "name": BADGE_NAMES[r["code"]], "earned_at": r["earned_at"]}
         for r in rows
-        if r["code"] is not None
     ]

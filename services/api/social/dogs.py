@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.api.accounts.authentication import current_user
-from services.api.social.profiles import user_exists
+from services.api.visibility import user_visible
 from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import SingleLine
@@ -93,7 +93,7 @@ async def get_user_dogs(request: web.Request) -> web.Response:
     page = page_params(request)
     after = page.before if "before" in request.query else None
     async with request.app[db_pool_key].acquire() as conn:
-        if not await user_exists(conn, owner_id):
+        if not await user_visible(conn, owner_id, current_user(request)):
             raise not_found("user")
         rows = await list_dogs(conn, owner_id, after, page.limit + 1)
     return web.json_response(page_of(rows, page, [dict(r) for r in rows]), dumps=dumps)

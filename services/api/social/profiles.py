@@ -1,4 +1,4 @@
-"""Users as others see them: whether one exists, and a profile with its counts."""
+"""Users as others see them: a profile with its counts."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ from typing import Any
 
 import asyncpg
 
-from services.api.visibility import walk_visible_to
-
-
-async def user_exists(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
-    exists: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", user_id)
-    return exists
+from services.api.visibility import user_visible_to, walk_visible_to
 
 
 async def fetch_profile(
     conn: asyncpg.Connection, user_id: uuid.UUID, viewer_id: uuid.UUID
 ) -> dict[str, Any] | None:
-    """The public profile of `user_id` as `viewer_id` sees it: walk_count counts only the walks
-    the viewer may see, so the number never reveals a hidden walk."""
+    """The public profile of `user_id` as `viewer_id` sees it (None if they may not see the user):
+    walk_count counts only the walks the viewer may see, so the number never reveals a hidden
+    walk."""
     row = await conn.fetchrow(
         f"""SELECT u.id, u.nickname, u.profile_image_url, u.created_at,
                    (SELECT count(*) FROM follows WHERE followee_id = u.id) AS follower_count,
@@ -29,7 +25,7 @@ async def fetch_profile(
                    EXISTS (SELECT 1 FROM follows
                             WHERE follower_id = $2 AND followee_id = u.id) AS is_following
             FROM users u
-            WHERE u.id = $1""",
+            WHERE u.id = $1 AND {user_visible_to("u.id", "$2")}""",
         user_id,
         viewer_id,
     )

@@ -21,12 +21,13 @@ from services.api.social.follows import (
     list_follows,
     remove_follow,
 )
-from services.api.social.profiles import fetch_profile, user_exists
+from services.api.social.profiles import fetch_profile
+from services.api.visibility import has_blocked, user_visible
 from services.api.walks import feed_heads
 from services.api.web.pagination import page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import SingleLine
-from shared.errors import invalid, not_found
+from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
 
@@ -124,8 +125,10 @@ async def follow_user(request: web.Request) -> web.Response:
         raise invalid("id", "you cannot follow yourself")
     notification_id = None
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        if not await user_exists(conn, followee_id):
+        if not await user_visible(conn, followee_id, me):
             raise not_found("user")
+        if await has_blocked(conn, me, followee_id):
+            raise conflict("you have blocked this user; unblock them first")
         created = await add_follow(conn, me, followee_id)
         if created:
             await feed_heads.raise_for_follow(request.app[redis_key], conn, me, followee_id)
@@ -145,20 +148,22 @@ async def follow_user(request: web.Request) -> web.Response:
 @routes.delete("/users/{id}/follow")
 async def unfollow_user(request: web.Request) -> web.Response:
     followee_id = path_uuid(request, "user")
+    me = current_user(request)
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        if not await user_exists(conn, followee_id):
+        if not await user_visible(conn, followee_id, me):
             raise not_found("user")
-        await remove_follow(conn, current_user(request), followee_id)
+        await remove_follow(conn, me, followee_id)
     return web.Response(status=204)
 
 
 async def _follow_list(request: web.Request, which: FollowList) -> web.Response:
     user_id = path_uuid(request, "user")
     page = page_params(request)
+    viewer_id = current_user(request)
     async with request.app[db_pool_key].acquire() as conn:
-        if not await user_exists(conn, user_id):
+        if not await user_visible(conn, user_id, viewer_id):
             raise not_found("user")
-        rows = await list_follows(conn, user_id, which, page)
+        rows = await list_follows(conn, user_id, which, page, viewer_id)
     body = page_of(rows, page, [follow_item(r) for r in rows])
     return web.json_response(body, dumps=dumps)
 

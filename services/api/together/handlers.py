@@ -39,10 +39,11 @@ from services.api.together.queries import (
     settle_overdue_invitation,
     settle_overdue_of_user,
 )
+from services.api.visibility import has_blocked, user_visible
 from services.api.web.pagination import page_of, page_params
 from services.api.web.text_fields import MultiLine
 from shared.errors import ApiError, conflict, forbidden, invalid, not_found
-from shared.invitations import Invitation, InvitationStatus, get_invitation
+from shared.invitations import InvitationStatus, get_invitation
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key, settings_key
 
@@ -97,6 +98,10 @@ async def send_invitation(request: web.Request) -> web.Response:
     refusal: ApiError | None = None
     notification_id: uuid.UUID | None = None
     async with request.app[db_pool_key].acquire() as conn:
+        if not await user_visible(conn, body.invitee_id, user_id):
+            raise not_found("user")
+        if await has_blocked(conn, user_id, body.invitee_id):
+            raise conflict("you have blocked this user; unblock them first")
         # Its own commit: an overdue invitation between the two ends even if the insert fails.
         endings = await settle_overdue_between(conn, _max_walk(request), user_id, body.invitee_id)
         try:
@@ -128,9 +133,15 @@ async def send_invitation(request: web.Request) -> web.Response:
     return web.json_response(invitation_json(record), status=201, dumps=dumps)
 
 
-def _refusal(transition: Transition, invitation: Invitation | None, user_id: uuid.UUID) -> ApiError:
-    """Why a move did not apply: 404 to outsiders, 403 to the wrong participant, else 409."""
+async def _refusal(
+    conn: asyncpg.Connection, transition: Transition, invitation_id: uuid.UUID, user_id: uuid.UUID
+) -> ApiError:
+    """Why a move did not apply: 404 to outsiders (and to a participant the other one blocked),
+    403 to the wrong participant, else 409."""
+    invitation = await get_invitation(conn, invitation_id)
     if invitation is None or not invitation.is_participant(user_id):
+        return not_found("invitation")
+    if not await user_visible(conn, invitation.partner_of(user_id), user_id):
         return not_found("invitation")
     role: Role = "inviter" if user_id == invitation.inviter_id else "invitee"
     allowed_now = transition.allowed.get(invitation.status)
@@ -153,7 +164,7 @@ async def _move(request: web.Request, transition: Transition) -> web.Response:
         record = await apply_transition(conn, transition, invitation_id, user_id)
         if record is None:
             # Not raised here: the settling above must still commit.
-            refusal = _refusal(transition, await get_invitation(conn, invitation_id), user_id)
+            refusal = await _refusal(conn, transition, invitation_id, user_id)
         elif transition is ACCEPT:
             notification_id = await notify(
                 conn,

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from services.api.visibility import user_visible_to
 from services.api.web.pagination import Page
 from services.api.web.presenters import user_columns, user_summary
 from shared.invitations import InvitationStatus
@@ -27,6 +28,8 @@ Role = Literal["inviter", "invitee"]
 Box = Literal["received", "sent"]
 
 BOX_COLUMNS: Mapping[Box, str] = {"received": "invitee_id", "sent": "inviter_id"}
+# The other participant, as seen from each box.
+_PARTNER_COLUMNS: Mapping[Box, str] = {"received": "inviter_id", "sent": "invitee_id"}
 _ROLE_COLUMNS: Mapping[Role, str] = {"inviter": "inviter_id", "invitee": "invitee_id"}
 
 _PRESENTED_COLUMNS = (
@@ -67,6 +70,15 @@ class StatusChange:
 
     invitation_id: uuid.UUID
     status: InvitationStatus
+
+
+def _between(a: str, b: str) -> str:
+    """SQL: the invitation is between users `a` and `b`, either way round (the expressions of
+    `invitations_open_pair_key`, so the index answers it)."""
+    return (
+        f"LEAST(inviter_id, invitee_id) = LEAST({a}::uuid, {b}::uuid) "
+        f"AND GREATEST(inviter_id, invitee_id) = GREATEST({a}::uuid, {b}::uuid)"
+    )
 
 
 def _changes(records: list[asyncpg.Record]) -> list[StatusChange]:
@@ -111,9 +123,13 @@ async def create_invitation(
 async def fetch_invitation_for(
     conn: asyncpg.Connection, invitation_id: uuid.UUID, user_id: uuid.UUID
 ) -> asyncpg.Record | None:
-    """The invitation presented, if `user_id` takes part in it (else None, as if missing)."""
+    """The invitation presented, if `user_id` takes part in it and may see the other participant
+    (else None, as if missing)."""
+    partner = "CASE WHEN i.inviter_id = $2 THEN i.invitee_id ELSE i.inviter_id END"
     record: asyncpg.Record | None = await conn.fetchrow(
-        f"{_presented('invitations')} WHERE i.id = $1 AND $2 IN (i.inviter_id, i.invitee_id)",
+        f"""{_presented("invitations")}
+            WHERE i.id = $1 AND $2 IN (i.inviter_id, i.invitee_id)
+              AND {user_visible_to(partner, "$2")}""",
         invitation_id,
         user_id,
     )
@@ -171,6 +187,24 @@ async def apply_transition(
     return record
 
 
+async def cancel_open_between(
+    conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID
+) -> list[StatusChange]:
+    """Cancel the pair's open invitation, whoever sent it, as `/cancel` would (a block does
+    this: it is not a move one participant asks for, so the state machine's roles do not apply).
+    Returns the walk it ended, if it was under way: what the gateways are told."""
+    records = await conn.fetch(
+        f"""UPDATE invitations SET status = $3, {CANCEL.stamp} = now()
+            WHERE {_between("$1", "$2")} AND status = ANY($4::text[])
+            RETURNING id, status, responded_at""",
+        a,
+        b,
+        CANCEL.target,
+        list(CANCEL.allowed),
+    )
+    return _changes([r for r in records if left_accepted(r)])
+
+
 def left_accepted(record: Any) -> bool:
     """Whether this just-changed row ended a walk (only an accepted one has `responded_at`
     among those that can be finished or cancelled)."""
@@ -219,11 +253,8 @@ async def settle_overdue_between(
     conn: asyncpg.Connection, max_walk: dt.timedelta, a: uuid.UUID, b: uuid.UUID
 ) -> list[StatusChange]:
     """End the pair's overdue open invitation, which must not block a new one."""
-    scope = (
-        "LEAST(inviter_id, invitee_id) = LEAST($2::uuid, $3::uuid) "
-        "AND GREATEST(inviter_id, invitee_id) = GREATEST($2::uuid, $3::uuid)"
-    )
-    return _changes(await conn.fetch(_SETTLE.format(scope=scope, overdue=_OVERDUE), max_walk, a, b))
+    sql = _SETTLE.format(scope=_between("$2", "$3"), overdue=_OVERDUE)
+    return _changes(await conn.fetch(sql, max_walk, a, b))
 
 
 async def settle_overdue_of_user(
@@ -283,7 +314,8 @@ async def list_invitations(
     status: InvitationStatus | None,
     page: Page,
 ) -> list[asyncpg.Record]:
-    """A page (plus one row, for `page_of`) of the user's invitations in `boxes`, newest first.
+    """A page (plus one row, for `page_of`) of the user's invitations in `boxes`, newest first,
+    but those with someone who blocked the user.
 
     One keyset scan per box on its index (`invitations_invitee_idx` / `_inviter_idx`), merged.
     """
@@ -291,6 +323,7 @@ async def list_invitations(
         f"""(SELECT * FROM invitations
              WHERE {BOX_COLUMNS[box]} = $1 AND (created_at, id) < ($2, $3)
                AND ($4::text IS NULL OR status = $4)
+               AND {user_visible_to(_PARTNER_COLUMNS[box], "$1")}
              ORDER BY created_at DESC, id DESC LIMIT $5)"""
         for box in boxes
     )

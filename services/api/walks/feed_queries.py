@@ -5,6 +5,10 @@ Written to stay fast at millions of walks: instead of filtering all walks by aut
 (user_id, created_at DESC, id DESC) that starts at the keyset bound and stops after `limit`
 rows; the per-author runs are then merged and limited again. The work grows with the number of
 followees times the page size, never with the size of the table. The viewer is bound at `$1`.
+
+The visibility rule is applied in two halves: whether the viewer may see an author at all
+(`user_visible_to`, blocks) once per author, and whether a walk's audience includes the viewer
+(`walk_audience_includes`) per walk; together they are `walk_visible_to`.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ import uuid
 
 import asyncpg
 
-from services.api.walks.queries import NEWEST_FIRST, VISIBLE, WALK_COLUMNS
+from services.api.visibility import user_visible_to, walk_audience_includes
+from services.api.walks.queries import NEWEST_FIRST, WALK_COLUMNS
 from services.api.web.pagination import Cursor, Page
 
-_AUTHORS = """authors AS (
+_AUTHORS = f"""authors AS (
     SELECT $1::uuid AS user_id
     UNION ALL
-    SELECT f.followee_id FROM follows f WHERE f.follower_id = $1
+    SELECT f.followee_id FROM follows f
+    WHERE f.follower_id = $1 AND {user_visible_to("f.followee_id", "$1")}
 )"""
+_IN_AUDIENCE = walk_audience_includes("w", "$1")
 
 
 def _keys(keyset: str) -> str:
@@ -31,7 +38,7 @@ def _keys(keyset: str) -> str:
         FROM authors a
         CROSS JOIN LATERAL (
             SELECT w.id, w.created_at FROM walks w
-            WHERE w.user_id = a.user_id AND {keyset} AND {VISIBLE}
+            WHERE w.user_id = a.user_id AND {keyset} AND {_IN_AUDIENCE}
             {NEWEST_FIRST}
             LIMIT $4
         ) fw
@@ -54,7 +61,7 @@ _PAGE_SQL = _walks(_OLDER)
 _POLL_SQL = f"""WITH {_AUTHORS},
     newer AS (
         SELECT w.id, w.created_at FROM authors a JOIN walks w ON w.user_id = a.user_id
-        WHERE {_NEWER} AND {VISIBLE}
+        WHERE {_NEWER} AND {_IN_AUDIENCE}
     ),
     page AS (SELECT id FROM newer ORDER BY created_at DESC, id DESC LIMIT $4),
     items AS (

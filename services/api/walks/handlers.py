@@ -21,7 +21,7 @@ from pydantic import (
 from services.api.accounts.authentication import current_user
 from services.api.keys import push_jobs_key
 from services.api.rankings.walk_facts import WalkFacts
-from services.api.social.profiles import user_exists
+from services.api.visibility import user_visible
 from services.api.walks import effects as walk_effects
 from services.api.walks import feed_heads
 from services.api.walks.queries import (
@@ -213,8 +213,9 @@ async def delete_walk(request: web.Request) -> web.Response:
 async def list_user_walks(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     page = page_params(request)
+    viewer_id = current_user(request)
     async with request.app[db_pool_key].acquire() as conn:
-        if not await user_exists(conn, user_id):
+        if not await user_visible(conn, user_id, viewer_id):
             raise not_found("user")
-        records = await user_walks(conn, user_id, current_user(request), page)
+        records = await user_walks(conn, user_id, viewer_id, page)
     return web.json_response(page_of(records, page, [walk_json(r) for r in records]), dumps=dumps)
