@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ class Settings(DatabaseSettings):
     # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For is believed: the
     # client's address, which rate limits key on, is then the nearest hop not among them.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # Web origins (`https://app.example.com`, comma-separated) the API answers CORS for:
+    # an Expo web or react-native-web build served from one of them may call it.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     api_port: int = Field(default=8000, ge=1, le=65535)
     realtime_port: int = Field(default=8001, ge=1, le=65535)
 
@@ -75,12 +79,22 @@ class Settings(DatabaseSettings):
     db_pool_max_size: int = Field(default=20, ge=1)
     shutdown_timeout_s: float = Field(default=5.0, gt=0)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod
-    def _split_proxies(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_only(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an origin as a browser sends it: scheme, host and port, no path."""
+        for origin in origins:
+            url = URL(origin)
+            if url.scheme not in ("http", "https") or not url.host or str(url.origin()) != origin:
+                raise ValueError(f"CORS_ORIGINS: {origin!r} is not an origin like https://host")
+        return origins
 
     @model_validator(mode="after")
     def _require_real_secret(self) -> Settings:

@@ -14,6 +14,7 @@ from services.api.notifications.push_jobs import push_emitter
 from services.api.routes import setup_routes
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S
+from services.api.web.cors import cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
 from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx
@@ -42,8 +43,10 @@ async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    # CORS outermost: its headers go on every answer to a listed origin, errors included.
+    cors = [cors_middleware(settings.cors_origins)] if settings.cors_origins else []
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[*cors, error_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings

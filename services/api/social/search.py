@@ -24,7 +24,7 @@ from aiohttp import web
 
 from services.api.accounts.authentication import current_user
 from services.api.visibility import user_findable_by
-from services.api.web.pagination import limit_param
+from services.api.web.pagination import limit_param, query_value
 from services.api.web.presenters import USER_SUMMARY_COLUMNS
 from shared.errors import invalid
 from shared.jsonutil import dumps
@@ -93,7 +93,7 @@ def _query_param(request: web.Request) -> str:
 
 
 def _cursor_param(request: web.Request) -> SearchCursor | None:
-    text = request.query.get("before")
+    text = query_value(request, "before")
     if text is None:
         return None
     try:

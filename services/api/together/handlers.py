@@ -14,7 +14,7 @@ from typing import get_args
 
 import asyncpg
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.accounts.authentication import current_user
 from services.api.keys import push_jobs_key
@@ -42,6 +42,7 @@ from services.api.together.queries import (
 from services.api.visibility import has_blocked, user_visible
 from services.api.web.pagination import page_of, page_params
 from services.api.web.text_fields import MultiLine
+from services.api.web.times import Time
 from shared.errors import ApiError, conflict, forbidden, invalid, not_found
 from shared.invitations import InvitationStatus, get_invitation
 from shared.jsonutil import dumps
@@ -67,7 +68,7 @@ class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     invitee_id: uuid.UUID
     message: MultiLine | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
-    scheduled_at: AwareDatetime | None = Field(default=None, strict=True)
+    scheduled_at: Time | None = None
 
 
 def _invitation_id(request: web.Request) -> uuid.UUID:

@@ -1,9 +1,12 @@
 """`GET /feed`: the home timeline, and its 30-second `?since=` poll behind "N new posts".
 
 Both forms answer through `poll_response` (ETag, 304, X-Poll-Interval). `latest_cursor` is
-the cursor of the newest feed walk, to send back as the next poll's `since`; an empty feed has
-none (null) on the page form, and the poll form echoes its `since` when nothing is newer. A poll
-whose viewer's feed head (feed_heads) shows nothing newer answers without the database.
+always a cursor, to send back as the next poll's `since`: the newest feed walk's; on an empty
+feed the page form's is `BEGINNING` (so the next poll sees every walk that comes), and the poll
+form, when nothing is newer, answers its `since` as a cursor (a cursor comes back as it was
+sent, an ISO time as the cursor of that instant, a future time as now's), so an app can poll
+with cursors alone and never with its phone's clock. A poll whose viewer's feed head
+(feed_heads) shows nothing newer answers without the database.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from services.api.keys import feed_head_reads_key
 from services.api.walks import feed_heads
 from services.api.walks.feed_queries import feed_page, feed_poll, newest_feed_cursor
 from services.api.walks.queries import walk_json
-from services.api.web.pagination import Cursor, page_of, page_params, since_param
+from services.api.web.pagination import BEGINNING, Cursor, page_of, page_params, since_param
 from services.api.web.polling import poll_response
 from shared.keys import db_pool_key, redis_key
 
@@ -55,7 +58,7 @@ async def get_feed(request: web.Request) -> web.Response:
             else await newest_feed_cursor(conn, viewer_id)
         )
     body = page_of(records, page, [walk_json(r) for r in records])
-    body["latest_cursor"] = newest.encode() if newest else None
+    body["latest_cursor"] = (newest or BEGINNING).encode()
     return poll_response(request, body)
 
 

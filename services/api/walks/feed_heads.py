@@ -33,7 +33,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.api.web.pagination import Cursor
+from services.api.web.pagination import BEGINNING, Cursor
 from shared.resp import SharedConnection
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,6 @@ RAISE_BATCH = 500
 _SETTLED, _UNSETTLED = b"s", "u"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
-# Sorts below every walk: the bound of a head nobody has settled yet.
-_NOTHING = Cursor(_EPOCH, uuid.UUID(int=0))
 
 # KEYS: heads; ARGV: the bound, the TTL of a head this creates. A missing head is created
 # unsettled; an existing one is raised, settled or not, and keeps its expiry.
@@ -101,7 +99,8 @@ async def check(reads: SharedConnection, viewer_id: uuid.UUID, since: Cursor) ->
     try:
         [head] = await reads.execute([("GET", key)])
         if head is None:
-            placeholder = _UNSETTLED + sort_key(_NOTHING)
+            # Below every walk: the bound of a head nobody has settled yet.
+            placeholder = _UNSETTLED + sort_key(BEGINNING)
             await reads.execute([("SET", key, placeholder, "EX", HEAD_TTL_S, "NX")])
             return HeadCheck.QUERY_AND_SETTLE
     except RedisError as exc:

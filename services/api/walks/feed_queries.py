@@ -13,14 +13,13 @@ The visibility rule is applied in two halves: whether the viewer may see an auth
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import asyncpg
 
 from services.api.visibility import user_visible_to, walk_audience_includes
 from services.api.walks.queries import NEWEST_FIRST, WALK_COLUMNS
-from services.api.web.pagination import Cursor, Page
+from services.api.web.pagination import END, Cursor, Page
 
 _AUTHORS = f"""authors AS (
     SELECT $1::uuid AS user_id
@@ -73,9 +72,6 @@ _POLL_SQL = f"""WITH {_AUTHORS},
     ORDER BY items.created_at DESC, items.id DESC"""
 _NEWEST_KEY_SQL = f"WITH {_AUTHORS} {_keys(_OLDER)}"
 
-# Later than every walk (none is created at datetime.max, so the id does not matter).
-_AFTER_EVERYTHING = Cursor(dt.datetime.max.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
-
 
 async def feed_page(
     conn: asyncpg.Connection, viewer_id: uuid.UUID, page: Page
@@ -99,6 +95,5 @@ async def feed_poll(
 
 async def newest_feed_cursor(conn: asyncpg.Connection, viewer_id: uuid.UUID) -> Cursor | None:
     """The cursor of the newest feed walk, or None for an empty feed."""
-    end = _AFTER_EVERYTHING
-    record = await conn.fetchrow(_NEWEST_KEY_SQL, viewer_id, end.created_at, end.id, 1)
+    record = await conn.fetchrow(_NEWEST_KEY_SQL, viewer_id, END.created_at, END.id, 1)
     return Cursor.of(record) if record else None

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 import asyncpg
 from aiohttp import web
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,6 +32,7 @@ from services.api.walks.queries import (
 from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import MultiLine
+from services.api.web.times import EpochSeconds, Time
 from shared.errors import forbidden, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
@@ -48,27 +47,19 @@ MAX_DOGS_PER_WALK = 20
 RECORDABLE_INVITATION_STATUSES = ["accepted", "finished"]
 
 
-def _in_utc(value: dt.datetime) -> dt.datetime:
-    """Stored like every other time the server returns: UTC, whatever offset the phone used."""
-    return value.astimezone(dt.UTC)
-
-
 class PathPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: numbers are JSON numbers, never "5" or true.
+    model_config = ConfigDict(extra="forbid", strict=True)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     lng: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    # An ISO time with an offset, or an epoch number as the phone's GPS reported it.
-    t: (
-        Annotated[AwareDatetime, AfterValidator(_in_utc)]
-        | Annotated[float, Field(allow_inf_nan=False)]
-    )
+    # An ISO time with an offset (stored in UTC), or epoch seconds as the phone's GPS reported.
+    t: Time | EpochSeconds
 
 
 class WalkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    # strict: only ISO-8601 strings, never a bare number read as an epoch.
-    started_at: AwareDatetime = Field(strict=True)
-    ended_at: AwareDatetime = Field(strict=True)
+    started_at: Time
+    ended_at: Time
     distance_m: float = Field(ge=0, le=MAX_DISTANCE_M, allow_inf_nan=False, strict=True)
     visibility: Literal["public", "followers", "private"] = "public"
     dog_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_DOGS_PER_WALK)

@@ -25,7 +25,7 @@ from services.api.walks.interactions_queries import (
     remove_like,
 )
 from services.api.walks.queries import visible_walk_owner
-from services.api.web.pagination import since_param
+from services.api.web.pagination import Cursor, page_params, since_param
 from services.api.web.path_params import path_uuid
 from services.api.web.polling import poll_response
 from services.api.web.text_fields import MultiLine
@@ -35,9 +35,10 @@ from shared.keys import db_pool_key
 
 routes = web.RouteTableDef()
 
-# Comments per interactions answer, oldest first: a longer thread is read by polling again
-# with `since` = the created_at of the last comment received, until fewer than this come back.
-MAX_COMMENTS_PER_POLL = 100
+# Comments per interactions answer (`?limit=`, at most 100 as everywhere), oldest first: a
+# longer thread is read by polling again with `since` = the created_at of the last comment
+# received, until fewer than the limit come back.
+DEFAULT_COMMENTS_PER_POLL = 100
 
 
 class CommentIn(BaseModel):
@@ -127,22 +128,33 @@ async def remove_comment(request: web.Request) -> web.Response:
 
 @routes.get("/walks/{id}/interactions")
 async def get_interactions(request: web.Request) -> web.Response:
+    """The walk's state, and its comments newer than `since` (and older than `before`).
+
+    The ETag names the walk's state (counts, the caller's like, `updated_at`, which every like
+    and comment moves) and, for an answer cut at `limit`, where it was cut; not `since`. So an
+    app that moves `since` to the last comment it got keeps getting 304 while nothing changes,
+    and a cut answer's next page is never mistaken for it."""
     walk_id = path_uuid(request, "walk")
+    page = page_params(request, default_limit=DEFAULT_COMMENTS_PER_POLL)
     since = since_param(request)
     viewer_id = current_user(request)
     async with request.app[db_pool_key].acquire() as conn:
-        polled = await interactions_poll(conn, walk_id, viewer_id, since, MAX_COMMENTS_PER_POLL)
+        polled = await interactions_poll(
+            conn, walk_id, viewer_id, since, page.before, page.limit + 1
+        )
     if polled is None:
         raise not_found("walk")
-    state, comments = polled
-    return poll_response(
-        request,
-        {
-            "walk_id": state["state_walk_id"],
-            "like_count": state["like_count"],
-            "liked_by_me": state["liked_by_me"],
-            "comment_count": state["comment_count"],
-            "comments": [comment_json(c) for c in comments],
-            "updated_at": state["state_updated_at"],
-        },
-    )
+    state, rows = polled
+    comments = rows[: page.limit]
+    cut_at = Cursor.of(comments[-1]).encode() if len(rows) > page.limit else None
+    body = {
+        "walk_id": state["state_walk_id"],
+        "like_count": state["like_count"],
+        "liked_by_me": state["liked_by_me"],
+        "comment_count": state["comment_count"],
+        "comments": [comment_json(c) for c in comments],
+        "updated_at": state["state_updated_at"],
+    }
+    state_version = {k: v for k, v in body.items() if k != "comments"}
+    version = {**state_version, "cut_at": cut_at, "before": page.before.encode()}
+    return poll_response(request, body, version=version)

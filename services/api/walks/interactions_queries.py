@@ -8,20 +8,16 @@ CONFLICT DO NOTHING RETURNING, DELETE ... RETURNING), so racing requests never d
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any, Literal
 
 import asyncpg
 
 from services.api.walks.queries import VISIBLE
-from services.api.web.pagination import Cursor
+from services.api.web.pagination import BEGINNING, Cursor
 from services.api.web.presenters import user_columns, user_summary
 
 Counter = Literal["like_count", "comment_count"]
-
-# Earlier than every comment (none is created at datetime.min, so the id does not matter).
-_BEFORE_EVERYTHING = Cursor(dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
 
 COMMENT_COLUMNS = f"c.id, c.walk_id, c.body, c.created_at, {user_columns('u', 'author')}"
 
@@ -105,12 +101,14 @@ async def interactions_poll(
     walk_id: uuid.UUID,
     viewer_id: uuid.UUID,
     after: Cursor | None,
+    before: Cursor,
     limit: int,
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
     """The walk's counters, the viewer's like and `updated_at`, with the oldest `limit` comments
-    newer than `after` (all from the first when None), oldest first; None if the viewer may not
-    see the walk. One statement: one snapshot and one round trip for the 30-second poll."""
-    after = after or _BEFORE_EVERYTHING
+    newer than `after` (all from the first when None) and older than `before`, oldest first;
+    None if the viewer may not see the walk. One statement: one snapshot and one round trip for
+    the 30-second poll."""
+    after = after or BEGINNING
     rows = await conn.fetch(
         f"""WITH state AS (
                 SELECT w.id, w.like_count, w.comment_count, w.updated_at,
@@ -123,8 +121,9 @@ async def interactions_poll(
                 SELECT {COMMENT_COLUMNS}
                 FROM comments c JOIN users u ON u.id = c.user_id
                 WHERE c.walk_id = $2 AND (c.created_at, c.id) > ($3, $4)
+                  AND (c.created_at, c.id) < ($5, $6)
                 ORDER BY c.created_at, c.id
-                LIMIT $5
+                LIMIT $7
             )
             SELECT s.id AS state_walk_id, s.like_count, s.comment_count, s.liked_by_me,
                    s.updated_at AS state_updated_at, page.*
@@ -134,6 +133,8 @@ async def interactions_poll(
         walk_id,
         after.created_at,
         after.id,
+        before.created_at,
+        before.id,
         limit,
     )
     if not rows:

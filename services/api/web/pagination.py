@@ -1,7 +1,9 @@
 """Keyset pagination on `(created_at, id)`, and the `since` parameter of the polls.
 
 A cursor is opaque to the app: base64url of `<ISO time>|<uuid>`. `since` takes either a cursor
-or a bare ISO-8601 time, so any time the server returned can be sent back as is.
+or a bare ISO-8601 time (with its offset), so any time the server returned can be sent back as
+is; a `since` later than the server's clock is taken as its now, so a phone whose clock runs
+ahead still sees what is new. An empty `?limit=`, `?before=` or `?since=` is taken as absent.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from typing import Any
 
 from aiohttp import web
 
+from services.api.web.times import EARLIEST, parse_time
 from shared.errors import invalid
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# Greater than every real key: the first page starts "before" this.
-_END = (dt.datetime.max.replace(tzinfo=dt.UTC), uuid.UUID(int=(1 << 128) - 1))
+_LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +50,22 @@ class Cursor:
     def of(cls, record: Any) -> Cursor:
         return cls(record["created_at"], record["id"])
 
+    @classmethod
+    def at(cls, moment: dt.datetime) -> Cursor:
+        """The cursor of an instant: after every row created at it or before."""
+        return cls(moment, _LAST_ID)
 
-def parse_time(text: str) -> dt.datetime:
-    """An ISO-8601 time; one without an offset is taken as UTC."""
-    value = dt.datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+# Below every real key (nothing the server made is older than 1970): what a poll of an empty
+# feed starts from, so that its next poll sees every walk that comes.
+BEGINNING = Cursor(EARLIEST, uuid.UUID(int=0))
+# Above every real key: the first page starts "before" this.
+END = Cursor(dt.datetime.max.replace(tzinfo=dt.UTC), _LAST_ID)
+
+
+def query_value(request: web.Request, name: str) -> str | None:
+    """A query parameter, None when absent or empty (`?before=` is no cursor at all)."""
+    return request.query.get(name) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +82,11 @@ class Page:
         return self.before.id
 
 
-def limit_param(request: web.Request) -> int:
-    """`?limit=` (1..100, default 20), or a 422 naming it."""
-    limit_text = request.query.get("limit")
+def limit_param(request: web.Request, default: int = DEFAULT_LIMIT) -> int:
+    """`?limit=` (1..100, `default` when absent or empty), or a 422 naming it."""
+    limit_text = query_value(request, "limit")
     if limit_text is None:
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(limit_text)
     except ValueError:
@@ -83,11 +96,11 @@ def limit_param(request: web.Request) -> int:
     return limit
 
 
-def page_params(request: web.Request) -> Page:
+def page_params(request: web.Request, default_limit: int = DEFAULT_LIMIT) -> Page:
     """`?limit=` (1..100, default 20) and `?before=<cursor>`, or a 422 naming the bad one."""
-    limit = limit_param(request)
-    before_text = request.query.get("before")
-    before = Cursor(*_END)
+    limit = limit_param(request, default_limit)
+    before_text = query_value(request, "before")
+    before = END
     if before_text is not None:
         try:
             before = Cursor.decode(before_text)
@@ -97,18 +110,21 @@ def page_params(request: web.Request) -> Page:
 
 
 def since_param(request: web.Request) -> Cursor | None:
-    """`?since=` as a cursor or an ISO time (which sorts after every id at that instant)."""
-    text = request.query.get("since")
+    """`?since=` as a cursor, or an ISO time as `Cursor.at` it; one later than now is now."""
+    text = query_value(request, "since")
     if text is None:
         return None
     try:
-        return Cursor.decode(text)
+        since = Cursor.decode(text)
     except ValueError:
-        pass
-    try:
-        return Cursor(parse_time(text), _END[1])
-    except ValueError:
-        raise invalid("since", "since must be an ISO-8601 time or a cursor") from None
+        try:
+            since = Cursor.at(parse_time(text))
+        except ValueError:
+            raise invalid(
+                "since", "since must be a cursor or an ISO-8601 time with a UTC offset, 1970-9000"
+            ) from None
+    now = dt.datetime.now(dt.UTC)
+    return since if since.created_at <= now else Cursor.at(now)
 
 
 def page_of(records: list[Any], page: Page, items: list[dict[str, Any]]) -> dict[str, Any]:

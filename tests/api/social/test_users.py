@@ -81,6 +81,38 @@ async def test_patch_me_rejects_bad_fields_and_changes_nothing(
     assert await api.call("GET", "/me", user, expect=200) == before
 
 
+SPOOFING_NICKNAMES = [
+    "초코\u202egnp.exe",  # right-to-left override
+    "a\u202ab",
+    "a\u2066b\u2069",
+    "a\u200eb",
+    "a\u200fb",
+    "초\u200b코",  # zero-width space
+    "초\u200c코",
+    "초\u200d코",  # a joiner between letters
+    "\u2060초코",
+    "\ufeff초코",
+]
+
+
+@pytest.mark.parametrize("nickname", SPOOFING_NICKNAMES)
+async def test_invisible_characters_in_a_nickname_are_422(api: Api, nickname: str) -> None:
+    user = await api.signup("bori")
+    body = await api.call("PATCH", "/me", user, expect=422, json={"nickname": nickname})
+    assert [d["field"] for d in body["error"]["details"]] == ["nickname"]
+    signup = {"email": "spoof@example.com", "password": "correct horse", "nickname": nickname}
+    body = await api.call("POST", "/auth/signup", expect=422, json=signup)
+    assert [d["field"] for d in body["error"]["details"]] == ["nickname"]
+    assert (await api.call("GET", "/me", user, expect=200))["nickname"] == "bori"
+
+
+async def test_emoji_sequences_built_with_joiners_are_welcome(api: Api) -> None:
+    user = await api.signup("bori")
+    for nickname in ("👩\u200d👩\u200d👧 가족", "🏳\ufe0f\u200d🌈", "보리🐕"):
+        me = await api.call("PATCH", "/me", user, expect=200, json={"nickname": nickname})
+        assert me["nickname"] == nickname
+
+
 async def test_patch_me_accepts_url_of_max_length(api: Api) -> None:
     user = await api.signup("bori")
     url = "https://e.com/" + "a" * (2048 - len("https://e.com/"))

@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from services.api.web.pagination import Cursor
+from services.api.web.pagination import BEGINNING, Cursor
 from tests.api.walk_support import (
     VISIBILITY_MATRIX,
     WALK_KEYS,
@@ -44,9 +44,9 @@ async def test_feed_has_own_and_followees_walks_newest_first(
     )
 
 
-async def test_empty_feed_has_no_latest_cursor(api: Api) -> None:
+async def test_empty_feed_has_a_latest_cursor_below_every_walk(api: Api) -> None:
     body = await api.call("GET", "/feed", await api.signup(), expect=200)
-    assert body == {"items": [], "next_cursor": None, "latest_cursor": None}
+    assert body == {"items": [], "next_cursor": None, "latest_cursor": BEGINNING.encode()}
 
 
 @pytest.mark.parametrize(("visibility", "seen"), VISIBILITY_MATRIX)

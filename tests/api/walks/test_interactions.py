@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from services.api.walks.interactions import MAX_COMMENTS_PER_POLL
+from services.api.walks.interactions import DEFAULT_COMMENTS_PER_POLL
 from services.api.web.pagination import Cursor
 from tests.api.walk_support import (
     VISIBILITY_MATRIX,
@@ -377,7 +377,7 @@ async def test_interactions_send_at_most_the_cap_and_page_on_with_since(
 ) -> None:
     owner = await api.signup()
     walk = await post_walk(api, owner)
-    total = MAX_COMMENTS_PER_POLL + 5
+    total = DEFAULT_COMMENTS_PER_POLL + 5
     await db.execute(
         """INSERT INTO comments (walk_id, user_id, body, created_at)
            SELECT $1, $2, 'c' || g, '2026-11-01T00:00:00Z'::timestamptz + g * interval '1 second'
@@ -389,13 +389,13 @@ async def test_interactions_send_at_most_the_cap_and_page_on_with_since(
     path = f"/walks/{walk['id']}/interactions"
     first = await api.call("GET", path, owner, expect=200)
     assert [c["body"] for c in first["comments"]] == [
-        f"c{i}" for i in range(1, MAX_COMMENTS_PER_POLL + 1)
+        f"c{i}" for i in range(1, DEFAULT_COMMENTS_PER_POLL + 1)
     ]
     rest = await api.call(
         "GET", path, owner, expect=200, params={"since": first["comments"][-1]["created_at"]}
     )
     assert [c["body"] for c in rest["comments"]] == [
-        f"c{i}" for i in range(MAX_COMMENTS_PER_POLL + 1, total + 1)
+        f"c{i}" for i in range(DEFAULT_COMMENTS_PER_POLL + 1, total + 1)
     ]
 
 
