@@ -4,6 +4,7 @@ still taking the seat waits in the latest-value slot until the hello is written.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from services.realtime.connection import Connection, SlowClients
@@ -37,6 +38,7 @@ async def test_partner_frame_before_hello_waits_for_it() -> None:
         sock,  # type: ignore[arg-type]
         invitation_id="i",
         user_id="u",
+        session_id=uuid.uuid4(),
         connection_id="c",
         limits=GatewayLimits(),
     )
