@@ -142,7 +142,8 @@ async def _refusal(
     invitation = await get_invitation(conn, invitation_id)
     if invitation is None or not invitation.is_participant(user_id):
         return not_found("invitation")
-    if not await user_visible(conn, invitation.partner_of(user_id), user_id):
+    partner_id = invitation.partner_of(user_id)  # None once the partner deleted their account
+    if partner_id is not None and not await user_visible(conn, partner_id, user_id):
         return not_found("invitation")
     role: Role = "inviter" if user_id == invitation.inviter_id else "invitee"
     allowed_now = transition.allowed.get(invitation.status)
