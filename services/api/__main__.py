@@ -6,7 +6,7 @@ from shared.runner import process_settings, serve
 
 def main() -> None:
     settings = process_settings()
-    serve(create_app(settings), settings, settings.api_port)
+    serve(create_app(settings), settings, settings.api_port, "REST API")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def main() -> None:
     app = create_app(settings)
     # Process-wide, so it belongs to the process's entry point, not to every app (tests).
     app.cleanup_ctx.append(gc_policy_ctx)
-    serve(app, settings, settings.realtime_port)
+    serve(app, settings, settings.realtime_port, "walk-together gateway")
 
 
 if __name__ == "__main__":

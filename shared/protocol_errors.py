@@ -1,0 +1,76 @@
+"""Requests aiohttp cannot parse (a request line or header over 8190 bytes, a bad header byte)
+answered in the contract's error shape, like everything else.
+
+Such a request never reaches the app or its error middleware: aiohttp's connection handler
+answers it itself with a plain-text 400 that quotes the offending line back, an `Authorization`
+header (a JWT) or a `?token=` included. Its `handle_error` is the one hook for that, so both
+services run their apps on a runner whose connections use `ContractRequestHandler`.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMethod
+from aiohttp.web_protocol import RequestHandler
+
+from shared.errors import ApiError, error_response
+
+_MESSAGES: dict[int, str] = {
+    HTTPStatus.BAD_REQUEST: "the request could not be parsed (a line over 8190 bytes?)",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "a request header is too large",
+    HTTPStatus.REQUEST_URI_TOO_LONG: "the request line is too long",
+}
+
+
+class ContractRequestHandler(RequestHandler):
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """The contract's error shape, never a word of the request in it (`message` quotes
+        it, so it is not used). Logged as aiohttp logs it, which shared/logging_setup.py cuts
+        down to one line naming the error's class."""
+        if isinstance(exc, BadHttpMethod) and self._request_count == 1:
+            # Not HTTP at all (TLS to a plain port, a scanner): aiohttp logs it at debug too.
+            self.logger.debug("Error handling request from %s", request.remote, exc_info=exc)
+        else:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response had begun: no error can be sent")
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            error = ApiError(status, "internal", "internal server error")
+        else:
+            text = _MESSAGES.get(status, "the request could not be parsed")
+            error = ApiError(status, "bad_request", text)
+        response = error_response(error)
+        response.force_close()
+        return response
+
+
+class ContractServer(web.Server):
+    """aiohttp's server, whose connections answer unparsable requests in the error shape."""
+
+    def __call__(self) -> RequestHandler:
+        return ContractRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class ContractAppRunner(web.AppRunner):
+    """`web.AppRunner` serving through `ContractServer`."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        kwargs: dict[str, Any] = dict(server._kwargs)
+        return ContractServer(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            **kwargs,
+        )
