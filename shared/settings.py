@@ -106,8 +106,8 @@ class Settings(DatabaseSettings):
             raise ValueError(
                 f"JWT_SECRET must be {MIN_SECRET_BYTES}+ random bytes, not a placeholder"
             )
-        if self.app_env == "development":
-            log.warning("!!! APP_ENV=development: JWT_SECRET is a DEVELOPMENT-ONLY value !!!")
+        if weak:  # only development gets this far with one
+            log.warning("!!! APP_ENV=development: JWT_SECRET is weak, fit for development only !!!")
         return self
 
     @property

@@ -2,8 +2,9 @@
 
 Uses DATABASE_URL and REDIS_URL when set; otherwise starts embedded PostgreSQL and Redis with
 their data under `.data/`. Without JWT_SECRET it makes a development-only one (kept in `.data/`,
-so tokens survive restarts) and says so loudly. Then it applies migrations and runs every process
-in the foreground; Ctrl-C (or SIGTERM) stops them all.
+so tokens survive restarts) and says so loudly, once. Then it applies migrations, runs every
+process in the foreground and, once the two servers answer, prints a short report of what runs
+where; Ctrl-C (or SIGTERM) stops them all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +35,8 @@ PROCESSES = {
 }
 
 log = logging.getLogger("devstack")
+
+STARTUP_TIMEOUT_S = 60
 
 
 def _ensure_database(admin_url: str) -> str:
@@ -54,14 +58,21 @@ def _ensure_database(admin_url: str) -> str:
     return f"{base.rpartition('/')[0]}/{DATABASE_NAME}" + (f"?{query}" if query else "")
 
 
-def prepare_environment(stack: ExitStack, *, full: bool) -> dict[str, str]:
+def prepare_environment(
+    stack: ExitStack, *, full: bool, origins: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment every process gets, starting embedded servers where needed
-    (only the database when not `full`: migrations and `push-dead` need nothing else)."""
+    (only the database when not `full`: migrations and `push-dead` need nothing else).
+    `origins` gets, for the start-up report, where PostgreSQL and Redis come from."""
     env = dict(os.environ)
+    origins = origins if origins is not None else {}
+    origins["postgres"] = "from DATABASE_URL"
+    origins["redis"] = "from REDIS_URL"
     if not env.get("DATABASE_URL"):
         postgres = EmbeddedPostgres(DATA / "postgres").start()
         stack.callback(postgres.stop)
         env["DATABASE_URL"] = _ensure_database(postgres.url())
+        origins["postgres"] = "embedded, data in .data/postgres"
         log.info(
             "started embedded PostgreSQL 16 in .data/postgres (DATABASE_URL=%s)",
             env["DATABASE_URL"],
@@ -72,6 +83,7 @@ def prepare_environment(stack: ExitStack, *, full: bool) -> dict[str, str]:
         redis = EmbeddedRedis(DATA / "redis", persist=True).start()
         stack.callback(redis.stop)
         env["REDIS_URL"] = redis.url
+        origins["redis"] = "embedded, data in .data/redis"
         log.info("started embedded Redis in .data/redis (REDIS_URL=%s)", redis.url)
     if not env.get("JWT_SECRET"):
         secret_file = DATA / "dev_jwt_secret"
@@ -94,11 +106,56 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "services.api.migrate"], env=env, cwd=ROOT, check=True)
 
 
-def run_all(env: dict[str, str]) -> int:
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _startup_report(env: dict[str, str], origins: dict[str, str]) -> str:
+    host = env.get("HOST", "127.0.0.1")
+    api = f"http://{host}:{env.get('API_PORT', '8000')}"
+    gateway = f"ws://{host}:{env.get('REALTIME_PORT', '8001')}/ws/walk-together/{{invitation_id}}"
+    push = (
+        f"sends to FCM project {env['FCM_PROJECT_ID']}"
+        if env.get("FCM_PROJECT_ID") and env.get("FCM_CREDENTIALS_FILE")
+        else "FCM not configured: pushes are logged, not sent"
+    )
+    rows = [
+        ("REST API", f"{api}  (docs/openapi.yaml)"),
+        ("walk together", f"{gateway}  (docs/asyncapi.yaml)"),
+        ("push worker", push),
+        ("PostgreSQL", origins["postgres"]),
+        ("Redis", origins["redis"]),
+    ]
+    lines = [f"  {name:<14} {what}" for name, what in rows]
+    return "\n".join(["withbowwow is running (Ctrl-C stops everything):", *lines])
+
+
+def _wait_until_serving(env: dict[str, str], children: dict[str, subprocess.Popen[bytes]]) -> bool:
+    """True once the API and the gateway accept connections; False if a child exits first."""
+    host = env.get("HOST", "127.0.0.1")
+    ports = [int(env.get("API_PORT", "8000")), int(env.get("REALTIME_PORT", "8001"))]
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children.values()):
+            return False
+        if all(_answers(host, port) for port in ports):
+            return True
+        time.sleep(0.2)
+    log.warning("the services did not answer within %d s; still waiting", STARTUP_TIMEOUT_S)
+    return False
+
+
+def run_all(env: dict[str, str], origins: dict[str, str]) -> int:
     children = {
         name: subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT)  # noqa: S603
         for name, module in PROCESSES.items()
     }
+    if _wait_until_serving(env, children):
+        print(_startup_report(env, origins), flush=True)
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -135,10 +192,11 @@ def main() -> None:
     parser.add_argument("command", choices=["run", "migrate", "push-dead"])
     args = parser.parse_args()
     with ExitStack() as stack:
-        env = prepare_environment(stack, full=args.command == "run")
+        origins: dict[str, str] = {}
+        env = prepare_environment(stack, full=args.command == "run", origins=origins)
         migrate(env)
         if args.command == "run":
-            sys.exit(run_all(env))
+            sys.exit(run_all(env, origins))
         if args.command == "push-dead":
             # The same database `make run` uses, embedded or not.
             dead = [sys.executable, "-m", "services.api.push_worker", "dead"]
