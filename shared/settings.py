@@ -76,6 +76,9 @@ class Settings(DatabaseSettings):
     invitation_ttl_s: int = Field(default=2 * 3600, gt=0)
     max_walk_duration_s: int = Field(default=4 * 3600, gt=0)
     invitation_sweep_interval_s: float = Field(default=1.0, gt=0)
+    # The location-access ledger keeps an entry this long after its last relay (위치정보법 §16②
+    # asks for 6 months or more); the API prunes what is older.
+    location_log_retention_days: int = Field(default=183, gt=0)
     db_pool_max_size: int = Field(default=20, ge=1)
     shutdown_timeout_s: float = Field(default=5.0, gt=0)
 

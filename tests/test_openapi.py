@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
 
+import asyncpg
 import pytest
 import yaml
 from openapi_schema_validator import OAS31Validator
@@ -248,7 +249,9 @@ class Conformance:
         return body
 
 
-async def test_every_documented_operation_answers_as_documented(api: Api) -> None:
+async def test_every_documented_operation_answers_as_documented(
+    api: Api, db: asyncpg.Connection
+) -> None:
     check = Conformance(api)
     await check.call("GET", "/healthz", 200)
 
@@ -372,6 +375,24 @@ async def test_every_documented_operation_answers_as_documented(api: Api) -> Non
     await check.call("POST", "/invitations/{id}/decline", 200, friend, path={"id": declined["id"]})
     cancelled = await check.call("POST", "/invitations", 201, owner, json=invitation_in)
     await check.call("POST", "/invitations/{id}/cancel", 200, owner, path={"id": cancelled["id"]})
+
+    # The gateway writes the ledger (tests/realtime/test_location_ledger.py); here, one entry
+    # naming the friend and one whose partner deleted their account.
+    await db.execute(
+        "INSERT INTO location_access_log"
+        " (user_id, invitation_id, direction, partner_id, first_at, last_at, count)"
+        " VALUES ($1, $2, 'provided', $3, now(), now(), 3),"
+        " ($1, $4, 'received', NULL, now(), now(), 1)",
+        uuid.UUID(owner.id),
+        uuid.UUID(invitation["id"]),
+        uuid.UUID(friend.id),
+        uuid.UUID(declined["id"]),
+    )
+    ledger = await check.call("GET", "/me/location-log", 200, owner, params={"limit": "1"})
+    await check.call(
+        "GET", "/me/location-log", 200, owner, params={"before": ledger["next_cursor"]}
+    )
+    await check.call("GET", "/me/location-log", 422, owner, params={"limit": "0"})
 
     notifications = await check.call("GET", "/notifications", 200, owner)
     assert notifications["items"], "the likes, comment and follow above notify the owner"

@@ -12,6 +12,7 @@ from services.api.accounts.sessions import session_housekeeping_ctx
 from services.api.keys import feed_head_reads_key, push_jobs_key
 from services.api.notifications.push_jobs import push_emitter
 from services.api.routes import setup_routes
+from services.api.together.location_log import location_log_pruner_ctx
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S
 from services.api.web.cors import cors_middleware
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
             feed_head_reads_ctx,
             push_jobs_ctx,
             invitation_sweeper_ctx,
+            location_log_pruner_ctx,
         ]
     )
     setup_routes(app)

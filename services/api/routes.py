@@ -13,6 +13,7 @@ from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
 from services.api.social import blocks, dogs, search, users
 from services.api.together import handlers as invitations
+from services.api.together import location_log
 from services.api.walks import feed, interactions, privacy_zones
 from services.api.walks import handlers as walks
 from shared.health import healthz
@@ -29,6 +30,7 @@ RESOURCE_MODULES = (
     feed,
     interactions,
     invitations,
+    location_log,
     notifications,
     notification_settings,
     devices,

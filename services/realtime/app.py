@@ -13,11 +13,13 @@ from services.realtime.backstop import run_backstop
 from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.keys import (
+    ledger_key,
     limits_key,
     presence_key,
     redis_batch_key,
     rooms_key,
 )
+from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
@@ -40,6 +42,19 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
         app[redis_batch_key] = batch
         app[presence_key] = Presence(batch, app[limits_key])
         yield
+
+
+@asynccontextmanager
+async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
+    """After the rooms' context in the exit order: the last counts of closed sockets are written."""
+    ledger = LocationLedger(app[db_pool_key], app[limits_key].ledger_flush_s)
+    app[ledger_key] = ledger
+    writer = asyncio.create_task(ledger.run(), name="location-ledger")
+    try:
+        yield
+    finally:
+        ledger.stop()
+        await writer
 
 
 @asynccontextmanager
@@ -97,7 +112,9 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
     app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[limits_key] = limits or GatewayLimits()
-    app.cleanup_ctx.extend([db_pool_ctx, redis_ctx, ended_sessions_ctx, redis_batch_ctx, rooms_ctx])
+    app.cleanup_ctx.extend(
+        [db_pool_ctx, redis_ctx, ended_sessions_ctx, redis_batch_ctx, ledger_ctx, rooms_ctx]
+    )
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws/walk-together/{invitation_id}", walk_together)

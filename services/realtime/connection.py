@@ -26,6 +26,7 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
+from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from shared.walk_events import walk_channel
 
@@ -53,8 +54,10 @@ class Connection:
         "greeted",
         "invalid_in_a_row",
         "invitation_id",
+        "ledger",
         "limits",
         "location_due",
+        "partner_id",
         "pending_location",
         "pending_presence",
         "refilled_at",
@@ -76,7 +79,9 @@ class Connection:
         user_id: str,
         session_id: uuid.UUID,
         connection_id: str,
+        partner_id: str,
         limits: GatewayLimits,
+        ledger: LocationLedger,
     ) -> None:
         self.ws = ws
         self.transport = transport
@@ -89,7 +94,9 @@ class Connection:
         # event for a higher one that comes before that answer is kept in `replaced_by`.
         self.seq = 0
         self.replaced_by = 0
+        self.partner_id = partner_id
         self.limits = limits
+        self.ledger = ledger
         self.tokens = limits.burst
         self.refilled_at = time.monotonic()
         self.invalid_in_a_row = 0
@@ -187,8 +194,10 @@ class Connection:
         return True
 
     def _send_location(self, frame: bytes, now: float) -> None:
+        """Write a partner location, and count it in the location-access ledger."""
         self.location_due = now + self.limits.partner_location_gap_s
         self.send(frame)
+        self.ledger.count(self.connection_id, self.invitation_id, self.user_id, self.partner_id)
 
 
 class SlowClients:

@@ -40,4 +40,7 @@ class GatewayLimits:
     presence_ttl_s: int = 30
     last_location_ttl_s: int = 4 * 3600
     backstop_interval_s: float = 1.0
+    # The location-access ledger is written this often (ledger.py): well within the 10 s by which
+    # an entry must be durable.
+    ledger_flush_s: float = 2.0
     gc_interval_s: float = 1.0

@@ -19,7 +19,7 @@ from aiohttp import WSMessage, WSMsgType, hdrs, web
 from redis.exceptions import RedisError
 
 from services.realtime.connection import Connection
-from services.realtime.keys import limits_key, presence_key, rooms_key
+from services.realtime.keys import ledger_key, limits_key, presence_key, rooms_key
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence, TooManyJoins
 from services.realtime.protocol import (
@@ -138,20 +138,23 @@ async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection 
         user_id=str(user_id),
         session_id=claims.session_id,
         connection_id=uuid.uuid4().hex,
+        partner_id=str(invitation.partner_of(user_id)),
         limits=limits,
+        ledger=request.app[ledger_key],
     )
-    return await _join(request.app, connection, str(invitation.partner_of(user_id)))
+    return await _join(request.app, connection)
 
 
-async def _join(
-    app: web.Application, connection: Connection, partner_id: str
-) -> Connection | Refusal:
+async def _join(app: web.Application, connection: Connection) -> Connection | Refusal:
     """Take the walk's channel and the user's seat, then say hello; or why not."""
     joined = False
     try:
         await app[rooms_key].broker.join(connection.channel, connection)
         seat = await app[presence_key].join(
-            connection.invitation_id, connection.user_id, partner_id, connection.connection_id
+            connection.invitation_id,
+            connection.user_id,
+            connection.partner_id,
+            connection.connection_id,
         )
         joined = True
     except TooManyJoins:
@@ -175,7 +178,7 @@ async def _join(
         hello_frame(
             invitation_id=connection.invitation_id,
             user_id=connection.user_id,
-            partner_id=partner_id,
+            partner_id=connection.partner_id,
             partner_online=seat.partner_online,
             partner_last=seat.partner_last,
             interval_s=app[limits_key].interval_s,

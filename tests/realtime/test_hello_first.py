@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from services.realtime.connection import Connection, SlowClients
+from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 
 
@@ -33,6 +34,7 @@ class _RecordingSocket:
 async def test_partner_frame_before_hello_waits_for_it() -> None:
     sock = _RecordingSocket()
     ws: Any = sock
+    unused_pool: Any = None  # nothing is written: the ledger is never flushed here
     connection = Connection(
         ws,
         sock,  # type: ignore[arg-type]
@@ -40,7 +42,9 @@ async def test_partner_frame_before_hello_waits_for_it() -> None:
         user_id="u",
         session_id=uuid.uuid4(),
         connection_id="c",
+        partner_id="p",
         limits=GatewayLimits(),
+        ledger=LocationLedger(pool=unused_pool, flush_s=60),
     )
     slow = SlowClients(retry_s=0.01)
     runner = asyncio.create_task(slow.run())

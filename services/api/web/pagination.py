@@ -47,8 +47,8 @@ class Cursor:
         return cls(parse_time(time_text), uuid.UUID(id_text))
 
     @classmethod
-    def of(cls, record: Any) -> Cursor:
-        return cls(record["created_at"], record["id"])
+    def of(cls, record: Any, time_column: str = "created_at") -> Cursor:
+        return cls(record[time_column], record["id"])
 
     @classmethod
     def at(cls, moment: dt.datetime) -> Cursor:
@@ -127,8 +127,14 @@ def since_param(request: web.Request) -> Cursor | None:
     return since if since.created_at <= now else Cursor.at(now)
 
 
-def page_of(records: list[Any], page: Page, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """`{"items", "next_cursor"}` for rows fetched with `LIMIT page.limit + 1`."""
+def page_of(
+    records: list[Any],
+    page: Page,
+    items: list[dict[str, Any]],
+    time_column: str = "created_at",
+) -> dict[str, Any]:
+    """`{"items", "next_cursor"}` for rows fetched with `LIMIT page.limit + 1`, keyed on
+    `(time_column, id)`."""
     has_more = len(records) > page.limit
-    next_cursor = Cursor.of(records[page.limit - 1]).encode() if has_more else None
+    next_cursor = Cursor.of(records[page.limit - 1], time_column).encode() if has_more else None
     return {"items": items[: page.limit], "next_cursor": next_cursor}

@@ -1,0 +1,110 @@
+"""`GET /me/location-log`: the caller's location-access ledger (위치정보법 §16②, CONTRACT
+section 3), and the sweep that forgets entries after `LOCATION_LOG_RETENTION_DAYS`.
+
+The realtime gateway writes the entries, in batches, as it relays locations
+(services/realtime/ledger.py): one per walk and direction, `provided` (the caller's locations
+went to the partner) or `received` (the partner's came to the caller), with the first and last
+relay and how many; never where. The partner is `null` once they deleted their account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.api.accounts.authentication import current_user
+from services.api.web.pagination import Page, page_of, page_params
+from services.api.web.presenters import user_columns, user_summary
+from shared.jsonutil import dumps
+from shared.keys import db_pool_key, settings_key
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+PRUNE_EVERY_S = 3600.0
+PRUNE_BATCH = 1000
+
+location_log_pruner_key = web.AppKey("location_log_pruner", asyncio.Task[None])
+
+
+async def list_location_log(
+    conn: asyncpg.Connection, user_id: uuid.UUID, page: Page
+) -> list[asyncpg.Record]:
+    """A page (plus one row, for `page_of`) of the user's entries, newest first."""
+    records: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT l.id, l.invitation_id, l.direction, l.first_at, l.last_at, l.count,
+                   {user_columns("p", "partner")}
+              FROM location_access_log l
+              LEFT JOIN users p ON p.id = l.partner_id
+             WHERE l.user_id = $1 AND (l.first_at, l.id) < ($2, $3)
+             ORDER BY l.first_at DESC, l.id DESC
+             LIMIT $4""",
+        user_id,
+        page.before_created_at,
+        page.before_id,
+        page.limit + 1,
+    )
+    return records
+
+
+def entry_json(record: Any) -> dict[str, Any]:
+    return {
+        "invitation_id": record["invitation_id"],
+        "partner": user_summary(record, "partner"),
+        "direction": record["direction"],
+        "first_at": record["first_at"],
+        "last_at": record["last_at"],
+        "count": record["count"],
+    }
+
+
+@routes.get("/me/location-log")
+async def get_location_log(request: web.Request) -> web.Response:
+    page = page_params(request)
+    async with request.app[db_pool_key].acquire() as conn:
+        records = await list_location_log(conn, current_user(request), page)
+    items = [entry_json(r) for r in records]
+    return web.json_response(page_of(records, page, items, "first_at"), dumps=dumps)
+
+
+async def prune_location_log(conn: asyncpg.Connection, retention_days: int, limit: int) -> int:
+    """Forget up to `limit` entries whose last relay is older than the retention; how many."""
+    status: str = await conn.execute(
+        """DELETE FROM location_access_log
+            WHERE id IN (SELECT id FROM location_access_log
+                          WHERE last_at < now() - make_interval(days => $1)
+                          LIMIT $2)""",
+        retention_days,
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def run_pruner(app: web.Application) -> None:
+    retention_days = app[settings_key].location_log_retention_days
+    while True:
+        try:
+            async with app[db_pool_key].acquire() as conn:
+                while await prune_location_log(conn, retention_days, PRUNE_BATCH) == PRUNE_BATCH:
+                    pass
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            log.warning("location log prune failed: %s", type(exc).__name__)
+        await asyncio.sleep(PRUNE_EVERY_S)
+
+
+@asynccontextmanager
+async def location_log_pruner_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Needs the database pool: register it after its context."""
+    app[location_log_pruner_key] = asyncio.create_task(run_pruner(app), name="location-log-prune")
+    yield
+    app[location_log_pruner_key].cancel()
+    with suppress(asyncio.CancelledError):
+        await app[location_log_pruner_key]

@@ -1,0 +1,102 @@
+"""The gateway's half of the location-access ledger (위치정보법 §16②, CONTRACT section 3).
+
+Each location written to a partner's socket is counted here, in memory: a dict lookup and a
+clock read, never a query. Every `ledger_flush_s` (and once more when the gateway stops) one
+statement adds what was counted meanwhile to PostgreSQL's `location_access_log`: for each walk,
+a `received` row for the partner and a `provided` row for the walker, with the first and last
+time and how many, never the coordinates. A write that fails keeps its counts for the next one,
+so an entry is durable within a few seconds of the relay it counts. The API serves and prunes
+the rows (services/api/together/location_log.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# Owners that no longer exist are skipped (their rows went with the account); a partner that
+# no longer exists is named by no one. Counts of several sockets of one walker add up.
+UPSERT = """
+INSERT INTO location_access_log AS l
+       (user_id, invitation_id, direction, partner_id, first_at, last_at, count)
+SELECT u.id, b.invitation_id, b.direction, p.id,
+       to_timestamp(min(b.first_at)), to_timestamp(max(b.last_at)), sum(b.count)
+  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::float8[], $6::float8[],
+              $7::bigint[]) AS b (user_id, invitation_id, direction, partner_id, first_at,
+                                  last_at, count)
+  JOIN users u ON u.id = b.user_id
+  LEFT JOIN users p ON p.id = b.partner_id
+ GROUP BY u.id, b.invitation_id, b.direction, p.id
+    ON CONFLICT (user_id, invitation_id, direction) DO UPDATE
+   SET first_at = least(l.first_at, EXCLUDED.first_at),
+       last_at = greatest(l.last_at, EXCLUDED.last_at),
+       count = l.count + EXCLUDED.count
+"""
+
+# Per receiving socket: [invitation id, receiver, sender, first relay, last relay, count].
+Tally = list[Any]
+FIRST, LAST, COUNT = 3, 4, 5
+
+
+class LocationLedger:
+    def __init__(self, pool: asyncpg.Pool, flush_s: float) -> None:
+        self._pool = pool
+        self._flush_s = flush_s
+        self._tallies: dict[str, Tally] = {}
+        self._stopping = asyncio.Event()
+
+    def count(self, connection_id: str, invitation_id: str, receiver: str, sender: str) -> None:
+        """One of `sender`'s locations was written to `receiver`'s socket."""
+        now = time.time()
+        tally = self._tallies.get(connection_id)
+        if tally is None:
+            self._tallies[connection_id] = [invitation_id, receiver, sender, now, now, 1]
+        else:
+            tally[LAST] = now
+            tally[COUNT] += 1
+
+    async def run(self) -> None:
+        """Until `stop()`: write the counts every `flush_s`, and once more at the stop."""
+        while not self._stopping.is_set():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._flush_s):
+                    await self._stopping.wait()
+            await self.flush()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def flush(self) -> None:
+        tallies, self._tallies = self._tallies, {}
+        if not tallies:
+            return
+        columns: list[list[Any]] = [[] for _ in range(7)]
+        for invitation_id, receiver, sender, first, last, count in tallies.values():
+            for row in (
+                (receiver, invitation_id, "received", sender, first, last, count),
+                (sender, invitation_id, "provided", receiver, first, last, count),
+            ):
+                for column, value in zip(columns, row, strict=True):
+                    column.append(value)
+        try:
+            await self._pool.execute(UPSERT, *columns)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            log.warning("location ledger write failed (%s); kept for the next", type(exc).__name__)
+            self._keep(tallies)
+
+    def _keep(self, tallies: dict[str, Tally]) -> None:
+        """Put counts that could not be written back, merged with what came meanwhile."""
+        for connection_id, old in tallies.items():
+            new = self._tallies.get(connection_id)
+            if new is None:
+                self._tallies[connection_id] = old
+            else:
+                new[FIRST] = old[FIRST]
+                new[COUNT] += old[COUNT]

@@ -1,0 +1,134 @@
+"""The gateway's half of the location-access ledger (CONTRACT section 3): every location written
+to a partner is counted, both ways, and the counts reach PostgreSQL in batches, within 10 s of
+the relay and when the gateway stops; `GET /me/location-log` then shows them."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp.test_utils import TestServer
+
+from services.realtime.app import create_app
+from services.realtime.limits import GatewayLimits
+from shared.settings import Settings
+from tests.conftest import Api
+from tests.realtime.conftest import Gateway, Walk, eventually, next_of_type
+
+
+async def entries(db: asyncpg.Connection, walk: Walk) -> set[tuple[str, str, str | None, int]]:
+    """(owner, direction, partner, count) of the walk's ledger rows."""
+    rows = await db.fetch(
+        "SELECT user_id, direction, partner_id, count FROM location_access_log"
+        " WHERE invitation_id = $1",
+        uuid.UUID(walk.id),
+    )
+    return {
+        (str(r["user_id"]), r["direction"], r["partner_id"] and str(r["partner_id"]), r["count"])
+        for r in rows
+    }
+
+
+async def one_relay(
+    one: Gateway, two: Gateway, walk: Walk
+) -> tuple[aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse]:
+    """Both walkers connected (the inviter to `one`), and one inviter location relayed."""
+    inviter, _ = await one.join(walk, walk.inviter)
+    invitee, _ = await two.join(walk, walk.invitee)
+    await inviter.send_json({"lat": 37.5, "lng": 127.0})
+    await next_of_type(invitee, "location")
+    return inviter, invitee
+
+
+async def test_relays_are_recorded_both_ways_within_10_s_and_served(
+    gateways: tuple[Gateway, Gateway], walk: Walk, db: asyncpg.Connection, api: Api
+) -> None:
+    inviter, invitee = await one_relay(*gateways, walk)
+    await invitee.send_json({"lat": 37.6, "lng": 127.1})
+    await next_of_type(inviter, "location")
+
+    a, b = walk.inviter.id, walk.invitee.id
+    expected = {
+        (a, "provided", b, 1),
+        (b, "received", a, 1),
+        (b, "provided", a, 1),
+        (a, "received", b, 1),
+    }
+
+    async def recorded() -> bool:
+        return await entries(db, walk) == expected
+
+    # `eventually` gives up after 10 s: the contract's bound for an entry to be durable.
+    await eventually(recorded)
+
+    body = await api.call(
+        "GET", "/me/location-log", headers={"Authorization": f"Bearer {walk.inviter.token}"}
+    )
+    assert sorted((e["direction"], e["partner"]["id"], e["count"]) for e in body["items"]) == [
+        ("provided", b, 1),
+        ("received", b, 1),
+    ]
+    assert all(e["invitation_id"] == walk.id for e in body["items"])
+    assert not {"lat", "lng"} & {key for e in body["items"] for key in e}
+    await inviter.close()
+    await invitee.close()
+
+
+async def test_only_what_reached_the_partner_counts(
+    gateways: tuple[Gateway, Gateway], walk: Walk, db: asyncpg.Connection
+) -> None:
+    one, two = gateways
+    sender, _ = await one.join(walk, walk.inviter)
+    receiver, _ = await two.join(walk, walk.invitee)
+    for i in range(10):
+        await sender.send_json({"lat": 1, "lng": 1, "timestamp": i})
+    # At 2 a second, the partner gets the first and then the newest, not all ten.
+    delivered = [(await next_of_type(receiver, "location"))["timestamp"]]
+    while delivered[-1] != 9:
+        delivered.append((await next_of_type(receiver, "location"))["timestamp"])
+    assert len(delivered) < 10
+    a, b = walk.inviter.id, walk.invitee.id
+    n = len(delivered)
+
+    async def recorded() -> bool:
+        return await entries(db, walk) == {(a, "provided", b, n), (b, "received", a, n)}
+
+    await eventually(recorded)
+    await sender.close()
+    await receiver.close()
+
+
+async def test_counts_are_written_when_the_gateway_stops(
+    settings: Settings, walk: Walk, db: asyncpg.Connection, session: aiohttp.ClientSession
+) -> None:
+    # Never flushed on the clock in this test: only the stop writes.
+    limits = dataclasses.replace(GatewayLimits(), ledger_flush_s=3600)
+    server = TestServer(create_app(settings, limits))
+    await server.start_server()
+    gateway = Gateway(server, session)
+    try:
+        await one_relay(gateway, gateway, walk)
+        assert await entries(db, walk) == set()
+    finally:
+        await server.close()
+    a, b = walk.inviter.id, walk.invitee.id
+    assert await entries(db, walk) == {(a, "provided", b, 1), (b, "received", a, 1)}
+
+
+async def test_a_deleted_partner_is_recorded_as_no_one(
+    gateways: tuple[Gateway, Gateway], walk: Walk, db: asyncpg.Connection
+) -> None:
+    inviter, invitee = await one_relay(*gateways, walk)
+    # The sender's account goes before the gateway writes: only the receiver's row remains.
+    await db.execute("DELETE FROM users WHERE id = $1", uuid.UUID(walk.inviter.id))
+    expected: set[Any] = {(walk.invitee.id, "received", None, 1)}
+
+    async def recorded() -> bool:
+        return await entries(db, walk) == expected
+
+    await eventually(recorded)
+    await inviter.close()
+    await invitee.close()
