@@ -148,6 +148,7 @@ async def logout(request: web.Request) -> web.Response:
             request.app[settings_key].jwt_key, body.refresh_token, "refresh", allow_expired=True
         )
     except InvalidToken:
+        await count_refresh_failure(request)  # junk, as at /auth/refresh
         return web.Response(status=204)  # not one of ours: no session to end
     async with request.app[db_pool_key].acquire() as conn:
         ended = await end_session(conn, claims.session_id)

@@ -9,8 +9,9 @@ budget:
   and an address whose account has signed in there before (a sign-up or a login, remembered
   for a refresh token's lifetime) is exempt from both ceilings: guesses from elsewhere or a
   noisy neighbour behind the same NAT do not lock the owner out;
-- a refresh token that is not one of ours against its address; a valid refresh token is never
-  refused for anyone's junk, as it cannot be guessed and there is nothing to slow down;
+- a refresh token that is not one of ours (at `/auth/refresh` or `/auth/logout`) against its
+  address; a valid refresh token is never refused for anyone's junk, as it cannot be guessed
+  and there is nothing to slow down;
 - a wrong current password (`/me/password`) against its user.
 """
 

@@ -164,6 +164,19 @@ async def test_junk_refresh_tokens_do_not_stop_valid_refreshes(
     await api.call("POST", "/auth/refresh", expect=200, json={"refresh_token": user.refresh_token})
 
 
+async def test_junk_logouts_count_as_junk_refresh_tokens(
+    database_url: str, redis_url: str, aiohttp_client: Any
+) -> None:
+    settings = make_settings(database_url, redis_url, refresh_failure_limit_per_address=3)
+    api = Api(await aiohttp_client(create_app(settings)))
+    user = await api.signup()
+    for _ in range(3):
+        await api.call("POST", "/auth/logout", expect=204, json={"refresh_token": "junk"})
+    await api.call("POST", "/auth/logout", expect=429, json={"refresh_token": "junk"})
+    await api.call("POST", "/auth/logout", expect=204, json={"refresh_token": user.refresh_token})
+    await api.call("GET", "/me", user, expect=401)
+
+
 async def test_wrong_current_passwords_are_limited_per_user(
     database_url: str, redis_url: str, aiohttp_client: Any
 ) -> None:
