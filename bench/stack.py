@@ -56,6 +56,10 @@ class Stack:
             APP_ENV="production",
             LOG_LEVEL="WARNING",
             HOST="127.0.0.1",
+            # Several instances run at once: each internal metrics listener takes a free port.
+            API_METRICS_PORT="0",
+            REALTIME_METRICS_PORT="0",
+            PUSH_METRICS_PORT="0",
         )
         env.update(extra)
         return env

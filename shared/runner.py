@@ -9,7 +9,7 @@ import sys
 
 from aiohttp import web
 
-from shared.logging_setup import PathOnlyAccessLogger, configure_logging
+from shared.logging_setup import AccessLogger, configure_logging
 from shared.protocol_errors import ContractAppRunner
 from shared.settings import Settings
 
@@ -47,7 +47,7 @@ async def _serve(app: web.Application, settings: Settings, port: int, name: str)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     runner = ContractAppRunner(
-        app, access_log_class=PathOnlyAccessLogger, shutdown_timeout=settings.shutdown_timeout_s
+        app, access_log_class=AccessLogger, shutdown_timeout=settings.shutdown_timeout_s
     )
     await runner.setup()
     try:

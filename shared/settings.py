@@ -40,6 +40,13 @@ class Settings(DatabaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     api_port: int = Field(default=8000, ge=1, le=65535)
     realtime_port: int = Field(default=8001, ge=1, le=65535)
+    # Each process's internal listener (GET /metrics, GET /healthz) on HOST; 0: any free port.
+    api_metrics_port: int = Field(default=9100, ge=0, le=65535)
+    realtime_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    push_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    # Read by shared/logging_setup.py from the environment, before the settings; here it is
+    # validated and documented.
+    log_format: Literal["text", "json"] = "text"
 
     fcm_project_id: str | None = None
     fcm_credentials_file: str | None = None

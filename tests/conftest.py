@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
+import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,14 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from services.api.app import create_app
 from services.api.migrate import migrate
+from shared.logging_setup import AccessLogger, TextFormatter
 from shared.settings import Settings
 from tools.local_services import (
     LOCAL_POSTGRES_URL,
@@ -39,7 +46,72 @@ from tools.local_services import (
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".data" / "test"
 _PREFIX = f"wbt_{os.getpid()}"
+# Every app and process a test starts binds its internal metrics listener to a free port, so
+# concurrent runs (and the services under `make run`) never meet on 9100-9102.
+for _name in ("API_METRICS_PORT", "REALTIME_METRICS_PORT", "PUSH_METRICS_PORT"):
+    os.environ[_name] = "0"
 _counter = itertools.count()
+
+
+# What no log line of the whole run may hold: a JWT (each starts with `eyJ`), the passwords the
+# tests use, an email address (the test users' are all @example.com).
+PASSWORDS_USED = ("correct horse", "wrong horse", "wrong one", "whatever1", "12345678")
+_LEAKS = re.compile(
+    "|".join(["eyJ", *map(re.escape, PASSWORDS_USED), r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b"])
+)
+
+
+class LeakWatch(logging.Handler):
+    """Formats every record as a service would write it, and keeps those holding a secret."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(TextFormatter())
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        if _LEAKS.search(line):
+            self.leaks.append(line[:500])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log() -> Iterator[LeakWatch]:
+    """Every line logged in this run (INFO and up, the access log included) is checked; a leak
+    fails the run at its end, naming the lines."""
+    watch = LeakWatch()
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(min(level, logging.INFO))
+    root.addHandler(watch)
+    yield watch
+    root.removeHandler(watch)
+    root.setLevel(level)
+    assert watch.leaks == [], "\n".join(watch.leaks[:20])
+
+
+@pytest.fixture
+def aiohttp_server(aiohttp_server: Any) -> Any:
+    """Test servers log requests with the services' own access logger (shared/runner.py's),
+    not aiohttp's default one, which writes the whole request line, query string and all."""
+
+    async def start(app: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("access_log_class", AccessLogger)
+        return await aiohttp_server(app, **kwargs)
+
+    return start
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client: Any) -> Any:
+    async def start(app: Any, *, server_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if isinstance(app, web.Application):
+            server = TestServer(app, **(server_kwargs or {}))
+            await server.start_server(access_log_class=AccessLogger)
+            app = server
+        return await aiohttp_client(app, **kwargs)
+
+    return start
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -266,3 +338,23 @@ def assert_error(body: Any, code: str) -> None:
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert isinstance(body["error"]["details"], list)
+
+
+async def scrape(port: int) -> dict[str, list[Sample]]:
+    """GET /metrics from an internal listener on 127.0.0.1: the samples of each family."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/metrics") as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        assert resp.content_type == "text/plain"
+        text = await resp.text()
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def sample_value(samples: list[Sample], name: str, **labels: str) -> float:
+    """The value of the sample `name` whose labels include `labels` (0 when there is none)."""
+    for sample in samples:
+        if sample.name == name and labels.items() <= sample.labels.items():
+            return float(sample.value)
+    return 0.0

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from services.api.app import create_app
 from shared.settings import Settings
 from tests.conftest import make_settings
+from tests.push.conftest import running_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -47,6 +48,7 @@ CONTRACT_VARIABLES = (
     "FCM_BASE_URL",
 )
 PROBE_TIMEOUT_S = 30
+METRICS_PORT_VALUES = {"9100", "9101", "9102"}
 
 
 def _dockerfile(service: str) -> Path:
@@ -249,9 +251,41 @@ async def test_http_healthcheck_fails_when_nothing_listens(
     assert await _run_probe(service, {port_variable: str(unused_tcp_port)}) != 0
 
 
-async def test_worker_healthcheck_follows_redis(redis_url: str) -> None:
-    assert await _run_probe("push-worker", {"REDIS_URL": redis_url}) == 0
-    assert await _run_probe("push-worker", {"REDIS_URL": "redis://127.0.0.1:1/0"}) != 0
+async def test_worker_healthcheck_asks_the_workers_internal_listener(
+    settings: Settings, unused_tcp_port: int
+) -> None:
+    async with running_worker(settings) as worker:
+        port = worker.metrics.port
+        assert await _run_probe("push-worker", {"PUSH_METRICS_PORT": str(port)}) == 0
+    assert await _run_probe("push-worker", {"PUSH_METRICS_PORT": str(port)}) != 0
+
+
+METRICS_PORTS = {
+    "api": "API_METRICS_PORT",
+    "realtime": "REALTIME_METRICS_PORT",
+    "push-worker": "PUSH_METRICS_PORT",
+}
+
+
+@pytest.mark.parametrize(("service", "variable"), sorted(METRICS_PORTS.items()))
+def test_metrics_ports_are_set_exposed_on_the_network_and_never_published(
+    service: str, variable: str
+) -> None:
+    port = SERVICES[service]["environment"][variable]
+    assert SERVICES[service]["expose"] == [port]
+    published = [str(mapping).rsplit(":", 1)[-1] for mapping in SERVICES[service].get("ports", [])]
+    assert port not in published
+    assert not any(
+        str(mapping).rsplit(":", 1)[-1] in METRICS_PORT_VALUES
+        for other in SERVICES.values()
+        for mapping in other.get("ports", [])
+    )
+
+
+def test_every_long_running_service_checks_a_real_health_endpoint() -> None:
+    for name in LONG_RUNNING_APPS:
+        command = " ".join(SERVICES[name]["healthcheck"]["test"])
+        assert "/healthz" in command, name
 
 
 def test_env_example_documents_every_setting_and_compose_variable() -> None:

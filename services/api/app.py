@@ -21,7 +21,9 @@ from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx
 from shared.errors import error_middleware
 from shared.keys import redis_key, settings_key
+from shared.metrics import http_metrics, metrics_ctx
 from shared.redis_client import redis_ctx
+from shared.request_id import observe_requests
 from shared.resp import SharedConnection
 from shared.settings import Settings
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
+    observe_requests(app, http_metrics(app).http)
     app[forwarded_for_warning_key] = ForwardedForWarning()
     app.cleanup_ctx.extend(
         [
@@ -58,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
             redis_ctx,
             ended_sessions_ctx,
             session_housekeeping_ctx,
+            metrics_ctx("api", lambda s: s.api_metrics_port),
             feed_head_reads_ctx,
             push_jobs_ctx,
             invitation_sweeper_ctx,

@@ -21,6 +21,7 @@ from services.realtime.keys import (
 )
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
+from services.realtime.metrics import gateway_collector
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
@@ -30,7 +31,9 @@ from shared.ended_sessions import ended_sessions_ctx, ended_sessions_key
 from shared.errors import error_middleware
 from shared.health import healthz
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.metrics import http_metrics, metrics_ctx, metrics_key
 from shared.redis_client import redis_ctx
+from shared.request_id import observe_requests
 from shared.settings import Settings
 
 REFRESH_SLICES = 10
@@ -65,6 +68,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     rooms = Rooms(broker, slow, limits.close_timeout_s)
     app[rooms_key] = rooms
     app[ended_sessions_key].on_ended(rooms.end_sessions)
+    app[metrics_key].registry.register(gateway_collector(broker.member_count))
     listener = asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener")
     await broker.connected()
     tasks = [
@@ -112,8 +116,17 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
     app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[limits_key] = limits or GatewayLimits()
+    observe_requests(app, http_metrics(app).http)
     app.cleanup_ctx.extend(
-        [db_pool_ctx, redis_ctx, ended_sessions_ctx, redis_batch_ctx, ledger_ctx, rooms_ctx]
+        [
+            db_pool_ctx,
+            redis_ctx,
+            metrics_ctx("gateway", lambda s: s.realtime_metrics_port),
+            ended_sessions_ctx,
+            redis_batch_ctx,
+            ledger_ctx,
+            rooms_ctx,
+        ]
     )
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/healthz", healthz)

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from services.realtime.metrics import counters
 from shared import resp
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Broker(Generic[M]):
                 self._connection = None
                 connection.close()
             if not self._stopping:
+                counters.pubsub_reconnects += 1
                 log.warning("pub/sub connection lost; reconnecting")
                 await asyncio.sleep(RECONNECT_PAUSE_S)
 

@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
+from services.realtime.metrics import counters
 from shared.walk_events import walk_channel
 
 _HEADER_SHORT = struct.Struct("!BB").pack
@@ -167,7 +168,10 @@ class Connection:
             if now >= self.location_due:
                 self._send_location(frame, now)
                 return
+        elif self.pending_location is None and self.pending_presence is None:
+            counters.slow_episodes += self.backed_up  # it just fell behind
         if is_location:
+            counters.superseded += self.pending_location is not None
             self.pending_location = frame
         else:
             self.pending_presence = frame
@@ -198,6 +202,7 @@ class Connection:
         self.location_due = now + self.limits.partner_location_gap_s
         self.send(frame)
         self.ledger.count(self.connection_id, self.invitation_id, self.user_id, self.partner_id)
+        counters.delivered += 1
 
 
 class SlowClients:

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from services.realtime.connection import Connection
 from services.realtime.keys import ledger_key, limits_key, presence_key, rooms_key
 from services.realtime.limits import GatewayLimits
+from services.realtime.metrics import counters
 from services.realtime.presence import Presence, TooManyJoins
 from services.realtime.protocol import (
     InvalidMessage,
@@ -81,6 +82,10 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
     try:
         admitted = await _admit(request, ws)
         refusal = None if isinstance(admitted, Connection) else admitted
+        if refusal is not None:
+            counters.handshake(str(refusal.code))
+        elif admitted is not None:
+            counters.handshake("accepted")
         if isinstance(admitted, Connection):
             connection = admitted
             presence = app[presence_key]
@@ -213,6 +218,7 @@ def _on_message(connection: Connection, message: WSMessage, presence: Presence) 
         connection.send(error_frame(exc.detail))
         return None
     connection.invalid_in_a_row = 0
+    counters.received += 1
     if not connection.closing:
         presence.publish_location(
             connection.channel,

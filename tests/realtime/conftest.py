@@ -29,6 +29,7 @@ from aiohttp.test_utils import TestServer
 from services.realtime.app import create_app
 from services.realtime.limits import GatewayLimits
 from shared.jsonutil import loads
+from shared.logging_setup import AccessLogger
 from shared.settings import Settings
 from shared.tokens import issue_token
 
@@ -163,7 +164,7 @@ async def gateways(
 ) -> AsyncIterator[tuple[Gateway, Gateway]]:
     servers = [TestServer(create_app(settings, limits)) for _ in range(2)]
     for server in servers:
-        await server.start_server()
+        await server.start_server(access_log_class=AccessLogger)
     try:
         yield Gateway(servers[0], session), Gateway(servers[1], session)
     finally:

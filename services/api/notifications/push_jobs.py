@@ -16,6 +16,9 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
+
+from shared.logging_setup import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +28,17 @@ PUSH_STREAM_MAXLEN = 1_000_000
 EMIT_TIMEOUT_S = 2.0
 
 
-async def add_push_jobs(redis: aioredis.Redis, notification_ids: Iterable[uuid.UUID]) -> None:
-    """XADD one job per notification id (one round trip)."""
+async def add_push_jobs(
+    redis: aioredis.Redis, notification_ids: Iterable[uuid.UUID], request_id: str | None = None
+) -> None:
+    """XADD one job per notification id (one round trip), with the id of the request that
+    caused them, so the worker's lines about each push carry it too."""
+    fields: dict[FieldT, EncodableT] = {"request_id": request_id} if request_id else {}
     async with redis.pipeline(transaction=False) as pipe:
         for notification_id in notification_ids:
             pipe.xadd(
                 PUSH_STREAM,
-                {"notification_id": str(notification_id)},
+                {"notification_id": str(notification_id), **fields},
                 maxlen=PUSH_STREAM_MAXLEN,
                 approximate=True,
             )
@@ -49,6 +56,7 @@ class PushJobEmitter:
         ids = [i for i in notification_ids if i is not None]
         if not ids:
             return
+        # The task copies the request's context: its id goes into the jobs, its lines carry it.
         task = asyncio.create_task(self._emit(ids))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -56,7 +64,7 @@ class PushJobEmitter:
     async def _emit(self, ids: list[uuid.UUID]) -> None:
         try:
             async with asyncio.timeout(EMIT_TIMEOUT_S):
-                await add_push_jobs(self._redis, ids)
+                await add_push_jobs(self._redis, ids, request_id_var.get())
         except Exception as exc:
             # The sweeper will re-emit these from their rows.
             log.warning(

@@ -30,7 +30,8 @@ end
 return #due
 """
 
-Entry = tuple[str, uuid.UUID | None]  # stream entry id, and its job (None: unreadable)
+# Stream entry id, its job (None: unreadable), and the id of the request that emitted it.
+Entry = tuple[str, uuid.UUID | None, str | None]
 
 
 def _job_id(fields: Mapping[Any, Any] | None) -> uuid.UUID | None:
@@ -43,12 +44,21 @@ def _job_id(fields: Mapping[Any, Any] | None) -> uuid.UUID | None:
         return None
 
 
+def _request_id(fields: Mapping[Any, Any] | None) -> str | None:
+    raw = (fields.get(b"request_id") or fields.get("request_id")) if fields else None
+    return _text(raw) if raw else None
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entries(raw: Iterable[tuple[Any, Any]]) -> list[Entry]:
-    return [(_text(entry_id), _job_id(fields)) for entry_id, fields in raw if entry_id is not None]
+    return [
+        (_text(entry_id), _job_id(fields), _request_id(fields))
+        for entry_id, fields in raw
+        if entry_id is not None
+    ]
 
 
 def is_missing_group(exc: ResponseError) -> bool:

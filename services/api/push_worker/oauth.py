@@ -71,6 +71,7 @@ class AccessTokens:
         self._token: str | None = None
         self._refresh_at = 0.0
         self._refreshing: asyncio.Task[str] | None = None
+        self.refreshes: dict[str, int] = {}  # "ok" / "error": how many, for the metrics
 
     async def get(self) -> str:
         if self._token is not None and time.monotonic() < self._refresh_at:
@@ -93,7 +94,9 @@ class AccessTokens:
     def _refresh_done(self, task: asyncio.Task[str]) -> None:
         self._refreshing = None
         if not task.cancelled():
-            task.exception()  # retrieved here, so no waiter-less failure is reported as lost
+            # Retrieved here, so no waiter-less failure is reported as lost.
+            result = "error" if task.exception() else "ok"
+            self.refreshes[result] = self.refreshes.get(result, 0) + 1
 
     async def _fetch(self) -> str:
         form = {

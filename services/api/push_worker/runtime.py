@@ -1,5 +1,6 @@
 """Everything a running worker holds: the DB pool, one Redis client, one HTTP session with a
-sized keep-alive pool, and the sender (FCM, or a logger when no credentials are configured)."""
+sized keep-alive pool, the sender (FCM, or a logger when no credentials are configured), and
+the internal listener on PUSH_METRICS_PORT (`/metrics`, `/healthz`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiohttp
 
 from services.api.push_worker.fcm import FcmSender, LoggingSender, PushSender
+from services.api.push_worker.metrics import PushMetrics
 from services.api.push_worker.oauth import AccessTokens, ServiceAccount
 from services.api.push_worker.worker import Clock, PushWorker, utc_now
 from shared.db import create_pool
+from shared.metrics import ProcessMetrics, metrics_listener
 from shared.redis_client import create_redis
 from shared.settings import Settings
 
@@ -32,7 +35,7 @@ def load_service_account(path: str) -> ServiceAccount:
 
 
 @asynccontextmanager
-async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
+async def fcm_sender(settings: Settings, metrics: PushMetrics) -> AsyncIterator[PushSender]:
     if not settings.fcm_enabled:
         log.warning("FCM_PROJECT_ID / FCM_CREDENTIALS_FILE not set: pushes are LOGGED, not sent")
         yield LoggingSender()
@@ -47,11 +50,10 @@ async def fcm_sender(settings: Settings) -> AsyncIterator[PushSender]:
     )
     async with aiohttp.ClientSession(connector=connector) as session:
         tokens = AccessTokens(session, account, timeout_s=settings.push_send_timeout_s)
+        metrics.oauth_refreshes = tokens.refreshes
+        # Not the service account's address: no log line holds an email address.
         log.info(
-            "sending pushes to FCM project %s at %s as %s",
-            settings.fcm_project_id,
-            settings.fcm_base_url,
-            account.client_email,
+            "sending pushes to FCM project %s at %s", settings.fcm_project_id, settings.fcm_base_url
         )
         try:
             yield FcmSender(
@@ -73,5 +75,18 @@ async def open_worker(settings: Settings, *, clock: Clock = utc_now) -> AsyncIte
         )
         redis = create_redis(settings.redis_url)
         stack.push_async_callback(redis.aclose)
-        sender = await stack.enter_async_context(fcm_sender(settings))
-        yield PushWorker(settings, pool, redis, sender, clock=clock)
+        metrics = PushMetrics(ProcessMetrics())
+        sender = await stack.enter_async_context(fcm_sender(settings, metrics))
+        worker = PushWorker(settings, pool, redis, sender, metrics, clock=clock)
+        metrics.watch(redis, worker.jobs_in_flight)
+        metrics.port = await stack.enter_async_context(
+            metrics_listener(
+                metrics.process,
+                pool,
+                redis,
+                host=settings.host,
+                port=settings.push_metrics_port,
+                process="push worker",
+            )
+        )
+        yield worker

@@ -33,6 +33,7 @@ from services.api.push_worker.backoff import retry_delay
 from services.api.push_worker.fcm import Outcome, PushSender, SendResult, token_hint
 from services.api.push_worker.job_stream import Entry, JobStream, is_missing_group
 from services.api.push_worker.messages import Lifetimes, build_message, for_device
+from services.api.push_worker.metrics import PushMetrics
 from services.api.push_worker.store import (
     ClaimedJob,
     Delivery,
@@ -46,6 +47,7 @@ from services.api.push_worker.store import (
     sweep_lost_jobs,
     wait_times,
 )
+from shared.logging_setup import request_id_var
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,12 @@ class PushWorker:
         pool: asyncpg.Pool,
         redis: aioredis.Redis,
         sender: PushSender,
+        metrics: PushMetrics,
         *,
         clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
+        self.metrics = metrics
         self._clock = clock  # what quiet hours are measured against (tests move it)
         self._lifetimes = Lifetimes.of(settings)
         self._pool = pool
@@ -119,6 +123,9 @@ class PushWorker:
         self._settled: asyncio.Queue[Settlement | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
+
+    def jobs_in_flight(self) -> int:
+        return len(self._in_flight)
 
     def stop(self) -> None:
         """Ask run() to stop reading, let jobs in flight finish, settle them and return."""
@@ -208,8 +215,9 @@ class PushWorker:
         return 0.0 if moved >= self._settings.push_batch_size else PROMOTE_INTERVAL_S
 
     async def _sweep_once(self) -> float:
-        async with self._pool.acquire() as conn:
-            lost = await sweep_lost_jobs(conn, self._settings.push_sweep_grace_s, SWEEP_BATCH)
+        with self.metrics.process.sweep("push_jobs"):
+            async with self._pool.acquire() as conn:
+                lost = await sweep_lost_jobs(conn, self._settings.push_sweep_grace_s, SWEEP_BATCH)
         if lost:
             log.info("push: re-emitting %d pending jobs that Redis no longer holds", len(lost))
             await add_push_jobs(self._redis, lost)
@@ -224,8 +232,11 @@ class PushWorker:
     async def _accept(self, entries: list[Entry]) -> None:
         """Claim the jobs of freshly read entries and start them; settle duplicates."""
         fresh: dict[uuid.UUID, list[str]] = {}
+        request_ids: dict[uuid.UUID, str] = {}
         unreadable: list[str] = []
-        for entry_id, job_id in entries:
+        for entry_id, job_id, request_id in entries:
+            if request_id is not None and job_id is not None:
+                request_ids[job_id] = request_id
             if job_id is None:
                 unreadable.append(entry_id)
             elif job_id in self._in_flight:  # a twin of a job running here: settled with it
@@ -247,7 +258,7 @@ class PushWorker:
             waits = await wait_times(conn, others) if others else {}
         for job in to_send:
             self._in_flight[job.notification.id] = fresh[job.notification.id]
-            task = asyncio.create_task(self._run_job(job))
+            task = asyncio.create_task(self._run_job(job, request_ids.get(job.notification.id)))
             self._job_tasks.add(task)
             task.add_done_callback(self._job_tasks.discard)
         # Not claimed: finished or gone (acknowledge), not due yet (back to the retry set), or
@@ -280,7 +291,9 @@ class PushWorker:
                 log.info("push %s held by quiet hours until %s", job.notification.id, decision)
         return to_send, held, muted
 
-    async def _run_job(self, job: ClaimedJob) -> None:
+    async def _run_job(self, job: ClaimedJob, request_id: str | None) -> None:
+        # Its own task: every line about this job carries the id of the request that caused it.
+        request_id_var.set(request_id)
         try:
             settlement = await self._attempt(job)
         except Exception:
@@ -307,6 +320,7 @@ class PushWorker:
                 )
             deliveries.append(Delivery(device.token, _RECORDED[result.outcome], result.detail))
         if not failing:
+            log.info("push %s settled: %d device(s)", job.notification.id, len(deliveries))
             return Settlement(job.notification.id, "sent", deliveries, job.attempt)
         details = ", ".join(sorted({r.detail for r in failing}))
         reason = f"{len(failing)} device(s) failing: {details}"
@@ -321,6 +335,7 @@ class PushWorker:
             log.warning(
                 "push %s set aside after %d attempts: %s", notification_id, job.attempt, reason
             )
+            self.metrics.dead_letters.inc()
             return Settlement(notification_id, "dead", deliveries, job.attempt, reason=reason)
         wait = retry_delay(
             job.attempt,
@@ -329,15 +344,18 @@ class PushWorker:
             cap_s=self._settings.push_retry_max_s,
         )
         log.info("push %s: %s; attempt %d in %.1fs", notification_id, reason, job.attempt + 1, wait)
+        self.metrics.retries.inc()
         return Settlement(notification_id, "pending", deliveries, job.attempt, retry_in_s=wait)
 
     async def _send(self, message: dict[str, Any], device: Device) -> SendResult:
         async with self._send_slots:
             try:
-                return await self._sender.send(for_device(message, device.token))
+                result = await self._sender.send(for_device(message, device.token))
             except Exception:  # a sender reports failures as results; this is a bug, not an outage
                 log.exception("push to device %s failed", token_hint(device.token))
-                return SendResult(Outcome.RETRY, "sender error")
+                result = SendResult(Outcome.RETRY, "sender error")
+        self.metrics.sent(result)
+        return result
 
     async def _settle_loop(self) -> None:
         while True:

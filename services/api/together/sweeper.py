@@ -24,6 +24,7 @@ from services.api.together.queries import (
     finish_overdue_walks,
 )
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.metrics import metrics_key
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,11 @@ async def sweep_once(app: web.Application) -> None:
 
 async def run_sweeper(app: web.Application) -> None:
     interval = app[settings_key].invitation_sweep_interval_s
+    metrics = app[metrics_key]
     while True:
         try:
-            await sweep_once(app)
+            with metrics.sweep("invitations"):
+                await sweep_once(app)
         except Exception:
             log.exception("invitation sweep failed; retrying in %.1f s", interval)
         await asyncio.sleep(interval)

@@ -1,0 +1,81 @@
+"""The gateway's metric families (on its internal listener, `REALTIME_METRICS_PORT`).
+
+Every location passes through here, so the counts are plain attributes of one object per
+process (`counters`), added to where they happen and turned into families only when scraped:
+- `withbowwow_ws_connections`: sockets open on this instance;
+- `withbowwow_ws_handshakes_total{result}`: `accepted`, or the close code it was refused with;
+- `withbowwow_ws_locations_total{event}`: `received` from a walker, `delivered` to the
+  partner's socket, `superseded` (replaced by a newer one while the socket was behind);
+- `withbowwow_ws_slow_consumer_episodes_total`: times a socket fell behind and was held back;
+- `withbowwow_ws_pubsub_reconnects_total`: times the pub/sub connection was lost and remade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from shared.metrics import SampledCollector, counter, gauge, total
+
+
+class GatewayCounters:
+    __slots__ = (
+        "delivered",
+        "handshakes",
+        "pubsub_reconnects",
+        "received",
+        "slow_episodes",
+        "superseded",
+    )
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.delivered = 0
+        self.superseded = 0
+        self.slow_episodes = 0
+        self.pubsub_reconnects = 0
+        self.handshakes: dict[str, int] = {}
+
+    def handshake(self, result: str) -> None:
+        self.handshakes[result] = self.handshakes.get(result, 0) + 1
+
+
+# One a process: a gateway process runs one app (tests running several in one process see
+# their sums, which is why they compare before and after).
+counters = GatewayCounters()
+
+
+def gateway_collector(open_sockets: Callable[[], int]) -> SampledCollector:
+    def sample() -> Iterator[Any]:
+        yield gauge(
+            "withbowwow_ws_connections", "WebSockets open on this instance.", open_sockets()
+        )
+        yield counter(
+            "withbowwow_ws_handshakes",
+            "Walk-together handshakes: accepted, or the close code that refused them.",
+            "result",
+            counters.handshakes,
+        )
+        yield counter(
+            "withbowwow_ws_locations",
+            "Locations received from walkers, delivered to partners, or superseded by a newer "
+            "one before a behind socket could take it.",
+            "event",
+            {
+                "received": counters.received,
+                "delivered": counters.delivered,
+                "superseded": counters.superseded,
+            },
+        )
+        yield total(
+            "withbowwow_ws_slow_consumer_episodes",
+            "Times a socket fell behind and its partner's frames were held for it.",
+            counters.slow_episodes,
+        )
+        yield total(
+            "withbowwow_ws_pubsub_reconnects",
+            "Times this instance's pub/sub connection was lost (or failed) and made again.",
+            counters.pubsub_reconnects,
+        )
+
+    return SampledCollector(sample)
