@@ -1,11 +1,11 @@
 """`GET /users?query=`: find people by nickname, to follow them or invite them to a walk.
 
 Matches are case-insensitive and ranked in three tiers: the nickname is the text, then it
-starts with it, then it contains it elsewhere; inside a tier, by lowered nickname in code-point
-order, then id. Each tier is one indexed query (migration `202612011101_user_search.sql`),
-run in order until the page is full, so a first page full of exact and prefix matches never
-reads the "contains" tier. The cursor names the last row's (tier, lowered nickname, id), so
-paging stays stable across the tiers' seams.
+starts with it, then it contains it elsewhere; inside the first two by lowered nickname in
+code-point order, then id, and in the third by where the text occurs first, then the same.
+Each tier is one indexed query (migrations `2026120111*`), run in order until the page is full,
+so a first page full of exact and prefix matches never reads the "contains" tier. The cursor
+names the last row's tier and sort key, so paging stays stable across the tiers' seams.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from shared.keys import db_pool_key
 routes = web.RouteTableDef()
 
 MAX_QUERY_CHARS = 50
-# The sort key of every tier, as `users_nickname_search_idx` holds it.
-_KEY = 'lower(u.nickname) COLLATE "C"'
+# The sort key of every tier: the lowered nickname in code-point order, as stored beside it
+# (migration `202612011103_nickname_search_key.sql`) and indexed by `users_nickname_search_idx`.
+_KEY = "u.nickname_key"
 
 
 class Tier(enum.IntEnum):
@@ -43,8 +44,9 @@ class Tier(enum.IntEnum):
     CONTAINS = 2
 
 
-# $1 viewer, $2 lowered query, $3 and $4 the cursor, $5 the limit; the prefix tier's key range
-# ends before $6 (when some key sorts after every key that starts with the query).
+# $1 viewer, $2 lowered query, $3 the limit. Each tier's sort key, and the key's place at `$4..`
+# (the cursor: where the page starts, after it). The prefix tier's key range ends before the
+# parameter after those (when some key sorts after every key that starts with the query).
 _TIER_CONDITIONS = {
     Tier.EXACT: f"{_KEY} = $2",
     Tier.PREFIX: f"{_KEY} > $2",
@@ -53,19 +55,31 @@ _TIER_CONDITIONS = {
         f"AND strpos({_KEY}, $2) > 1"
     ),
 }
-_PREFIX_END = f" AND {_KEY} < $6"
+# Exact and prefix matches in key order, which the btree returns as is; the "contains" tier by
+# where the text occurs first, earliest first (`xx초코` before `xxxx초코`): no index returns
+# that order, so the planner takes the gram index and sorts its few candidates, rather than
+# walking the btree in key order past every nickname that does not match.
+_SORT_KEYS = {
+    Tier.EXACT: (f"{_KEY}", "u.id"),
+    Tier.PREFIX: (f"{_KEY}", "u.id"),
+    Tier.CONTAINS: (f"strpos({_KEY}, $2)", f"{_KEY}", "u.id"),
+}
+_CURSOR_TYPES = {
+    Tier.EXACT: ('text COLLATE "C"', "uuid"),
+    Tier.PREFIX: ('text COLLATE "C"', "uuid"),
+    Tier.CONTAINS: ("int", 'text COLLATE "C"', "uuid"),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class SearchCursor:
-    """The last row of a page: its tier, lowered nickname and id."""
+    """The last row of a page: its tier and its sort key in that tier."""
 
     tier: Tier
-    key: str
-    id: uuid.UUID
+    sort_key: tuple[Any, ...]
 
     def encode(self) -> str:
-        raw = orjson.dumps([int(self.tier), self.key, str(self.id)])
+        raw = orjson.dumps([int(self.tier), *self.sort_key[:-1], str(self.sort_key[-1])])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -73,14 +87,31 @@ class SearchCursor:
         """Raise ValueError if `text` is not a cursor this route made."""
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            tier, key, id_text = orjson.loads(raw)
-            return cls(Tier(tier), str(key), uuid.UUID(id_text))
+            tier_number, *parts = orjson.loads(raw)
+            tier = Tier(tier_number)
+            *head, last_id = parts
+            if tier is Tier.CONTAINS:
+                position, key = head
+                if type(position) is not int:
+                    raise ValueError("not a position")
+                return cls(tier, (position, str(key), uuid.UUID(last_id)))
+            [key] = head
+            return cls(tier, (str(key), uuid.UUID(last_id)))
         except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
             raise ValueError("not a search cursor") from exc
 
+    @classmethod
+    def of(cls, tier: Tier, record: asyncpg.Record) -> SearchCursor:
+        key = (record["key"], record["id"])
+        return cls(tier, (record["position"], *key) if tier is Tier.CONTAINS else key)
 
-# Where a tier starts when the cursor is in an earlier one: before every (key, id).
-_TIER_START = ("", uuid.UUID(int=0))
+
+# Where a tier starts when the cursor is in an earlier one: before every sort key.
+_TIER_START: dict[Tier, tuple[Any, ...]] = {
+    Tier.EXACT: ("", uuid.UUID(int=0)),
+    Tier.PREFIX: ("", uuid.UUID(int=0)),
+    Tier.CONTAINS: (0, "", uuid.UUID(int=0)),
+}
 
 
 def _query_param(request: web.Request) -> str:
@@ -127,22 +158,25 @@ async def search_users(
     for tier in Tier:
         if after is not None and tier < after.tier:
             continue
-        key, last_id = (after.key, after.id) if after and tier == after.tier else _TIER_START
-        condition, args = _TIER_CONDITIONS[tier], [viewer_id, lowered, key, last_id]
-        args.append(limit - len(found))
+        start = after.sort_key if after and tier == after.tier else _TIER_START[tier]
+        args: list[Any] = [viewer_id, lowered, limit - len(found), *start]
+        places = [f"${4 + i}::{t}" for i, t in enumerate(_CURSOR_TYPES[tier])]
+        condition = _TIER_CONDITIONS[tier]
         if tier is Tier.PREFIX and (end := _prefix_end(lowered)) is not None:
-            condition += _PREFIX_END
             args.append(end)
+            condition += f" AND {_KEY} < ${len(args)}"
+        sort_key = ", ".join(_SORT_KEYS[tier])
         rows = await conn.fetch(
             f"""SELECT u.id, u.nickname, u.profile_image_url, {_KEY} AS key,
+                       strpos({_KEY}, $2) AS position,
                        EXISTS (SELECT 1 FROM follows f
                                WHERE f.follower_id = $1 AND f.followee_id = u.id)
                            AS followed_by_me
                 FROM users u
                 WHERE {condition} AND {user_findable_by("u", "$1")}
-                  AND ({_KEY}, u.id) > ($3::text COLLATE "C", $4::uuid)
-                ORDER BY {_KEY}, u.id
-                LIMIT $5""",
+                  AND ({sort_key}) > ({", ".join(places)})
+                ORDER BY {sort_key}
+                LIMIT $3""",
             *args,
         )
         found += [(tier, row) for row in rows]
@@ -167,7 +201,6 @@ async def find_users(request: web.Request) -> web.Response:
         found = await search_users(conn, current_user(request), text, after, limit + 1)
     next_cursor = None
     if len(found) > limit:
-        tier, last = found[limit - 1]
-        next_cursor = SearchCursor(tier, last["key"], last["id"]).encode()
+        next_cursor = SearchCursor.of(*found[limit - 1]).encode()
     body = {"items": [_item(r) for _, r in found[:limit]], "next_cursor": next_cursor}
     return web.json_response(body, dumps=dumps)
