@@ -1,6 +1,7 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
     python -m bench.runner [all|gateway|api|search|deletion|push|zones] [--repeat N] [--quick]
+                           [--database NAME]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
 Redis, starts every process it measures and stops them all, on Ctrl-C too. `--quick` shrinks
@@ -306,6 +307,8 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
+    # Another name keeps this run's seed apart from a concurrent run's (on a shared server).
+    parser.add_argument("--database", help="the seeded database (default: withbowwow_bench)")
     args = parser.parse_args()
     if args.suite == "all":
         suites = [*SEEDED_SUITES_IN_ORDER, "zones"]
@@ -315,7 +318,7 @@ def main() -> None:
     if args.quick:
         results.RESULTS_DIR = BENCH_DATA / "quick-results"
         results.RESULTS_MD = results.RESULTS_DIR / "RESULTS.md"
-    database = "withbowwow_bench_quick" if args.quick else "withbowwow_bench"
+    database = args.database or ("withbowwow_bench_quick" if args.quick else "withbowwow_bench")
     try:
         asyncio.run(run(suites, sizes, args.repeat, database))
     except KeyboardInterrupt:

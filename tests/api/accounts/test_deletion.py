@@ -60,6 +60,11 @@ async def account(api: Api) -> Account:
     dog = await api.call("POST", "/me/dogs", leaver, expect=201, json={"name": "초코"})
     zone = {"lat": 37.5, "lng": 127.0, "radius_m": 200}
     await api.call("POST", "/me/privacy-zones", leaver, expect=201, json=zone)
+    settings = {"push": {"walk_liked": False}, "quiet_hours": {"start": "23:00", "end": "07:00"}}
+    await api.call("PATCH", "/me/notification-settings", leaver, expect=200, json=settings)
+    blocked, blocker = await api.signup(), await api.signup()
+    await api.call("POST", f"/users/{blocked.id}/block", leaver, expect=201)
+    await api.call("POST", f"/users/{leaver.id}/block", blocker, expect=201)
     device_token = f"device-{uuid.uuid4().hex}"
     await api.call(
         "POST", "/devices", leaver, expect=201, json={"token": device_token, "platform": "ios"}
@@ -121,7 +126,7 @@ async def test_no_row_of_the_account_remains_in_any_table(
     leaver = account.leaver
     tables = await _public_tables(db)
     expected = {"users", "walks", "likes", "notifications", "devices", "invitations", "sessions"}
-    assert expected | {"privacy_zones"} <= set(tables)
+    assert expected | {"privacy_zones", "notification_settings", "blocks"} <= set(tables)
     traces = [leaver.id, leaver.email, leaver.nickname, account.device_token]
 
     async def rows_mentioning(table: str) -> dict[str, int]:
@@ -136,7 +141,8 @@ async def test_no_row_of_the_account_remains_in_any_table(
 
     before = {t: await rows_mentioning(t) for t in tables}
     # The set-up holds: the account is in these (a privacy zone row names its owner's id).
-    assert all(before[t] for t in ("users", "walks", "notifications", "privacy_zones"))
+    held = ("users", "walks", "notifications", "privacy_zones", "notification_settings", "blocks")
+    assert all(before[t] for t in held)
     await _delete(api, leaver)
 
     remaining = {t: found for t in tables if (found := await rows_mentioning(t))}
