@@ -4,7 +4,8 @@ The seed's nicknames are mostly Hangul, built like people's (`초코아빠`, `�
 `maru_dad4`; bench/seed.py), so each query below exercises one shape of the ranking: a dog's
 name that starts ~2,000 nicknames (the prefix tier fills the page), a suffix inside ~8,000 (the
 "contains" tier does all the work), a pair spanning name and suffix, and Latin letters both
-ways. A few clients only, so that p99 is the query's, not a queue's.
+ways. A few clients only, so that p99 is the query's, not a queue's; `baseline_profile` is the
+same load on `GET /users/{id}` (one row by primary key), what the machine adds to any request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import quote
 from bench import results
 from bench.api import FEW_CLIENTS, LOAD_PROCESSES, load, tokens
 from bench.procs import Children, free_port, wait_http
+from bench.seed import user_id
 from bench.stack import Stack
 
 if TYPE_CHECKING:
@@ -40,7 +42,16 @@ async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
         base = f"http://127.0.0.1:{port}"
         await wait_http(base + "/healthz", api)
         user_tokens = tokens(stack, sizes.seed.users)
-        figures: dict[str, Any] = {}
+        # The same load on a one-row lookup first: what the shared machine adds to any request.
+        profile = [
+            {"path": f"/users/{user_id(0)}", "headers": {"Authorization": f"Bearer {t}"}}
+            for t in user_tokens
+        ]
+        figures: dict[str, Any] = {
+            "baseline_profile": await load(
+                children, stack, base, profile, FEW_CLIENTS, sizes.http_seconds, "search-baseline"
+            )
+        }
         for name, query in QUERIES.items():
             rng = random.Random(name)
             requests = [
@@ -73,7 +84,8 @@ async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
             f"with {FEW_CLIENTS * LOAD_PROCESSES} clients over {LOAD_PROCESSES} load processes, "
             f"{sizes.http_seconds:g} s a query. Queries: "
             + ", ".join(f"{name} = {query!r}" for name, query in QUERIES.items())
-            + ". The machine was shared with other work while measuring.",
+            + ". baseline_profile: GET /users/{id} under the same load. The machine was shared "
+            "with other work while measuring.",
             "target": "p99 <= 20 ms for a two-letter Hangul query and a three-letter Latin one",
             "verdict": verdict(checks),
             "runs": runs,
