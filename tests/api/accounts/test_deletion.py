@@ -353,3 +353,30 @@ async def test_every_session_ends_and_its_tokens_are_refused(api: Api, account: 
 
 def _bearer(answer: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer['access_token']}"}
+
+
+async def test_the_partners_location_log_keeps_the_entry_naming_no_one(
+    api: Api, db: asyncpg.Connection, account: Account
+) -> None:
+    """As the gateway writes the ledger (services/realtime/ledger.py) for a walk together."""
+    leaver, friend = uuid.UUID(account.leaver.id), uuid.UUID(account.friend.id)
+    walk = uuid.UUID(account.finished_walk_together["id"])
+    for user, direction, partner in ((leaver, "provided", friend), (friend, "received", leaver)):
+        await db.execute(
+            """INSERT INTO location_access_log
+                   (user_id, invitation_id, direction, partner_id, first_at, last_at, count)
+               VALUES ($1, $2, $3, $4, now() - interval '1 hour', now(), 12)""",
+            user,
+            walk,
+            direction,
+            partner,
+        )
+    await _delete(api, account.leaver)
+    log = await api.call("GET", "/me/location-log", account.friend, expect=200)
+    assert [(e["invitation_id"], e["direction"], e["partner"]) for e in log["items"]] == [
+        (str(walk), "received", None)
+    ]
+    assert (
+        await db.fetchval("SELECT count(*) FROM location_access_log WHERE user_id = $1", leaver)
+        == 0
+    )
