@@ -4,8 +4,8 @@
 One rule at the edge, because a time out of that range fails far from where it came in: an
 offset that moves `0001-01-01T00:00:00+14:00` before year 1 overflows `astimezone`, a year-9999
 walk overflows the date arithmetic of badges and rankings, and either reached the database
-driver as a 500. Nothing the server stores or returns is older than 1970 (every id and cursor
-is made by it since), and nothing real is dated after 9000.
+driver as a 500. Nothing the server stores or returns is older than 1970 (its own clock made
+every `created_at`), and nothing real is dated after 9000.
 """
 
 from __future__ import annotations
