@@ -24,6 +24,7 @@ from services.api.app import create_app
 from services.api.notifications.notify import NotificationType
 from shared.errors import _CODES as HTTP_ERROR_CODES
 from tests.conftest import Api, User, make_settings
+from tests.spec_refs import resolve
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
@@ -53,13 +54,7 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local `$ref` (`#/components/...`) to what it names."""
-    while "$ref" in node:
-        target: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
+    return resolve(SPEC, node)
 
 
 def _parameters(path: str, operation: dict[str, Any]) -> list[dict[str, Any]]:

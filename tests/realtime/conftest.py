@@ -32,6 +32,7 @@ from shared.jsonutil import loads
 from shared.logging_setup import AccessLogger
 from shared.settings import Settings
 from shared.tokens import issue_token
+from tests.realtime.protocol_spec import check_server_frame
 
 RECEIVE_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,11 @@ class Gateway:
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
-    return await ws.receive(timeout=RECEIVE_TIMEOUT_S)
+    """The next message; a text frame must be a message docs/asyncapi.yaml documents."""
+    message = await ws.receive(timeout=RECEIVE_TIMEOUT_S)
+    if message.type is WSMsgType.TEXT:
+        check_server_frame(loads(message.data))
+    return message
 
 
 async def next_of_type(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType
 
 from services.realtime.limits import GatewayLimits
 from shared.jsonutil import loads
-from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type
+from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type, receive
 
 # The contract's figure, and the default: more than 30 joins a minute.
 JOINS = GatewayLimits().joins_per_window
@@ -86,7 +86,7 @@ async def test_reconnect_flood_reaches_the_partner_at_2_a_second_newest_last(
 
 
 async def next_frame(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    message = await ws.receive(timeout=10)
+    message = await receive(ws)
     assert message.type is WSMsgType.TEXT, (message.type, ws.close_code)
     frame: dict[str, Any] = loads(message.data)
     return frame

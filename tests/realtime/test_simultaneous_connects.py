@@ -18,6 +18,7 @@ from services.realtime.presence import join_sequence_key, seat_key
 from shared.jsonutil import loads
 from shared.walk_events import walk_channel
 from tests.realtime.conftest import Gateway, Walk, eventually, next_of_type
+from tests.realtime.protocol_spec import check_server_frame
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ async def read_all(ws: aiohttp.ClientWebSocketResponse, frames: list[dict[str, o
     async for message in ws:
         if message.type is WSMsgType.TEXT:
             frames.append(loads(message.data))
+            check_server_frame(frames[-1])
 
 
 @pytest.mark.parametrize("connects", [5, 60])
