@@ -21,19 +21,23 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
-# Owners that no longer exist are skipped (their rows went with the account); a partner that
-# no longer exists is named by no one. Counts of several sockets of one walker add up.
+# One row in per receiving socket, two out: the receiver's `received` and the sender's
+# `provided`. Ids go as text and PostgreSQL casts them (no Python UUID per row). Owners that no
+# longer exist are skipped (their rows went with the account); a partner that no longer exists
+# is named by no one. Counts of several sockets of one person add up.
 UPSERT = """
 INSERT INTO location_access_log AS l
        (user_id, invitation_id, direction, partner_id, first_at, last_at, count)
-SELECT u.id, b.invitation_id, b.direction, p.id,
+SELECT u.id, b.invitation_id, d.direction, p.id,
        to_timestamp(min(b.first_at)), to_timestamp(max(b.last_at)), sum(b.count)
-  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::float8[], $6::float8[],
-              $7::bigint[]) AS b (user_id, invitation_id, direction, partner_id, first_at,
-                                  last_at, count)
-  JOIN users u ON u.id = b.user_id
-  LEFT JOIN users p ON p.id = b.partner_id
- GROUP BY u.id, b.invitation_id, b.direction, p.id
+  FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::uuid[], $4::float8[],
+              $5::float8[], $6::bigint[])
+       AS b (invitation_id, receiver, sender, first_at, last_at, count)
+ CROSS JOIN LATERAL (VALUES ('received', b.receiver, b.sender), ('provided', b.sender, b.receiver))
+       AS d (direction, owner, partner)
+  JOIN users u ON u.id = d.owner
+  LEFT JOIN users p ON p.id = d.partner
+ GROUP BY u.id, b.invitation_id, d.direction, p.id
     ON CONFLICT (user_id, invitation_id, direction) DO UPDATE
    SET first_at = least(l.first_at, EXCLUDED.first_at),
        last_at = greatest(l.last_at, EXCLUDED.last_at),
@@ -77,14 +81,7 @@ class LocationLedger:
         tallies, self._tallies = self._tallies, {}
         if not tallies:
             return
-        columns: list[list[Any]] = [[] for _ in range(7)]
-        for invitation_id, receiver, sender, first, last, count in tallies.values():
-            for row in (
-                (receiver, invitation_id, "received", sender, first, last, count),
-                (sender, invitation_id, "provided", receiver, first, last, count),
-            ):
-                for column, value in zip(columns, row, strict=True):
-                    column.append(value)
+        columns = [list(column) for column in zip(*tallies.values(), strict=True)]
         try:
             await self._pool.execute(UPSERT, *columns)
         except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
