@@ -170,6 +170,7 @@ def configure_logging() -> None:
 def route_template(request: web.BaseRequest) -> str:
     """The matched route's template (`/users/{id}`), never the raw path: bounded, and free of
     ids. Requests no route matched share one value."""
+    # `request.match_info` asserts one exists: a request aiohttp could not parse has none.
     match_info = request._match_info if isinstance(request, web.Request) else None
     resource = match_info.route.resource if match_info is not None else None
     return resource.canonical if resource is not None else "unmatched"
@@ -180,6 +181,11 @@ class AccessLogger(AbstractAccessLogger):
     request's id; no query string, and no header but the user agent (in JSON). In JSON the same
     as fields (`method`, `route`, `path`, `status`, `duration_ms`, ...). The formatters escape
     every value."""
+
+    @property
+    def enabled(self) -> bool:
+        """Below INFO (LOG_LEVEL=WARNING) aiohttp skips the line altogether, as for its own."""
+        return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         route = route_template(request)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 
 import aiohttp
 
+from tests.conftest import sample_value, scrape
 from tests.realtime.conftest import GatewayProcess, Walk, closed_with, next_of_type
 
 EXIT_BOUND_S = 15.0
@@ -73,3 +75,23 @@ async def test_access_log_never_shows_the_token(
     assert f"/ws/walk-together/{walk.id}" in log
     assert walk.inviter.token not in log and "leaky-but-invalid-token" not in log
     assert "token=" not in log
+
+
+async def test_a_gateway_process_serves_metrics_on_its_internal_listener_only(
+    gateway_processes: tuple[GatewayProcess, GatewayProcess],
+    walk: Walk,
+    session: aiohttp.ClientSession,
+) -> None:
+    one, _ = gateway_processes
+    found = re.search(r"gateway metrics and health on http://127\.0\.0\.1:(\d+)/metrics", one.log())
+    assert found, one.log()
+    ws = await session.ws_connect(one.url(walk.id, walk.inviter.token))
+    await next_of_type(ws, "hello")
+    families = await scrape(int(found[1]))
+    assert sample_value(families["withbowwow_ws_connections"], "withbowwow_ws_connections") == 1
+    handshakes = families["withbowwow_ws_handshakes"]
+    assert sample_value(handshakes, "withbowwow_ws_handshakes_total", result="accepted") == 1
+    assert "process_resident_memory_bytes" in families
+    async with session.get(f"http://127.0.0.1:{one.port}/metrics") as public:
+        assert public.status == 404
+    await ws.close()
