@@ -156,11 +156,12 @@ def make_formatter(fmt: LogFormat) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
-def configure_logging() -> None:
-    """Root logging for a service process, from LOG_LEVEL and LOG_FORMAT (read from the
-    environment: logging is set up before the settings are, so their warnings are formatted)."""
+def configure_logging(fmt: LogFormat | None = None) -> None:
+    """Root logging for a service process, from LOG_LEVEL and `fmt` (by default LOG_FORMAT from
+    the environment: logging is set up before the settings are, so that their warnings are
+    formatted; once read, the settings' `log_format`, which `.env` may set, is applied)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(make_formatter(log_format()))
+    handler.setFormatter(make_formatter(fmt or log_format()))
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True
     )

@@ -20,7 +20,9 @@ def process_settings() -> Settings:
     """A service process's settings, read after logging is set up so that their own warnings
     (a development secret) come out formatted like every other line."""
     configure_logging()
-    return Settings()
+    settings = Settings()
+    configure_logging(settings.log_format)  # LOG_FORMAT may come from `.env`
+    return settings
 
 
 def use_uvloop() -> None:
@@ -36,7 +38,7 @@ def serve(app: web.Application, settings: Settings, port: int, name: str) -> Non
     on_shutdown first, while its connections are still open), as `web.run_app` does, but on
     `ContractAppRunner` (requests aiohttp cannot parse get the contract's error shape too) and
     with one log line instead of run_app's banner."""
-    configure_logging()
+    configure_logging(settings.log_format)
     use_uvloop()
     asyncio.run(_serve(app, settings, port, name))
 
