@@ -191,3 +191,28 @@ async def test_a_type_switched_off_is_listed_in_app_but_never_pushed(
     assert "walk_liked" in [n["type"] for n in listed["items"]]
     pushed = [m["data"]["type"] for m in fake_google.delivered("bori-phone")]
     assert "followed" in pushed and "walk_liked" not in pushed
+
+
+async def test_quiet_hours_moved_later_hold_a_held_push_to_their_new_end(
+    api: Api, db: asyncpg.Connection, fake_google: FakeGoogle, push_settings: Settings
+) -> None:
+    bori, choco = await api.signup("보리"), await api.signup("초코")
+    await add_device(db, uuid.UUID(bori.id), "bori-phone")
+    quiet = quiet_around_now()
+    await api.call(
+        "PATCH", "/me/notification-settings", bori, expect=200, json={"quiet_hours": quiet}
+    )
+    due = "SELECT push_held, extract(epoch FROM push_due_at - now())::float8 FROM notifications"
+    async with running_worker(push_settings):
+        await api.follow(choco, bori)
+        await eventually(lambda: db.fetchval(f"{due} WHERE push_held"), what="held")
+        later = dt.datetime.now(SEOUL) + dt.timedelta(hours=3)
+        moved = {"quiet_hours": {"end": later.strftime("%H:%M")}}
+        await api.call("PATCH", "/me/notification-settings", bori, expect=200, json=moved)
+
+        async def held_about_3_hours() -> bool:
+            row = await db.fetchrow(due)
+            return bool(row[0] and row[1] > 2.5 * 3600)
+
+        await eventually(held_about_3_hours, what="held again, to the new end")
+    assert fake_google.delivered("bori-phone") == []

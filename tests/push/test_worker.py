@@ -448,3 +448,30 @@ async def test_pending_pushes_to_a_deleted_account_are_not_sent(
 
 async def _stream_length(redis: aioredis.Redis, length: int) -> bool:
     return bool(await redis.xlen(PUSH_STREAM) == length)
+
+
+async def test_a_stopped_loop_ends_even_when_its_cancellation_surfaces_as_a_database_error(
+    push_settings: Settings,
+) -> None:
+    """asyncpg, cancelled inside a transaction, can raise its rollback's InterfaceError in place
+    of the CancelledError; the loop must still end, or stopping the worker hangs."""
+    started = asyncio.Event()
+    disguised: list[bool] = []
+
+    async def iteration() -> float:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if disguised:  # only the first time, so that a failing test still ends
+                raise
+            disguised.append(True)
+            raise asyncpg.InterfaceError("another operation is in progress") from None
+        return 0.0
+
+    async with open_worker(push_settings) as worker:
+        loop = asyncio.create_task(worker._repeat("test", iteration))
+        await started.wait()
+        loop.cancel()
+        await asyncio.wait({loop}, timeout=10)
+        assert loop.cancelled(), "the loop went on after it was cancelled"

@@ -152,7 +152,10 @@ class PushWorker:
 
     async def _repeat(self, name: str, iteration: Callable[[], Awaitable[float]]) -> None:
         """Run `iteration` forever; it returns the pause before the next run. An outage of Redis
-        or Postgres, or a bug, is logged and waited out: the worker outlives both."""
+        or Postgres, or a bug, is logged and waited out: the worker outlives both. Until it is
+        cancelled, even when the cancellation surfaces as another error: asyncpg, cancelled in a
+        transaction, may raise its rollback's failure instead."""
+        this = asyncio.current_task()
         failures = 0
         while True:
             try:
@@ -174,6 +177,8 @@ class PushWorker:
             except Exception:
                 log.exception("push %s failed", name)
                 pause = 1.0
+            if this is not None and this.cancelling():
+                raise asyncio.CancelledError
             if pause:
                 await asyncio.sleep(pause)
 
