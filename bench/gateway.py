@@ -23,11 +23,12 @@ from typing import Any
 
 import orjson
 
-from bench.procs import Children, free_port, rss_mb, wait_http
+from bench.procs import Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
 from bench.stack import Stack
 from shared.tokens import issue_token
+from tools.local_services import free_port
 
 TOKEN_TTL_S = 3600
 PROBE_RATE_HZ = 1.5

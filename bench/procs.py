@@ -10,7 +10,6 @@ import asyncio
 import ctypes
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -28,13 +27,6 @@ def _die_with_parent() -> None:
     if sys.platform == "linux":
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Children:

@@ -22,10 +22,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bench import api, gateway
-from bench.procs import Children, free_port, raise_open_files_limit, wait_http
+from bench.procs import Children, raise_open_files_limit, wait_http
 from bench.results import RESULTS_DIR, command_line
 from bench.seed import SeedSize, seed
 from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_jwt_secret
+from tools.local_services import free_port
 
 PROFILES = BENCH_DATA / "profiles"
 SUMMARIES = RESULTS_DIR / "profiles"

@@ -18,8 +18,9 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench import fake_fcm, results
-from bench.procs import Children, free_port, rss_mb, wait_http
+from bench.procs import Children, rss_mb, wait_http
 from bench.stack import Stack
+from tools.local_services import free_port
 
 if TYPE_CHECKING:
     from bench.runner import Sizes

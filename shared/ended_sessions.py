@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,6 +35,7 @@ from redis.exceptions import RedisError
 
 from shared.jsonutil import dumps_bytes, loads
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.redis_client import RedisClient
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class EndedSessions:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         *,
         retention_s: float,
         sync_interval_s: float,

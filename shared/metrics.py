@@ -21,7 +21,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, context
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
@@ -33,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from shared.health import healthz
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.redis_client import RedisClient
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class ProcessMetrics:
     def serve_http(self) -> None:
         self.registry.register(self.http)
 
-    def watch_stores(self, pool: asyncpg.Pool, redis: aioredis.Redis) -> None:
+    def watch_stores(self, pool: asyncpg.Pool, redis: RedisClient) -> None:
         """The database pool's connections (sampled on scrape) and the Redis round trip."""
 
         def pool_families() -> Iterator[Any]:
@@ -205,9 +205,7 @@ class ProcessMetrics:
                 log.warning("metrics: a scrape hook failed: %s", type(exc).__name__)
 
 
-def metrics_app(
-    metrics: ProcessMetrics, pool: asyncpg.Pool, redis: aioredis.Redis
-) -> web.Application:
+def metrics_app(metrics: ProcessMetrics, pool: asyncpg.Pool, redis: RedisClient) -> web.Application:
     """The internal listener's app: `GET /metrics` and `GET /healthz`."""
     exposition = make_aiohttp_handler(metrics.registry)
 
@@ -227,7 +225,7 @@ def metrics_app(
 async def metrics_listener(
     metrics: ProcessMetrics,
     pool: asyncpg.Pool,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     *,
     host: str,
     port: int,

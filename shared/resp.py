@@ -17,10 +17,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import hiredis
-import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -28,12 +29,59 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 log = logging.getLogger(__name__)
 
 Command = tuple[Any, ...]
+Address = tuple[str, int]
 CONNECT_TIMEOUT_S = 2.0
 # In subscribed mode (RESP2) every reply is an array whose first element says what it is.
-PUSH_KINDS = frozenset({b"message", b"subscribe", b"unsubscribe", b"pong"})
+# Sharded pub/sub (a cluster's walk channels) answers as `smessage`, `ssubscribe`, `sunsubscribe`.
+PUSH_KINDS = frozenset(
+    {
+        b"message",
+        b"subscribe",
+        b"unsubscribe",
+        b"pong",
+        b"smessage",
+        b"ssubscribe",
+        b"sunsubscribe",
+    }
+)
+# What `on_push` gets for an error reply nobody waits for (a MOVED answer to an SSUBSCRIBE).
+ERROR_PUSH = b"-error"
 # Outside subscribed mode (a pub/sub connection with no channel yet, or none left) Redis answers
 # PING with a plain +PONG instead; it is handed on as the same push as a subscribed-mode pong.
 PLAIN_PONG = b"PONG"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a bare connection goes and how it logs in: REDIS_URL's server, or (`at`) another
+    node of its cluster with the same credentials."""
+
+    host: str = "localhost"
+    port: int = 6379
+    path: str | None = None
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> Endpoint:
+        kwargs = parse_url(url)
+        return cls(
+            host=str(kwargs.get("host", "localhost")),
+            port=int(kwargs.get("port", 6379)),
+            path=kwargs.get("path"),
+            username=kwargs.get("username"),
+            password=kwargs.get("password"),
+            db=int(kwargs.get("db", 0)),
+        )
+
+    def at(self, address: Address) -> Endpoint:
+        """The same login on another node (cluster nodes have no databases but 0)."""
+        return replace(self, host=address[0], port=address[1], path=None, db=0)
+
+    @property
+    def address(self) -> Address:
+        return (self.host, self.port)
 
 
 class RespConnection(asyncio.Protocol):
@@ -77,12 +125,12 @@ class RespConnection(asyncio.Protocol):
                 return
             if reply is False:
                 return
-            if (
-                self._on_push is not None
-                and type(reply) is list
-                and reply
-                and reply[0] in PUSH_KINDS
+            if self._on_push is not None and (
+                (type(reply) is list and reply and reply[0] in PUSH_KINDS)
+                or (not self._waiting and isinstance(reply, hiredis.ReplyError))
             ):
+                if type(reply) is not list:
+                    reply = [ERROR_PUSH, str(reply)]
                 try:
                     self._on_push(reply)
                 except Exception:
@@ -144,30 +192,28 @@ class RespConnection(asyncio.Protocol):
 
 
 async def connect(
-    redis: aioredis.Redis,
+    endpoint: Endpoint,
     name: str,
     on_push: Callable[[list[Any]], None] | None = None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
 ) -> RespConnection:
-    """A new connection to the server `redis` talks to, with its credentials and database."""
-    kwargs = redis.connection_pool.connection_kwargs
+    """A new connection to `endpoint`, logged in, on its database."""
     loop = asyncio.get_running_loop()
 
     def factory() -> RespConnection:
         return RespConnection(on_push)
 
-    async with asyncio.timeout(kwargs.get("socket_connect_timeout") or CONNECT_TIMEOUT_S):
-        if kwargs.get("path"):
-            _, connection = await loop.create_unix_connection(factory, kwargs["path"])
+    async with asyncio.timeout(timeout_s):
+        if endpoint.path:
+            _, connection = await loop.create_unix_connection(factory, endpoint.path)
         else:
-            _, connection = await loop.create_connection(
-                factory, kwargs.get("host", "localhost"), kwargs.get("port", 6379)
-            )
+            _, connection = await loop.create_connection(factory, endpoint.host, endpoint.port)
         setup: list[Command] = []
-        if kwargs.get("password"):
-            user = (kwargs["username"],) if kwargs.get("username") else ()
-            setup.append(("AUTH", *user, kwargs["password"]))
-        if kwargs.get("db"):
-            setup.append(("SELECT", kwargs["db"]))
+        if endpoint.password:
+            user = (endpoint.username,) if endpoint.username else ()
+            setup.append(("AUTH", *user, endpoint.password))
+        if endpoint.db:
+            setup.append(("SELECT", endpoint.db))
         setup.append(("CLIENT", "SETNAME", name))
         try:
             replies = await connection.execute(setup)
@@ -190,8 +236,8 @@ class SharedConnection:
 
     RETRY_AFTER_S = 1.0
 
-    def __init__(self, redis: aioredis.Redis, name: str, timeout_s: float) -> None:
-        self._redis = redis
+    def __init__(self, endpoint: Endpoint, name: str, timeout_s: float) -> None:
+        self._endpoint = endpoint
         self._name = name
         self._timeout_s = timeout_s
         self._connection: RespConnection | None = None
@@ -216,7 +262,7 @@ class SharedConnection:
             if time.monotonic() < self._down_until:
                 raise RedisConnectionError("Redis was unreachable a moment ago")
             try:
-                self._connection = await connect(self._redis, self._name)
+                self._connection = await connect(self._endpoint, self._name)
             except (OSError, TimeoutError, RedisError) as exc:
                 self._down_until = time.monotonic() + self.RETRY_AFTER_S
                 raise RedisConnectionError(f"cannot connect to Redis: {exc!r}") from None

@@ -1,4 +1,8 @@
-"""Walk-together events on Redis pub/sub: one channel per walk (`walk:{invitation_id}`).
+"""Walk-together events on Redis pub/sub: one channel per walk, `walk:{<invitation id>}`.
+
+The braces are a hash tag: on a Redis Cluster the channel and the walk's seats and last
+locations (services/realtime/presence.py) hash to one slot, so the gateway's scripts that touch
+them and publish stay on one shard, and the channel goes over sharded pub/sub (SPUBLISH).
 
 The API publishes `walk_ended` when an invitation leaves `accepted`; every gateway instance with
 a member of that walk is subscribed to its channel and closes both sockets with 4004. The gateway
@@ -9,27 +13,32 @@ from __future__ import annotations
 
 import uuid
 
-import redis.asyncio as aioredis
-
 from shared.jsonutil import dumps_bytes
+from shared.redis_client import RedisClient, is_cluster
 
 WALK_ENDED = "walk_ended"
 
 
 def walk_channel(invitation_id: uuid.UUID | str) -> str:
-    return f"walk:{invitation_id}"
+    return f"walk:{{{invitation_id}}}"
 
 
 def last_location_key(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
     """The user's newest location frame in a walk, kept by the gateways for the partner's
-    `hello`; the API erases it with the user's account."""
-    return f"walk:{invitation_id}:last:{user_id}"
+    `hello`; the API erases it with the user's account. It shares the walk's hash tag."""
+    return f"{walk_channel(invitation_id)}:last:{user_id}"
 
 
-async def publish_walk_ended(redis: aioredis.Redis, invitation_id: uuid.UUID, status: str) -> None:
+def walk_id_of(channel: bytes) -> str:
+    """The invitation id in a walk channel's name."""
+    return channel[len(b"walk:{") : -1].decode()
+
+
+async def publish_walk_ended(redis: RedisClient, invitation_id: uuid.UUID, status: str) -> None:
     """Tell every gateway that this walk is over (`finished`, `cancelled` or `expired`)."""
     message = {"type": WALK_ENDED, "invitation_id": str(invitation_id), "status": status}
-    await redis.publish(walk_channel(invitation_id), dumps_bytes(message))
+    publish = redis.spublish if is_cluster(redis) else redis.publish
+    await publish(walk_channel(invitation_id), dumps_bytes(message))
 
 
 # What the gateways say to each other on the same channel. `location` and `presence` are sent to

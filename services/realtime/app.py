@@ -18,6 +18,7 @@ from services.realtime.keys import (
     presence_key,
     redis_batch_key,
     rooms_key,
+    topology_key,
 )
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
@@ -26,6 +27,7 @@ from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
 from services.realtime.walk_together import walk_together
+from shared.cluster import topology_of
 from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx, ended_sessions_key
 from shared.errors import error_middleware
@@ -40,10 +42,20 @@ REFRESH_SLICES = 10
 
 
 @asynccontextmanager
+async def topology_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Where each walk's keys and channel live: the one Redis, or a cluster's slot map."""
+    app[topology_key] = await topology_of(
+        app[redis_key], app[settings_key].redis_url, "gateway-topology"
+    )
+    yield
+
+
+@asynccontextmanager
 async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with running_batch(app[redis_key]) as batch:
+    topology = app[topology_key]
+    async with running_batch(topology) as batch:
         app[redis_batch_key] = batch
-        app[presence_key] = Presence(batch, app[limits_key])
+        app[presence_key] = Presence(batch, app[limits_key], topology.pubsub)
         yield
 
 
@@ -64,7 +76,7 @@ async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     limits = app[limits_key]
     slow = SlowClients(limits.slow_retry_s)
-    broker: Broker[Connection] = Broker(app[redis_key], limits.pubsub_health_check_s)
+    broker: Broker[Connection] = Broker(app[topology_key], limits.pubsub_health_check_s)
     rooms = Rooms(broker, slow, limits.close_timeout_s)
     app[rooms_key] = rooms
     app[ended_sessions_key].on_ended(rooms.end_sessions)
@@ -121,6 +133,7 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
         [
             db_pool_ctx,
             redis_ctx,
+            topology_ctx,
             metrics_ctx("gateway", lambda s: s.realtime_metrics_port),
             ended_sessions_ctx,
             redis_batch_ctx,

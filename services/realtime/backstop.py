@@ -13,7 +13,7 @@ import uuid
 import asyncpg
 
 from services.realtime.rooms import Rooms
-from shared.walk_events import walk_channel
+from shared.walk_events import walk_channel, walk_id_of
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,10 @@ async def ended_walks(
     return [(row["id"], row["status"]) for row in rows]
 
 
-_CHANNEL_PREFIX = len(walk_channel(""))
-
-
 async def run_backstop(pool: asyncpg.Pool, rooms: Rooms, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        ids = [channel[_CHANNEL_PREFIX:].decode() for channel in rooms.broker.channels()]
+        ids = [walk_id_of(channel) for channel in rooms.broker.channels()]
         if not ids:
             continue
         try:

@@ -1,13 +1,20 @@
 """Pub/sub fan-out in the shape of encode/broadcaster.
 
-One Redis pub/sub connection per process (shared/resp.py); a `channel -> local
-members` registry; SUBSCRIBE when the first local member of a channel joins, UNSUBSCRIBE when
-the last leaves. Each message is handed, with that channel's members, to one `deliver`
-callback, synchronously, as the connection reads it: no task, coroutine or timeout per message.
+One Redis pub/sub connection per process on one Redis, one per primary on a Redis Cluster
+(shared/resp.py; sharded SSUBSCRIBE there, shared/cluster.py); a `channel -> local members`
+registry; SUBSCRIBE when the first local member of a channel joins, UNSUBSCRIBE when the last
+leaves. Each message is handed, with that channel's members, to one `deliver` callback,
+synchronously, as the connection reads it: no task, coroutine or timeout per message.
 
-Membership changes write their (UN)SUBSCRIBE in the order they happen on the one connection, so
-Redis ends in the state the registry describes without a lock. When the connection is lost,
-`listen` reconnects and subscribes to whatever the registry holds by then.
+Membership changes write their (UN)SUBSCRIBE in the order they happen on the channel's
+connection, so Redis ends in the state the registry describes without a lock. When a connection
+is lost, its link reconnects and subscribes to whatever of the registry its node owns by then.
+
+On a cluster the owner of a channel's slot can change (a failover, a resharding). A link that
+loses its connection, a MOVED answer to an SSUBSCRIBE, or the server's own `sunsubscribe` of a
+channel we still hold (it stopped owning the slot) make the broker read the slot map again and
+subscribe each channel where it now lives: the sockets stay open and their walk resumes as soon
+as the new primary is reachable.
 """
 
 from __future__ import annotations
@@ -16,36 +23,60 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.realtime.metrics import counters
 from shared import resp
+from shared.cluster import Topology, redirection
+from shared.resp import Address
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M")
 SUBSCRIBE_CONFIRM_TIMEOUT_S = 5.0
 RECONNECT_PAUSE_S = 0.5
+# Between two reads of the cluster's slot map while channels wait for a new owner.
+TOPOLOGY_PAUSE_S = 0.2
 SUBSCRIBE_CHUNK = 1000
 STARTUP_TIMEOUT_S = 10.0
 
 
+class _Link:
+    """The pub/sub connection to one node, and the task that holds it."""
+
+    __slots__ = ("address", "awaiting_pong", "connection", "task")
+
+    def __init__(self, address: Address) -> None:
+        self.address = address
+        self.connection: resp.RespConnection | None = None
+        self.awaiting_pong = False
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.connection is not None and self.connection.usable
+
+
 class Broker(Generic[M]):
-    def __init__(self, redis: aioredis.Redis, health_check_s: float) -> None:
-        self._redis = redis
+    def __init__(self, topology: Topology, health_check_s: float) -> None:
+        self._topology = topology
         # A PING every so often; a connection that has not answered the previous one is dropped.
         self._health_check_s = health_check_s
+        self._commands = topology.pubsub
         self._members: dict[bytes, set[M]] = {}
+        # Which node each channel was last subscribed on (absent: waiting for one).
+        self._placed: dict[bytes, Address] = {}
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
-        self._connection: resp.RespConnection | None = None
+        self._links: dict[Address, _Link] = {}
         self._deliver: Callable[[bytes, set[M], bytes], None] | None = None
-        self._awaiting_pong = False
         self._stopping = False
-        self._first_connection = asyncio.Event()
+        self._all_connected = asyncio.Event()
+        self._topology_changed = asyncio.Event()
         self.connection_name = f"gateway-pubsub-{uuid.uuid4().hex[:12]}"
+        topology.on_change(self._topology_changed.set)
 
     def members(self, channel: bytes) -> set[M]:
         return self._members.get(channel, set())
@@ -72,18 +103,21 @@ class Broker(Generic[M]):
     async def join(self, channel: bytes, member: M) -> None:
         """Add a local member; returns once Redis confirmed the channel's subscription.
 
-        Raises a Redis connection error (and adds nothing) while the pub/sub connection is down.
+        Raises a Redis connection error (and adds nothing) while the channel's pub/sub
+        connection is down.
         """
         members = self._members.get(channel)
         confirmed: asyncio.Future[None] | None
         if members is None:
-            connection = self._connection
-            if connection is None or not connection.usable:
+            address = self._topology.node_for(channel)
+            link = self._links.get(address)
+            if link is None or not link.usable:
+                self._topology_changed.set()
                 raise RedisError("pub/sub connection is down")
             self._members[channel] = {member}
             confirmed = asyncio.get_running_loop().create_future()
             self._confirmations[channel] = confirmed
-            connection.send([("SUBSCRIBE", channel)])
+            self._subscribe(link, [channel])
         else:
             members.add(member)
             confirmed = self._confirmations.get(channel)
@@ -105,72 +139,179 @@ class Broker(Generic[M]):
         confirmed = self._confirmations.pop(channel, None)
         if confirmed is not None and not confirmed.done():
             confirmed.cancel()
-        connection = self._connection
+        address = self._placed.pop(channel, None)
+        link = self._links.get(address) if address is not None else None
         # Down: the next connection subscribes only to what the registry still holds.
-        if connection is not None and connection.usable:
-            connection.send([("UNSUBSCRIBE", channel)])
+        if link is not None and link.usable:
+            assert link.connection is not None
+            link.connection.send([(self._commands.unsubscribe, channel)])
+
+    def _subscribe(self, link: _Link, channels: list[bytes]) -> None:
+        assert link.connection is not None
+        for start in range(0, len(channels), SUBSCRIBE_CHUNK):
+            chunk = channels[start : start + SUBSCRIBE_CHUNK]
+            link.connection.send([(self._commands.subscribe, *chunk)])
+        for channel in channels:
+            self._placed[channel] = link.address
 
     async def connected(self) -> None:
-        """Returns once `listen` has connected the first time (a process starts serving then)."""
+        """Returns once every node's link has connected (a process starts serving then)."""
         async with asyncio.timeout(STARTUP_TIMEOUT_S):
-            await self._first_connection.wait()
+            await self._all_connected.wait()
 
     def stop(self) -> None:
         """Make `listen` return: no reconnect after this."""
         self._stopping = True
-        if self._connection is not None:
-            self._connection.close()
+        self._topology_changed.set()
+        for link in self._links.values():
+            if link.connection is not None:
+                link.connection.close()
 
     async def listen(self, deliver: Callable[[bytes, set[M], bytes], None]) -> None:
-        """Hold the process's pub/sub connection until `stop()`; run it as a single task."""
+        """Hold the process's pub/sub connections until `stop()`; run it as a single task."""
         self._deliver = deliver
-        while not self._stopping:
+        self._follow_primaries()
+        try:
+            while True:
+                await self._topology_changed.wait()
+                self._topology_changed.clear()
+                if self._stopping:
+                    break
+                try:
+                    await self._topology.refresh()
+                except RedisError as exc:
+                    log.warning("cluster slot map not read (%s); retrying", exc)
+                    self._topology_changed.set()
+                self._follow_primaries()
+                self._place_channels()
+                await asyncio.sleep(TOPOLOGY_PAUSE_S)
+        finally:
+            links = list(self._links.values())
+            self._links.clear()
+            for link in links:
+                await self._stop_link(link)
+
+    def _follow_primaries(self) -> None:
+        """A link for every primary; none for a node that no longer is one."""
+        primaries = self._topology.primaries()
+        for address in primaries:
+            if address not in self._links:
+                link = _Link(address)
+                self._links[address] = link
+                link.task = asyncio.create_task(self._hold(link), name=f"pubsub-{address}")
+        for address in [a for a in self._links if a not in primaries]:
+            link = self._links.pop(address)
+            for channel in [c for c, a in self._placed.items() if a == address]:
+                del self._placed[channel]
+            if link.connection is not None:
+                link.connection.close()
+
+    def _place_channels(self) -> None:
+        """Subscribe every channel on the node that now owns it (leaving the old one's)."""
+        moves: dict[Address, list[bytes]] = {}
+        for channel in self._members:
+            owner = self._topology.node_for(channel)
+            where = self._placed.get(channel)
+            if where == owner:
+                continue
+            old = self._links.get(where) if where is not None else None
+            if old is not None and old.usable:
+                assert old.connection is not None
+                old.connection.send([(self._commands.unsubscribe, channel)])
+            self._placed.pop(channel, None)
+            moves.setdefault(owner, []).append(channel)
+        for address, channels in moves.items():
+            link = self._links.get(address)
+            if link is not None and link.usable:
+                log.info("resubscribing %d walk channels on %s:%d", len(channels), *address)
+                self._subscribe(link, channels)
+            # Else that link subscribes them when it connects.
+
+    async def _stop_link(self, link: _Link) -> None:
+        if link.connection is not None:
+            link.connection.close()
+        if link.task is not None:
+            link.task.cancel()
+            with suppress(asyncio.CancelledError):
+                await link.task
+
+    async def _hold(self, link: _Link) -> None:
+        """Keep `link` connected while its node is a primary; subscribe what it owns."""
+        endpoint = self._topology.endpoint_for(link.address)
+
+        def on_push(push: list[Any]) -> None:
+            self._on_push(link, push)
+
+        while not self._stopping and self._links.get(link.address) is link:
             try:
-                connection = await resp.connect(self._redis, self.connection_name, self._on_push)
+                connection = await resp.connect(endpoint, self.connection_name, on_push)
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("pub/sub connection failed (%s); retrying", type(exc).__name__)
+                self._topology_changed.set()
                 await asyncio.sleep(RECONNECT_PAUSE_S)
                 continue
-            channels = list(self._members)
-            for start in range(0, len(channels), SUBSCRIBE_CHUNK):
-                connection.send([("SUBSCRIBE", *channels[start : start + SUBSCRIBE_CHUNK])])
-            self._connection = connection
-            self._first_connection.set()
-            try:
-                await self._check_health(connection)
-            finally:
-                self._connection = None
+            if self._links.get(link.address) is not link:
                 connection.close()
+                break
+            link.connection = connection
+            mine = [c for c in self._members if self._topology.node_for(c) == link.address]
+            self._subscribe(link, mine)
+            if all(other.usable for other in self._links.values()):
+                self._all_connected.set()
+            try:
+                await self._check_health(link, connection)
+            finally:
+                link.connection = None
+                connection.close()
+                if self._links.get(link.address, link) is link:
+                    for channel in [c for c, a in self._placed.items() if a == link.address]:
+                        del self._placed[channel]
             if not self._stopping:
                 counters.pubsub_reconnects += 1
                 log.warning("pub/sub connection lost; reconnecting")
+                self._topology_changed.set()
                 await asyncio.sleep(RECONNECT_PAUSE_S)
 
-    async def _check_health(self, connection: resp.RespConnection) -> None:
+    async def _check_health(self, link: _Link, connection: resp.RespConnection) -> None:
         """Returns when the connection is lost; drops one that stopped answering PINGs."""
-        self._awaiting_pong = False
+        link.awaiting_pong = False
         while not connection.lost.done():
             await asyncio.wait([connection.lost], timeout=self._health_check_s)
             if connection.lost.done() or not connection.usable:
                 break
-            if self._awaiting_pong:
+            if link.awaiting_pong:
                 log.warning("pub/sub connection did not answer a PING; dropping it")
                 connection.abort()
                 break
-            self._awaiting_pong = True
+            link.awaiting_pong = True
             connection.send([("PING",)])
         await connection.lost
 
-    def _on_push(self, push: list[Any]) -> None:
+    def _on_push(self, link: _Link, push: list[Any]) -> None:
         kind = push[0]
-        if kind == b"message":
+        commands = self._commands
+        if kind == commands.message:
             channel = push[1]
             members = self._members.get(channel)
             if members and self._deliver is not None:
                 self._deliver(channel, members, push[2])
-        elif kind == b"subscribe":
+        elif kind == commands.subscribed:
             confirmed = self._confirmations.pop(push[1], None)
             if confirmed is not None and not confirmed.done():
                 confirmed.set_result(None)
+        elif kind == commands.unsubscribed:
+            channel = push[1]
+            if channel in self._members and self._placed.get(channel) == link.address:
+                # Not ours: the node gave the channel's slot up (failover, resharding).
+                del self._placed[channel]
+                self._topology_changed.set()
         elif kind == b"pong":
-            self._awaiting_pong = False
+            link.awaiting_pong = False
+        elif kind == resp.ERROR_PUSH:
+            redirect = redirection(push[1])
+            if redirect is not None:
+                _, slot, owner = redirect
+                self._topology.moved(slot, owner)
+            else:
+                log.warning("pub/sub error from %s:%d: %s", *link.address, push[1])
+            self._topology_changed.set()

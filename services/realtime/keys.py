@@ -9,9 +9,12 @@ from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
+from shared.cluster import Topology
 
 ledger_key = web.AppKey("ledger", LocationLedger)
 limits_key = web.AppKey("limits", GatewayLimits)
 presence_key = web.AppKey("presence", Presence)
 redis_batch_key = web.AppKey("redis_batch", RedisBatch)
 rooms_key = web.AppKey("rooms", Rooms)
+# The one Redis, or a Redis Cluster's slot map (shared/cluster.py).
+topology_key: web.AppKey[Topology] = web.AppKey("topology")

@@ -1,13 +1,15 @@
 """Who is online in a walk, their last location, and which socket owns a user's seat.
 
-Redis keys, all per walk and user (so they outlive any one gateway and any one socket):
-- `walk:{id}:online:{user}`: the id of the socket that owns the seat, with a short TTL each
+Redis keys, all per walk and user (so they outlive any one gateway and any one socket), and
+hash-tagged with the walk's channel `walk:{<id>}` (shared/walk_events.py) so that on a Redis
+Cluster they share its slot, and each script below, which publishes, runs on the walk's shard:
+- `walk:{<id>}:online:<user>`: the id of the socket that owns the seat, with a short TTL each
   gateway refreshes for its sockets; a crashed gateway's users go offline when it lapses.
-- `walk:{id}:last:{user}` (`shared.walk_events.last_location_key`): the user's newest location
+- `walk:{<id>}:last:<user>` (`shared.walk_events.last_location_key`): the user's newest location
   frame, for the partner's `hello`.
-- `walk:{id}:seq:{user}`: how many sockets the user has opened to the walk; each join takes the
+- `walk:{<id>}:seq:<user>`: how many sockets the user has opened to the walk; each join takes the
   next number, so of simultaneous connects (on any instances) the last admitted is the highest.
-- `walk:{id}:joins:{user}`: the user's joins of the last `join_window_s` (a sorted set by time),
+- `walk:{<id>}:joins:<user>`: the user's joins of the last `join_window_s` (a sorted set by time),
   the per-person reconnect limit that every instance reads.
 
 Joining and leaving are Lua scripts, so "count the join, take the seat, tell the partner or
@@ -21,12 +23,15 @@ from dataclasses import dataclass
 
 from services.realtime.limits import GatewayLimits
 from services.realtime.redis_batch import RedisBatch
+from shared.cluster import SHARDED, PubSubCommands
 from shared.walk_events import (
     last_location_key,
     presence_event,
     replaced_event_prefix,
     walk_channel,
 )
+
+# The scripts are written with PUBLISH; on a cluster they go out with SPUBLISH instead.
 
 # KEYS: own seat, partner's seat, partner's last location, own join sequence, own recent joins.
 # ARGV: connection id, seat TTL, channel, "online" presence event, "replaced" event up to its
@@ -59,7 +64,8 @@ end
 return {seq, redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3])}
 """
 
-# KEYS: seats to extend. ARGV: TTL. One command for many seats: cheap to send and to parse.
+# KEYS: seats to extend. ARGV: TTL. One command for many seats: cheap to send and to parse (on
+# one Redis; on a cluster the seats of different walks are in different slots: one EXPIRE each).
 REFRESH_SCRIPT = """
 for _, key in ipairs(KEYS) do
   redis.call('EXPIRE', key, ARGV[1])
@@ -80,15 +86,15 @@ return 0
 
 
 def seat_key(invitation_id: str, user_id: str) -> str:
-    return f"walk:{invitation_id}:online:{user_id}"
+    return f"{walk_channel(invitation_id)}:online:{user_id}"
 
 
 def join_sequence_key(invitation_id: str, user_id: str) -> str:
-    return f"walk:{invitation_id}:seq:{user_id}"
+    return f"{walk_channel(invitation_id)}:seq:{user_id}"
 
 
 def recent_joins_key(invitation_id: str, user_id: str) -> str:
-    return f"walk:{invitation_id}:joins:{user_id}"
+    return f"{walk_channel(invitation_id)}:joins:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +110,13 @@ class TooManyJoins(Exception):
 
 
 class Presence:
-    def __init__(self, batch: RedisBatch, limits: GatewayLimits) -> None:
+    def __init__(self, batch: RedisBatch, limits: GatewayLimits, pubsub: PubSubCommands) -> None:
         self._batch = batch
         self._limits = limits
+        self._publish = pubsub.publish
+        self._sharded = pubsub is SHARDED
+        self._join_script = JOIN_SCRIPT.replace("'PUBLISH'", f"'{pubsub.publish}'")
+        self._leave_script = LEAVE_SCRIPT.replace("'PUBLISH'", f"'{pubsub.publish}'")
 
     async def join(
         self, invitation_id: str, user_id: str, partner_id: str, connection_id: str
@@ -115,7 +125,7 @@ class Presence:
         limits = self._limits
         reply = await self._batch.call(
             "EVAL",
-            JOIN_SCRIPT,
+            self._join_script,
             5,
             seat_key(invitation_id, user_id),
             seat_key(invitation_id, partner_id),
@@ -139,7 +149,7 @@ class Presence:
     def leave(self, invitation_id: str, user_id: str, connection_id: str) -> None:
         self._batch.fire(
             "EVAL",
-            LEAVE_SCRIPT,
+            self._leave_script,
             1,
             seat_key(invitation_id, user_id),
             connection_id,
@@ -154,7 +164,7 @@ class Presence:
 
         `channel` is the socket's own; the last-location key is formatted here, per location,
         rather than kept on every socket (~120 bytes each)."""
-        self._batch.fire("PUBLISH", channel, frame)
+        self._batch.fire(self._publish, channel, frame)
         self._batch.fire(
             "SET",
             last_location_key(invitation_id, user_id),
@@ -166,6 +176,10 @@ class Presence:
     def refresh(self, seats: list[tuple[str, str]]) -> None:
         """Extend the seats of this process's sockets ((invitation_id, user_id) pairs)."""
         keys = [seat_key(invitation_id, user_id) for invitation_id, user_id in seats]
+        if self._sharded:
+            for key in keys:
+                self._batch.fire("EXPIRE", key, self._limits.presence_ttl_s)
+            return
         for start in range(0, len(keys), REFRESH_CHUNK):
             chunk = keys[start : start + REFRESH_CHUNK]
             self._batch.fire(

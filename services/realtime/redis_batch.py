@@ -4,7 +4,9 @@ Thousands of sockets publishing, joining and leaving at once would otherwise eac
 pooled connection (the pool refuses past its size) and pay a round trip apiece. Here commands
 queue up while the previous batch is in flight and go out together in the next one, written
 in one piece on the process's own RESP connection (shared/resp.py's SharedConnection, which
-reconnects on demand and drops a connection whose reply is late).
+reconnects on demand and drops a connection whose reply is late). On a Redis Cluster a batch is
+split by the shard that owns each command's key and the parts go out at once, one connection
+per primary (shared/cluster.py's ClusterConnection).
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared.resp import SharedConnection
+from shared.cluster import Topology, pipelined_connection
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,13 @@ REPLY_TIMEOUT_S = 5.0
 
 
 class RedisBatch:
-    def __init__(self, redis: aioredis.Redis, max_batch: int = 1000) -> None:
+    def __init__(self, topology: Topology, max_batch: int = 1000) -> None:
         self._max_batch = max_batch
         self._pending: list[tuple[Command, asyncio.Future[Any] | None]] = []
         self._wakeup = asyncio.Event()
         self._stopping = False
         self.connection_name = f"gateway-batch-{uuid.uuid4().hex[:12]}"
-        self._connection = SharedConnection(redis, self.connection_name, REPLY_TIMEOUT_S)
+        self._connection = pipelined_connection(topology, self.connection_name, REPLY_TIMEOUT_S)
 
     def fire(self, *command: Any) -> None:
         """Queue a command whose answer nobody waits for (a failure is logged)."""
@@ -84,25 +85,30 @@ class RedisBatch:
                 if future is not None and not future.done():
                     future.set_exception(exc)
             return
+        unanswered: list[tuple[Command, Exception]] = []
         for (command, future), result in zip(batch, results, strict=True):
             failed = isinstance(result, Exception)
             if future is None:
                 if failed:
-                    log.warning("redis %s failed: %s", command[0], result)
+                    unanswered.append((command, result))
             elif not future.done():
                 if failed:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+        if unanswered:
+            # One line, not one per command: a shard down fails a share of every batch.
+            (command, error), more = unanswered[0], len(unanswered) - 1
+            log.warning("redis %s failed: %s (and %d more commands)", command[0], error, more)
 
 
 @asynccontextmanager
-async def running_batch(redis: aioredis.Redis) -> AsyncIterator[RedisBatch]:
+async def running_batch(topology: Topology) -> AsyncIterator[RedisBatch]:
     """The batch and its writer task; on exit, what is still queued is sent before stopping.
 
     Stopped by a flag rather than cancelled, so a batch in flight is never cut in half.
     """
-    batch = RedisBatch(redis)
+    batch = RedisBatch(topology)
     task = asyncio.create_task(batch.run(), name="redis-batch")
     try:
         yield batch

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from shared.logging_setup import AccessLogger
 from shared.settings import Settings
 from shared.tokens import issue_token
 from tests.realtime.protocol_spec import check_server_frame
+from tools.local_services import free_port
 
 RECEIVE_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,12 +200,6 @@ class GatewayProcess:
 
     def log(self) -> str:
         return self.log_path.read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager

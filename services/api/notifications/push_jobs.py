@@ -15,10 +15,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
 from shared.logging_setup import request_id_var
+from shared.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ EMIT_TIMEOUT_S = 2.0
 
 
 async def add_push_jobs(
-    redis: aioredis.Redis, notification_ids: Iterable[uuid.UUID], request_id: str | None = None
+    redis: RedisClient, notification_ids: Iterable[uuid.UUID], request_id: str | None = None
 ) -> None:
     """XADD one job per notification id (one round trip), with the id of the request that
     caused them, so the worker's lines about each push carry it too."""
@@ -48,7 +48,7 @@ async def add_push_jobs(
 class PushJobEmitter:
     """Emits jobs after commit without making the request wait for Redis."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -78,7 +78,7 @@ class PushJobEmitter:
 
 
 @asynccontextmanager
-async def push_emitter(redis: aioredis.Redis) -> AsyncIterator[PushJobEmitter]:
+async def push_emitter(redis: RedisClient) -> AsyncIterator[PushJobEmitter]:
     emitter = PushJobEmitter(redis)
     try:
         yield emitter

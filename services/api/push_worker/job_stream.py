@@ -1,5 +1,8 @@
 """The Redis half of the job queue: the `push:jobs` stream read through a consumer group, and
-`push:retry`, a sorted set of jobs waiting out their backoff (score: due time in ms).
+`push:retry:{push:jobs}`, a sorted set of jobs waiting out their backoff (score: due time in ms).
+
+The retry set's hash tag is the stream's own name, so on a Redis Cluster both keys share the
+stream's slot and the promoting script stays on one shard (docs/push.md: why one slot).
 
 Redis only carries ids; losing any of this (a restart without persistence) delays jobs until the
 sweeper re-emits them from their rows, it never loses them.
@@ -12,13 +15,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from services.api.notifications.push_jobs import PUSH_STREAM, PUSH_STREAM_MAXLEN
+from shared.redis_client import RedisClient
 
 CONSUMER_GROUP = "push-workers"
-RETRY_KEY = "push:retry"
+RETRY_KEY = f"push:retry:{{{PUSH_STREAM}}}"
 
 # Moves due retries into the stream atomically, so two workers never both re-emit one.
 _PROMOTE_DUE = """
@@ -66,7 +69,7 @@ def is_missing_group(exc: ResponseError) -> bool:
 
 
 class JobStream:
-    def __init__(self, redis: aioredis.Redis, consumer: str) -> None:
+    def __init__(self, redis: RedisClient, consumer: str) -> None:
         self._redis = redis
         self.consumer = consumer
         self._promote = redis.register_script(_PROMOTE_DUE)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge
 from redis.exceptions import ResponseError
 
@@ -24,6 +23,7 @@ from services.api.notifications.push_jobs import PUSH_STREAM
 from services.api.push_worker.fcm import Outcome, SendResult
 from services.api.push_worker.job_stream import CONSUMER_GROUP, RETRY_KEY
 from shared.metrics import ProcessMetrics, SampledCollector, counter, gauge
+from shared.redis_client import RedisClient
 
 # FCM's error codes and the google.rpc statuses it answers with; anything else is "other", so a
 # misbehaving endpoint cannot grow the label without bound.
@@ -95,7 +95,7 @@ class PushMetrics:
     def sent(self, result: SendResult) -> None:
         self._sends.labels(send_result(result)).inc()
 
-    def watch(self, redis: aioredis.Redis, in_flight: Callable[[], int]) -> None:
+    def watch(self, redis: RedisClient, in_flight: Callable[[], int]) -> None:
         """The backlog, asked of Redis at each scrape; the jobs this worker holds."""
 
         def sampled() -> Iterator[Any]:
@@ -118,7 +118,7 @@ class PushMetrics:
         self.process.scrape_hooks.append(backlog)
 
 
-async def _unread(redis: aioredis.Redis) -> tuple[int, float | None]:
+async def _unread(redis: RedisClient) -> tuple[int, float | None]:
     """Entries no worker has read yet, and the oldest one's time (its id's milliseconds)."""
     try:
         groups = await redis.xinfo_groups(PUSH_STREAM)

@@ -3,7 +3,7 @@
 One process runs five loops:
 - reader: XREADGROUP new entries while there is room for more jobs in flight;
 - reclaimer: XAUTOCLAIM entries a crashed worker read but never acknowledged;
-- promoter: moves jobs whose backoff is over from `push:retry` back into the stream;
+- promoter: moves jobs whose backoff is over from `push:retry:{push:jobs}` back into the stream;
 - sweeper: re-emits pending rows that no Redis entry carries any more (the row is the truth);
 - settler: records finished attempts in batches (one transaction), then acknowledges entries.
 Each job is its own task and each send only waits for a send slot, so a slow device holds up
@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from services.api.notifications.push_jobs import add_push_jobs
@@ -48,6 +47,7 @@ from services.api.push_worker.store import (
     wait_times,
 )
 from shared.logging_setup import request_id_var
+from shared.redis_client import RedisClient
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class PushWorker:
         self,
         settings: Settings,
         pool: asyncpg.Pool,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         sender: PushSender,
         metrics: PushMetrics,
         *,

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
@@ -30,6 +29,7 @@ from services.api.web.seoul_time import week_start
 from shared.errors import invalid
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
+from shared.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -56,7 +56,7 @@ async def user_summaries(
 
 
 async def _from_redis(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     pool: asyncpg.Pool,
     start: dt.datetime,
     members: list[uuid.UUID] | None,

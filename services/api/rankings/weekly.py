@@ -1,24 +1,27 @@
 """Weekly rankings: Redis keeps each Seoul week's totals; PostgreSQL stays the source of truth.
 
-Per week (keyed by its Monday in Seoul):
+Per week (keyed by its Monday in Seoul; the braces are literal, a hash tag, so that on a Redis
+Cluster a week's keys share one slot and every script below runs on one shard):
 
-- `rank:weekly:{date}:distance` ZSET user id -> total distance in whole millimetres (integers,
+- `rank:weekly:{<date>}:distance` ZSET user id -> total distance in whole millimetres (integers,
   so equal distances tie exactly and sums never drift by float rounding),
-- `rank:weekly:{date}:walks` HASH user id -> walk count,
-- `rank:weekly:{date}:counted` SET of the ids of the walks those totals include,
-- `rank:weekly:{date}:built` marker: the keys above hold the whole week.
+- `rank:weekly:{<date>}:walks` HASH user id -> walk count,
+- `rank:weekly:{<date>}:counted` SET of the ids of the walks those totals include,
+- `rank:weekly:{<date>}:built` marker: the keys above hold the whole week.
 
 A week whose marker is missing (never built, expired, or Redis lost it) is rebuilt from the walks
-table. A rebuild may read the database just before or just after a walk commits, and that walk's
-hook may run before or after the rebuild lands; the `counted` set makes adding or removing a walk
-idempotent, and a rebuild only lands if no other rebuild did in between (WATCH on the marker), so
-the totals end up exact in every interleaving.
+table, into keys of its own, which one script then moves in place unless a marker appeared
+meanwhile. A rebuild may read the database just before or just after a walk commits, and that
+walk's hook may run before or after the rebuild lands; the `counted` set makes adding or removing
+a walk idempotent, and a rebuild only lands if no other rebuild did in between, so the totals end
+up exact in every interleaving.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,13 +29,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
-from redis.exceptions import WatchError
 from redis.typing import FieldT
 
 from services.api.notifications.notify import notify
 from services.api.web.seoul_time import week_end, week_start
+from shared.redis_client import RedisClient
 
 if TYPE_CHECKING:
     from services.api.rankings.walk_facts import WalkFacts
@@ -46,6 +48,7 @@ clock_key: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock")
 WEEK_TTL_S = 5 * 7 * 24 * 3600
 # Redis holds up to this many walk ids per SADD while rebuilding (bounded command size).
 REBUILD_CHUNK = 10_000
+REBUILD_TTL_S = 600
 # A walk that leaps over a crowd notifies only the nearest ones it passed: the fan-out of one
 # request must stay bounded, and those far below care least about being passed by a leader.
 MAX_OVERTAKEN_NOTIFIED = 50
@@ -94,14 +97,32 @@ return 'removed'
 
 
 # KEYS: built, distance, walks, counted. ARGV: user id, then the ids of their walks that week.
-# Takes a deleted account out of a week Redis holds. Rewriting the marker aborts a rebuild in
-# flight (its WATCH), which may have read the account's walks before they were deleted.
+# Takes a deleted account out of a week Redis holds. A rebuild in flight, which may have read
+# the account's walks before they were deleted, lands only where no marker is (_INSTALL_REBUILD).
 _FORGET_USER = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[1], '1', 'KEEPTTL')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 for i = 2, #ARGV do redis.call('SREM', KEYS[4], ARGV[i]) end
+return 1
+"""
+
+# KEYS: built, distance, walks, counted, then the rebuild's distance, walks, counted.
+# ARGV: TTL. Returns 1 if the rebuild landed, 0 if another one had (its keys are dropped).
+_INSTALL_REBUILD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+  return 0
+end
+for i = 2, 4 do
+  if redis.call('EXISTS', KEYS[i + 3]) == 1 then
+    redis.call('RENAME', KEYS[i + 3], KEYS[i])
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 1
 """
 
@@ -128,8 +149,18 @@ class WeekKeys:
 
     @classmethod
     def of(cls, start: dt.datetime) -> WeekKeys:
-        prefix = f"rank:weekly:{start.date().isoformat()}"
+        prefix = f"rank:weekly:{{{start.date().isoformat()}}}"
         return cls(f"{prefix}:built", f"{prefix}:distance", f"{prefix}:walks", f"{prefix}:counted")
+
+    def rebuild(self) -> WeekKeys:
+        """Where one rebuild writes before it lands: the week's slot, a name of its own."""
+        token = secrets.token_hex(8)
+        return WeekKeys(
+            self.built,
+            f"{self.distance}:rebuild:{token}",
+            f"{self.walks}:rebuild:{token}",
+            f"{self.counted}:rebuild:{token}",
+        )
 
     @property
     def all(self) -> list[str]:
@@ -159,7 +190,7 @@ async def week_walks(
 
 
 async def ensure_week(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     pool: asyncpg.Pool,
     start: dt.datetime,
     excluding: uuid.UUID | None = None,
@@ -172,43 +203,39 @@ async def ensure_week(
     keys = WeekKeys.of(start)
     if await redis.exists(keys.built):
         return
-    async with redis.pipeline(transaction=True) as pipe:
-        try:
-            await pipe.watch(keys.built)
-            if await pipe.exists(keys.built):
-                return
-            async with pool.acquire() as conn:
-                rows = await week_walks(conn, start, excluding)
-            distances: Counter[str] = Counter()
-            counts: Counter[FieldT] = Counter()  # FieldT: what redis-py's hset accepts
-            for row in rows:
-                distances[str(row["user_id"])] += row["distance_mm"]
-                counts[str(row["user_id"])] += 1
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.delete(keys.distance, keys.walks, keys.counted)
-            if rows:
-                pipe.zadd(keys.distance, dict(distances))
-                pipe.hset(keys.walks, mapping=counts)
-                walk_ids = [str(row["id"]) for row in rows]
-                for i in range(0, len(walk_ids), REBUILD_CHUNK):
-                    pipe.sadd(keys.counted, *walk_ids[i : i + REBUILD_CHUNK])
-            for key in keys.all:
-                pipe.expire(key, WEEK_TTL_S)
-            pipe.set(keys.built, "1", ex=WEEK_TTL_S)
-            await pipe.execute()
-            log.info("rebuilt weekly ranking %s from %d walks", start.date(), len(rows))
-        except WatchError:
-            # Another process rebuilt it first; the `counted` set keeps both results exact.
-            return
+    async with pool.acquire() as conn:
+        rows = await week_walks(conn, start, excluding)
+    distances: Counter[str] = Counter()
+    counts: Counter[FieldT] = Counter()  # FieldT: what redis-py's hset accepts
+    for row in rows:
+        distances[str(row["user_id"])] += row["distance_mm"]
+        counts[str(row["user_id"])] += 1
+    scratch = keys.rebuild()
+    async with redis.pipeline(transaction=False) as pipe:
+        if rows:
+            pipe.zadd(scratch.distance, dict(distances))
+            pipe.hset(scratch.walks, mapping=counts)
+            walk_ids = [str(row["id"]) for row in rows]
+            for i in range(0, len(walk_ids), REBUILD_CHUNK):
+                pipe.sadd(scratch.counted, *walk_ids[i : i + REBUILD_CHUNK])
+        # A rebuild that dies before it lands leaves nothing behind for long.
+        for key in scratch.all[1:]:
+            pipe.expire(key, REBUILD_TTL_S)
+        await pipe.execute()
+    install = redis.register_script(_INSTALL_REBUILD)
+    landed = await install(keys=[*keys.all, *scratch.all[1:]], args=[WEEK_TTL_S])
+    if landed:
+        log.info("rebuilt weekly ranking %s from %d walks", start.date(), len(rows))
+    # Else another process rebuilt it first; the `counted` set keeps both results exact.
 
 
-async def forget_week(redis: aioredis.Redis, started_at: dt.datetime) -> None:
+async def forget_week(redis: RedisClient, started_at: dt.datetime) -> None:
     """Drop the marker of a walk's week so the next use rebuilds it (after a failed update)."""
     await redis.delete(WeekKeys.of(week_start(started_at)).built)
 
 
 async def count_walk(
-    redis: aioredis.Redis, pool: asyncpg.Pool, walk: WalkFacts
+    redis: RedisClient, pool: asyncpg.Pool, walk: WalkFacts
 ) -> list[tuple[uuid.UUID, int]]:
     """Add a committed walk to its week; return whom it overtook, with their new ranks."""
     start = week_start(walk.started_at)
@@ -230,7 +257,7 @@ async def count_walk(
     return [(uuid.UUID(pairs[i].decode()), int(pairs[i + 1])) for i in range(0, len(pairs), 2)]
 
 
-async def uncount_walk(redis: aioredis.Redis, pool: asyncpg.Pool, walk: WalkFacts) -> None:
+async def uncount_walk(redis: RedisClient, pool: asyncpg.Pool, walk: WalkFacts) -> None:
     """Take a deleted walk out of its week."""
     start = week_start(walk.started_at)
     keys = WeekKeys.of(start)
@@ -242,16 +269,16 @@ async def uncount_walk(redis: aioredis.Redis, pool: asyncpg.Pool, walk: WalkFact
 
 
 async def forget_user(
-    redis: aioredis.Redis, user_id: uuid.UUID, walks: Iterable[tuple[uuid.UUID, dt.datetime]]
+    redis: RedisClient, user_id: uuid.UUID, walks: Iterable[tuple[uuid.UUID, dt.datetime]]
 ) -> None:
     """Take a deleted account out of every week its walks (id, started_at) were counted in."""
     by_week: dict[dt.datetime, list[str]] = {}
     for walk_id, started_at in walks:
         by_week.setdefault(week_start(started_at), []).append(str(walk_id))
-    forget = redis.register_script(_FORGET_USER)
     async with redis.pipeline(transaction=False) as pipe:
+        # EVAL rather than a registered script: a cluster's pipeline loads no script first.
         for start, walk_ids in by_week.items():
-            await forget(keys=WeekKeys.of(start).all, args=[str(user_id), *walk_ids], client=pipe)
+            pipe.eval(_FORGET_USER, 4, *WeekKeys.of(start).all, str(user_id), *walk_ids)
         await pipe.execute()
 
 
@@ -312,7 +339,7 @@ def _scored(entries: Iterable[Any]) -> list[tuple[uuid.UUID, int]]:
     return [(uuid.UUID(member.decode()), int(score)) for member, score in entries]
 
 
-async def global_top(redis: aioredis.Redis, keys: WeekKeys, limit: int) -> list[Standing]:
+async def global_top(redis: RedisClient, keys: WeekKeys, limit: int) -> list[Standing]:
     """The first `limit` of the week's global ranking."""
     top = _scored(await redis.zrange(keys.distance, 0, limit - 1, desc=True, withscores=True))
     if len(top) == limit:
@@ -327,7 +354,7 @@ async def global_top(redis: aioredis.Redis, keys: WeekKeys, limit: int) -> list[
 
 
 async def global_standing(
-    redis: aioredis.Redis, keys: WeekKeys, user_id: uuid.UUID
+    redis: RedisClient, keys: WeekKeys, user_id: uuid.UUID
 ) -> Standing | None:
     score = await redis.zscore(keys.distance, str(user_id))
     if score is None:
@@ -337,16 +364,14 @@ async def global_standing(
 
 
 async def group_ranking(
-    redis: aioredis.Redis, keys: WeekKeys, members: list[uuid.UUID]
+    redis: RedisClient, keys: WeekKeys, members: list[uuid.UUID]
 ) -> list[Standing]:
     """The ranking among `members` only (those with a walk this week)."""
     scores = await redis.zmscore(keys.distance, [str(m) for m in members])
     return ranked((m, int(s)) for m, s in zip(members, scores, strict=True) if s is not None)
 
 
-async def walk_counts(
-    redis: aioredis.Redis, keys: WeekKeys, user_ids: list[uuid.UUID]
-) -> list[int]:
+async def walk_counts(redis: RedisClient, keys: WeekKeys, user_ids: list[uuid.UUID]) -> list[int]:
     if not user_ids:
         return []
     counts = await redis.hmget(keys.walks, [str(u) for u in user_ids])

@@ -10,9 +10,8 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
-
 from services.api.together.queries import StatusChange
+from shared.redis_client import RedisClient
 from shared.walk_events import publish_walk_ended
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 2.0
 
 
-async def announce_walk_endings(redis: aioredis.Redis, changes: Sequence[StatusChange]) -> None:
+async def announce_walk_endings(redis: RedisClient, changes: Sequence[StatusChange]) -> None:
     """Publish `walk_ended` for each change, in order; never raises."""
     published = 0
     try:

@@ -30,11 +30,11 @@ import uuid
 from collections.abc import Iterable
 
 import asyncpg
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.api.web.pagination import BEGINNING, Cursor
-from shared.resp import SharedConnection
+from shared.cluster import PipelinedConnection
+from shared.redis_client import RedisClient, slot_groups
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class HeadCheck(enum.Enum):
     QUERY_AND_SETTLE = "query and settle"  # read the database, then `settle` the head
 
 
-async def check(reads: SharedConnection, viewer_id: uuid.UUID, since: Cursor) -> HeadCheck:
+async def check(reads: PipelinedConnection, viewer_id: uuid.UUID, since: Cursor) -> HeadCheck:
     """Whether the viewer's feed certainly has no walk newer than `since`. With Redis down,
     every poll reads the database."""
     key = head_key(viewer_id)
@@ -111,7 +111,7 @@ async def check(reads: SharedConnection, viewer_id: uuid.UUID, since: Cursor) ->
     return HeadCheck.NOTHING_NEWER if head[1:].decode() <= sort_key(since) else HeadCheck.QUERY
 
 
-async def settle(redis: aioredis.Redis, viewer_id: uuid.UUID, newest: Cursor) -> None:
+async def settle(redis: RedisClient, viewer_id: uuid.UUID, newest: Cursor) -> None:
     """Settle the viewer's head with `newest`: a bound on their feed in a snapshot read after
     `check` answered QUERY_AND_SETTLE."""
     try:
@@ -120,29 +120,31 @@ async def settle(redis: aioredis.Redis, viewer_id: uuid.UUID, newest: Cursor) ->
         log.debug("feed head not settled (%s)", type(exc).__name__)
 
 
-async def raise_heads(
-    redis: aioredis.Redis, viewer_ids: Iterable[uuid.UUID], newest: Cursor
-) -> None:
+async def raise_heads(redis: RedisClient, viewer_ids: Iterable[uuid.UUID], newest: Cursor) -> None:
     """Raise these viewers' heads to at least `newest`. A failure is logged and swallowed: the
     write that called this must not fail with Redis, and expiry mends a head left too low."""
-    raise_script = redis.register_script(_RAISE)
-    keys = [head_key(v) for v in viewer_ids]
     bound = sort_key(newest)
     try:
-        for start in range(0, len(keys), RAISE_BATCH):
-            await raise_script(keys=keys[start : start + RAISE_BATCH], args=[bound, HEAD_TTL_S])
+        async with redis.pipeline(transaction=False) as pipe:
+            # On a cluster each script call keeps to one hash slot (and the pipeline goes to
+            # every shard at once); on one Redis, all heads are one group.
+            for group in slot_groups(redis, (head_key(v) for v in viewer_ids)):
+                for start in range(0, len(group), RAISE_BATCH):
+                    chunk = group[start : start + RAISE_BATCH]
+                    pipe.eval(_RAISE, len(chunk), *chunk, bound, HEAD_TTL_S)
+            await pipe.execute()
     except RedisError as exc:
         log.warning("feed heads not raised (%s); they mend when they expire", type(exc).__name__)
 
 
-async def forget_viewer(redis: aioredis.Redis, viewer_id: uuid.UUID) -> None:
+async def forget_viewer(redis: RedisClient, viewer_id: uuid.UUID) -> None:
     """Drop a deleted account's own head (the heads of others stay true bounds: its walks
     only leave their feeds)."""
     await redis.delete(head_key(viewer_id))
 
 
 async def raise_for_walk(
-    redis: aioredis.Redis,
+    redis: RedisClient,
     conn: asyncpg.Connection,
     author_id: uuid.UUID,
     visibility: str,
@@ -161,7 +163,7 @@ async def raise_for_walk(
 
 
 async def raise_for_follow(
-    redis: aioredis.Redis, conn: asyncpg.Connection, follower_id: uuid.UUID, followee_id: uuid.UUID
+    redis: RedisClient, conn: asyncpg.Connection, follower_id: uuid.UUID, followee_id: uuid.UUID
 ) -> None:
     """In the follow's transaction: the followee's walks enter the follower's feed."""
     newest = await conn.fetchrow(

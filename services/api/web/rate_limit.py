@@ -24,11 +24,11 @@ import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from shared.errors import ApiError
 from shared.keys import redis_key, settings_key
+from shared.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,14 @@ class ForwardedForWarning:
 
 
 forwarded_for_warning_key = web.AppKey("forwarded_for_warning", ForwardedForWarning)
+
+
+# KEYS: the window's counter; ARGV: its lifetime. One key: the same on one Redis or a cluster.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return count
+"""
 
 
 def client_address(request: web.Request) -> str:
@@ -106,7 +114,7 @@ def _too_many(retry_after_s: int) -> ApiError:
 class Reservation:
     """Attempts counted by `reserve`; `refund` them when the attempt succeeded."""
 
-    redis: aioredis.Redis | None = None
+    redis: RedisClient | None = None
     counters: list[str] = field(default_factory=list)
 
     async def refund(self) -> None:
@@ -122,7 +130,7 @@ class Reservation:
         self.counters = []
 
 
-async def _count(redis: aioredis.Redis, checks: tuple[Check, ...]) -> tuple[list[str], int | None]:
+async def _count(redis: RedisClient, checks: tuple[Check, ...]) -> tuple[list[str], int | None]:
     """Count one attempt against every check; (their counters, seconds until the latest
     exhausted window ends, or None if none is exhausted)."""
     now = int(time.time())
@@ -130,14 +138,15 @@ async def _count(redis: aioredis.Redis, checks: tuple[Check, ...]) -> tuple[list
     counters = [
         _counter(limit, key, window) for (limit, key), window in zip(checks, windows, strict=True)
     ]
-    async with redis.pipeline(transaction=True) as pipe:
+    # One script a counter: each counts atomically, and on a cluster each is its own slot's
+    # (a MULTI over several counters would be refused there, CROSSSLOT).
+    async with redis.pipeline(transaction=False) as pipe:
         for (limit, _), counter in zip(checks, counters, strict=True):
-            pipe.incr(counter)
-            pipe.expire(counter, limit.window_s + 1)
+            pipe.eval(_COUNT, 1, counter, limit.window_s + 1)
         replies = await pipe.execute()
     retry_after: int | None = None
     for i, ((limit, _), window) in enumerate(zip(checks, windows, strict=True)):
-        if int(replies[2 * i]) > limit.max_requests:
+        if int(replies[i]) > limit.max_requests:
             retry_after = max(retry_after or 0, (window + 1) * limit.window_s - now)
     return counters, retry_after
 

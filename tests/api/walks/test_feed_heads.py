@@ -15,7 +15,7 @@ from services.api.app import create_app
 from services.api.walks import feed_heads
 from services.api.walks.feed_heads import HEAD_TTL_S, RAISE_BATCH, HeadCheck, head_key, sort_key
 from services.api.web.pagination import Cursor
-from shared.resp import SharedConnection
+from shared.resp import Endpoint, SharedConnection
 from shared.settings import Settings
 from tests.api.walk_support import post_walk
 from tests.conftest import Api, User
@@ -25,8 +25,8 @@ LOW_ID, HIGH_ID = uuid.UUID(int=1), uuid.UUID(int=2**128 - 1)
 
 
 @pytest.fixture
-async def reads(redis: aioredis.Redis) -> AsyncIterator[SharedConnection]:
-    connection = SharedConnection(redis, "test-feed-heads", 1.0)
+async def reads(redis_url: str) -> AsyncIterator[SharedConnection]:
+    connection = SharedConnection(Endpoint.from_url(redis_url), "test-feed-heads", 1.0)
     yield connection
     connection.close()
 
