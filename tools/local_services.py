@@ -119,6 +119,14 @@ def redis_major_version() -> int:
     return int(version) if version.isdigit() else 0
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10000 above) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 <= 65535 and not port_open("127.0.0.1", port + 10000, timeout=0.1):
+            return port
+
+
 @dataclass
 class LocalCluster:
     """A Redis Cluster on loopback for the cluster tests and `make bench-cluster`: `primaries`
@@ -137,7 +145,15 @@ class LocalCluster:
 
     def start(self, timeout_s: float = 60.0) -> LocalCluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.ports = [free_port() for _ in range(2 * self.primaries)]
+        self.ports = [_cluster_port() for _ in range(2 * self.primaries)]
+        try:
+            self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, timeout_s: float) -> None:
         for port in self.ports:
             self._start_node(port)
         deadline = time.monotonic() + timeout_s
@@ -153,7 +169,6 @@ class LocalCluster:
         if "[OK] All 16384 slots covered" not in out:
             raise RuntimeError(f"redis-cli --cluster create failed: {out[-2000:]}")
         self.wait_ok(deadline - time.monotonic())
-        return self
 
     def _start_node(self, port: int) -> None:
         args = [

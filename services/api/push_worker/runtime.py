@@ -1,6 +1,7 @@
-"""Everything a running worker holds: the DB pool, one Redis client, one HTTP session with a
-sized keep-alive pool, the sender (FCM, or a logger when no credentials are configured), and
-the internal listener on PUSH_METRICS_PORT (`/metrics`, `/healthz`)."""
+"""Everything a running worker holds: the DB pool, one Redis client (a cluster's, if REDIS_URL
+names a cluster node), one HTTP session with a sized keep-alive pool, the sender (FCM, or a
+logger when no credentials are configured), and the internal listener on PUSH_METRICS_PORT
+(`/metrics`, `/healthz`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from services.api.push_worker.oauth import AccessTokens, ServiceAccount
 from services.api.push_worker.worker import Clock, PushWorker, utc_now
 from shared.db import create_pool
 from shared.metrics import ProcessMetrics, metrics_listener
-from shared.redis_client import create_redis
+from shared.redis_client import open_redis
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ async def open_worker(settings: Settings, *, clock: Clock = utc_now) -> AsyncIte
         pool = await stack.enter_async_context(
             create_pool(settings.database_url, max_size=settings.db_pool_max_size)
         )
-        redis = create_redis(settings.redis_url)
+        redis = await open_redis(settings.redis_url)
         stack.push_async_callback(redis.aclose)
         metrics = PushMetrics(ProcessMetrics())
         sender = await stack.enter_async_context(fcm_sender(settings, metrics))
