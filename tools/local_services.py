@@ -183,6 +183,9 @@ class LocalCluster:
             f"nodes-{port}.conf",
             "--cluster-node-timeout",
             str(self.node_timeout_ms),
+            # Replicas sync at once, so a primary killed early still has one to take over.
+            "--repl-diskless-sync-delay",
+            "0",
             "--save",
             "",
             "--appendonly",
@@ -196,18 +199,23 @@ class LocalCluster:
         ]
         self.processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
 
-    def wait_ok(self, timeout_s: float = 30.0) -> None:
-        """Until every live node says cluster_state:ok and sees `primaries` primaries."""
+    def wait_ok(self, timeout_s: float = 30.0, without: int | None = None) -> None:
+        """Until every live node says cluster_state:ok and sees `primaries` primaries (none of
+        them `without`, a node that was killed), and every replica is in sync."""
         deadline = time.monotonic() + timeout_s
-        while not all(self._ok(port) for port in self.live_ports()):
+        while not all(self._ok(port, without) for port in self.live_ports()):
             if time.monotonic() > deadline:
                 raise RuntimeError("the cluster did not reach cluster_state:ok")
             time.sleep(0.05)
 
-    def _ok(self, port: int) -> bool:
+    def _ok(self, port: int, without: int | None) -> bool:
         if "cluster_state:ok" not in _redis_cli(port, "CLUSTER", "INFO"):
             return False
-        return len(self.primary_ports(port)) == self.primaries
+        primaries = self.primary_ports(port)
+        if len(primaries) != self.primaries or without in primaries:
+            return False
+        replication = _redis_cli(port, "INFO", "replication")
+        return "role:master" in replication or "master_link_status:up" in replication
 
     def live_ports(self) -> list[int]:
         return [port for port, process in self.processes.items() if process.poll() is None]

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from services.realtime.metrics import counters
 from shared import resp
-from shared.cluster import Topology, redirection
+from shared.cluster import SHARDED, Topology, redirection
 from shared.resp import Address
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,11 @@ class Broker(Generic[M]):
             link.connection.send([(self._commands.unsubscribe, channel)])
 
     def _subscribe(self, link: _Link, channels: list[bytes]) -> None:
+        """One write either way; an SSUBSCRIBE takes only channels of one slot: one each."""
         assert link.connection is not None
-        for start in range(0, len(channels), SUBSCRIBE_CHUNK):
-            chunk = channels[start : start + SUBSCRIBE_CHUNK]
+        chunk_size = 1 if self._commands is SHARDED else SUBSCRIBE_CHUNK
+        for start in range(0, len(channels), chunk_size):
+            chunk = channels[start : start + chunk_size]
             link.connection.send([(self._commands.subscribe, *chunk)])
         for channel in channels:
             self._placed[channel] = link.address

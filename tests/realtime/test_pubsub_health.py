@@ -27,9 +27,10 @@ def limits() -> GatewayLimits:
     return dataclasses.replace(GatewayLimits(), pubsub_health_check_s=HEALTH_CHECK_S)
 
 
-async def test_plain_pong_reaches_a_pubsub_connection_as_a_pong(redis: aioredis.Redis) -> None:
+async def test_plain_pong_reaches_a_pubsub_connection_as_a_pong(redis_url: str) -> None:
     pongs: asyncio.Queue[list[object]] = asyncio.Queue()
-    connection = await resp.connect(redis, "test-plain-pong", pongs.put_nowait)
+    endpoint = resp.Endpoint.from_url(redis_url)
+    connection = await resp.connect(endpoint, "test-plain-pong", pongs.put_nowait)
     try:
         connection.send([("PING",)])
         assert await asyncio.wait_for(pongs.get(), 5) == [b"pong", b""]
