@@ -12,7 +12,7 @@ SPECLINT_STAMP := $(SPECLINT_DIR)/node_modules/.installed
 # docs/asyncapi.yaml is linted as soon as it exists; until then `make lint` says it is absent.
 SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
 
-.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones push-dead clean
+.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-cluster push-dead clean
 
 install: $(STAMP)
 
@@ -73,6 +73,9 @@ bench-gateway: install
 
 bench-api: install
 	$(PY) -m bench.runner api $(BENCH_ARGS)
+
+bench-cluster: install
+	$(PY) -m bench.runner cluster $(BENCH_ARGS)
 
 bench-push: install
 	$(PY) -m bench.runner push $(BENCH_ARGS)

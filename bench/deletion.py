@@ -25,11 +25,12 @@ import aiohttp
 import asyncpg
 
 from bench import results
-from bench.procs import Children, free_port, wait_http
+from bench.procs import Children, wait_http
 from bench.seed import user_id
 from bench.stack import Stack
 from services.api.accounts.passwords import hash_password, verify_password
 from shared.tokens import issue_token
+from tools.local_services import free_port
 
 if TYPE_CHECKING:
     from bench.runner import Sizes

@@ -20,11 +20,12 @@ import aiohttp
 import asyncpg
 
 from bench import results
-from bench.procs import Children, free_port, wait_http
+from bench.procs import Children, wait_http
 from bench.stack import Stack, ensure_database
 from services.api.visibility import EARTH_RADIUS_M, visible_path
 from shared.db import init_connection
 from shared.tokens import issue_token
+from tools.local_services import free_port
 
 if TYPE_CHECKING:
     from bench.runner import Sizes

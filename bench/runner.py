@@ -1,7 +1,7 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
-    python -m bench.runner [all|gateway|api|search|deletion|push|zones] [--repeat N] [--quick]
-                           [--database NAME]
+    python -m bench.runner [all|gateway|api|search|deletion|push|zones|cluster]
+                           [--repeat N] [--quick] [--database NAME]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
 Redis, starts every process it measures and stops them all, on Ctrl-C too. `--quick` shrinks
@@ -33,7 +33,8 @@ log = logging.getLogger("bench")
 SEEDED_SUITES_IN_ORDER = ("gateway", "api", "search", "deletion", "push")
 # `api` (`make bench-api`) runs the feed, user search and account deletion scenarios.
 API_SUITES = ["api", "search", "deletion"]
-SEEDED_SUITES = frozenset(SEEDED_SUITES_IN_ORDER)
+# `cluster` (`make bench-cluster`) runs only when asked for: it brings up a Redis Cluster.
+SEEDED_SUITES = frozenset({*SEEDED_SUITES_IN_ORDER, "cluster"})
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,10 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
             from bench import push
 
             await push.suite(stack, sizes, n)
+        if "cluster" in suites:
+            from bench import cluster
+
+            await cluster.suite(stack, sizes, n)
         if "zones" in suites:
             await privacy_zones.suite(stack, sizes, n, admin_url)
 
@@ -303,7 +308,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "suite", nargs="?", default="all", choices=["all", *SEEDED_SUITES_IN_ORDER, "zones"]
+        "suite",
+        nargs="?",
+        default="all",
+        choices=["all", *SEEDED_SUITES_IN_ORDER, "zones", "cluster"],
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true")

@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 from bench import results
 from bench.api import FEW_CLIENTS, LOAD_PROCESSES, load, tokens
-from bench.procs import Children, free_port, wait_http
+from bench.procs import Children, wait_http
 from bench.seed import user_id
 from bench.stack import Stack
+from tools.local_services import free_port
 
 if TYPE_CHECKING:
     from bench.runner import Sizes
