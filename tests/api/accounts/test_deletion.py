@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.api.walks.feed_heads import head_key
-from shared.walk_events import last_location_key
+from shared.walk_events import last_location_key, walk_channel
 from tests.api.walk_support import post_walk
 from tests.conftest import Api, User, assert_error
 
@@ -250,7 +250,7 @@ async def test_open_invitations_are_cancelled_and_announced(
     walk = await _invite(api, account.friend, account.leaver)
     await api.call("POST", f"/invitations/{walk['id']}/accept", account.leaver, expect=200)
     async with redis.pubsub() as pubsub:
-        await pubsub.subscribe(f"walk:{walk['id']}")
+        await pubsub.subscribe(walk_channel(walk["id"]))
         await pubsub.get_message(timeout=1.0)  # the subscription's confirmation
         await _delete(api, account.leaver)
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
