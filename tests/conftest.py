@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -185,6 +186,40 @@ async def database_url(pg_admin_dsn: str, template_database: str) -> AsyncIterat
         await conn.close()
 
 
+def _take_test_db_lock(client: sync_redis.Redis, index: int, owner: str) -> bool:
+    """Lock Redis database `index` for this run; a lock left by a run on this host that was
+    killed (its process is gone) is taken over, so killed runs never starve later ones."""
+    key = f"withbowwow:test-db-lock:{index}"
+    if client.set(key, owner, nx=True, ex=3600):
+        return True
+    held = client.get(key)
+    host, _, rest = (held or b"").decode(errors="replace").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or _process_alive(int(pid)):
+        return False
+    with client.pipeline() as pipe:  # compare-and-set: only if nobody took it meanwhile
+        try:
+            pipe.watch(key)
+            if pipe.get(key) != held:
+                return False
+            pipe.multi()
+            pipe.set(key, owner, ex=3600)
+            pipe.execute()
+        except sync_redis.WatchError:
+            return False
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def redis_base_url() -> Iterator[str]:
     """A Redis database index no concurrent test session uses."""
@@ -197,13 +232,9 @@ def redis_base_url() -> Iterator[str]:
             embedded = EmbeddedRedis(TEST_DATA / f"redis-{os.getpid()}").start()
             url = embedded.url
     lock_client = sync_redis.Redis.from_url(url)
-    owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+    owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     index = next(
-        (
-            i
-            for i in range(1, 16)
-            if lock_client.set(f"withbowwow:test-db-lock:{i}", owner, nx=True, ex=3600)
-        ),
+        (i for i in range(1, 16) if _take_test_db_lock(lock_client, i, owner)),
         None,
     )
     if index is None:
