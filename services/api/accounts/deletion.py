@@ -32,13 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
 from services.api.accounts.authentication import current_user
+from services.api.accounts.limits import reserve_password_check
 from services.api.accounts.passwords import verify_password
 from services.api.accounts.sessions import announce_ended, end_user_sessions
 from services.api.rankings.weekly import forget_user
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import StatusChange, withdraw_user
 from services.api.walks.feed_heads import forget_viewer
-from shared.errors import forbidden, not_found
+from shared.errors import forbidden, unauthorized
 from shared.keys import db_pool_key, redis_key, settings_key
 from shared.walk_events import last_location_key
 
@@ -148,13 +149,17 @@ async def delete_me(request: web.Request) -> web.Response:
             "SELECT password_hash FROM users WHERE id = $1", user_id
         )
         if password_hash is None:
-            raise not_found("user")
+            raise unauthorized("this account no longer exists")
+        # Guesses at the password count with those at /me/password: a stolen access token
+        # must not be a way to try passwords without limit.
+        attempt = await reserve_password_check(request, user_id)
         if not await verify_password(password_hash, body.password):
             raise forbidden("wrong password")
+        await attempt.refund()  # only failures count
         async with conn.transaction():
             locked = await conn.fetchval("SELECT true FROM users WHERE id = $1 FOR UPDATE", user_id)
             if locked is None:  # deleted by a concurrent request
-                raise not_found("user")
+                raise unauthorized("this account no longer exists")
             erased = await erase_account(conn, user_id, max_walk)
     await forget_copies(request.app, erased)
     return web.Response(status=204)

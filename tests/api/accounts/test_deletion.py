@@ -11,10 +11,11 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from services.api.app import create_app
 from services.api.walks.feed_heads import head_key
 from shared.walk_events import last_location_key, walk_channel
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, User, assert_error
+from tests.conftest import Api, User, assert_error, make_settings
 
 PASSWORD = "correct horse"  # what Api.signup gives everyone
 
@@ -380,3 +381,17 @@ async def test_the_partners_location_log_keeps_the_entry_naming_no_one(
         await db.fetchval("SELECT count(*) FROM location_access_log WHERE user_id = $1", leaver)
         == 0
     )
+
+
+async def test_wrong_passwords_are_limited_with_those_of_a_password_change(
+    database_url: str, redis_url: str, aiohttp_client: Any
+) -> None:
+    """A stolen access token must not let anyone try passwords here without limit."""
+    settings = make_settings(database_url, redis_url, password_failure_limit_per_user=2)
+    api = Api(await aiohttp_client(create_app(settings)))
+    owner = await api.signup()
+    guess = {"current_password": "wrong horse", "new_password": "battery staple"}
+    await api.call("POST", "/me/password", owner, expect=403, json=guess)
+    await _delete(api, owner, expect=403, password="wrong horse")
+    assert_error(await _delete(api, owner, expect=429, password="wrong horse"), "rate_limited")
+    assert await api.call("GET", "/me", owner, expect=200)
