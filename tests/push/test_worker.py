@@ -19,6 +19,7 @@ from services.api.notifications.push_jobs import PUSH_STREAM, add_push_jobs
 from services.api.push_worker.dead_letters import list_dead_letters
 from services.api.push_worker.job_stream import CONSUMER_GROUP, JobStream
 from services.api.push_worker.runtime import CredentialsError, open_worker
+from services.api.push_worker.store import Delivery, Settlement, settle_jobs
 from shared.settings import Settings
 from tests.conftest import Api
 from tests.push.conftest import (
@@ -475,3 +476,21 @@ async def test_a_stopped_loop_ends_even_when_its_cancellation_surfaces_as_a_data
         loop.cancel()
         await asyncio.wait({loop}, timeout=10)
         assert loop.cancelled(), "the loop went on after it was cancelled"
+
+
+async def test_a_notification_gone_since_its_claim_does_not_fail_the_batch(
+    db: asyncpg.Connection,
+) -> None:
+    """Its recipient deleted their account while the push was in flight."""
+    leaver, bori = await create_user(db, "leaver"), await create_user(db, "보리")
+    gone = await create_notification(db, leaver, "followed", bori, {"follower_id": str(bori)})
+    kept = await create_notification(db, bori, "followed", leaver, {"follower_id": str(leaver)})
+    await db.execute("DELETE FROM notifications WHERE id = $1", gone)
+    sent = [Delivery("a-phone", "sent", "")]
+    await settle_jobs(
+        db,
+        [Settlement(gone, "sent", sent, attempt=1), Settlement(kept, "dead", sent, attempt=8)],
+    )
+    assert await db.fetchval("SELECT push_state FROM notifications WHERE id = $1", kept) == "dead"
+    assert await db.fetchval("SELECT count(*) FROM push_deliveries") == 1
+    assert await db.fetchval("SELECT count(*) FROM push_dead_letters") == 1

@@ -173,10 +173,24 @@ def _storable(text: str) -> str:
 
 
 async def settle_jobs(conn: asyncpg.Connection, settlements: list[Settlement]) -> None:
-    """Record one batch of attempts in one transaction."""
-    deliveries = [(s.notification_id, d) for s in settlements for d in s.deliveries]
-    dead = [s for s in settlements if s.state == "dead"]
+    """Record one batch of attempts in one transaction.
+
+    A notification may have gone since it was claimed (with its recipient's or actor's deleted
+    account): only those still there are recorded, each locked first (KEY SHARE: a deletion
+    waits for this commit), so one gone row cannot fail the batch's foreign keys and have the
+    others' devices pushed again."""
     async with conn.transaction():
+        present = {
+            row["id"]
+            for row in await conn.fetch(
+                """SELECT id FROM notifications WHERE id = ANY($1::uuid[])
+                   ORDER BY id FOR KEY SHARE""",
+                [s.notification_id for s in settlements],
+            )
+        }
+        settlements = [s for s in settlements if s.notification_id in present]
+        deliveries = [(s.notification_id, d) for s in settlements for d in s.deliveries]
+        dead = [s for s in settlements if s.state == "dead"]
         if deliveries:
             await conn.execute(
                 """INSERT INTO push_deliveries (notification_id, device_token, outcome, detail)
