@@ -2,17 +2,18 @@
 Account deletion; App Store guideline 5.1.1(v)).
 
 PostgreSQL holds the truth, erased in one transaction, mostly by ON DELETE: the user's row takes
-with it follows both ways, dogs, devices, badges, notifications to them (and so their pending
-pushes: the worker drops a job whose row is gone), and every other table that names a user
-with ON DELETE CASCADE; invitations keep the partner's side, with the deleted person as null.
-What ON DELETE cannot do is done here, in an order that keeps what others wait on short:
+with it dogs, devices, badges, sessions and every other table that names a user with ON DELETE
+CASCADE; invitations keep the partner's side, with the deleted person as null. The rest is done
+here, in an order that keeps what others wait on short (notifications to the user go early, and
+with them their pending pushes: the worker drops a job whose row is gone):
 
 1. lock the user's row (nobody can follow, invite or act as them meanwhile) and cancel their
    open invitations as `/cancel` does;
 2. delete the user's own walks (with the likes and comments they received): the long part,
    holding only rows of theirs;
-3. then, shortly before the commit, what others share: the counters of the walks they liked or
-   commented on (locked in id order), the notifications their actions caused, and the user row.
+3. then what others share: the notifications their actions caused, their sessions and follows;
+4. last, shortly before the commit, what others wait on: the counters of the walks they liked
+   or commented on (locked in id order, changed in one statement), and the user row.
 
 After the commit: gateways hear of the ended walks (`walk_ended`, then 4004) and every process
 of the ended sessions (their tokens are refused, their sockets closed 4001), and the derived
@@ -84,7 +85,15 @@ async def erase_account(
     walks = await conn.fetch(
         "DELETE FROM walks WHERE user_id = $1 RETURNING id, started_at", user_id
     )
-    # From here on, rows others use: held only until the commit that follows.
+    # Rows others share, but that nobody waits on for long: the notifications the user's
+    # actions caused, their sessions, their follows both ways.
+    await conn.execute("DELETE FROM notifications WHERE actor_id = $1", user_id)
+    sessions = await end_user_sessions(conn, user_id)
+    await conn.execute("DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1", user_id)
+    # Last, what others do wait on (a like or comment on those walks locks the walk's row):
+    # the counters of the walks they liked or commented on, locked in id order (two deletions
+    # never deadlock) and changed in one statement, then the user row (little is left for its
+    # ON DELETE to do), then the commit.
     await conn.execute(
         """SELECT id FROM walks
            WHERE id IN (SELECT walk_id FROM likes WHERE user_id = $1
@@ -93,21 +102,18 @@ async def erase_account(
         user_id,
     )
     await conn.execute(
-        """WITH gone AS (DELETE FROM likes WHERE user_id = $1 RETURNING walk_id)
-           UPDATE walks w SET like_count = w.like_count - 1, updated_at = clock_timestamp()
-           FROM gone WHERE w.id = gone.walk_id""",
-        user_id,
-    )
-    await conn.execute(
-        """WITH gone AS (DELETE FROM comments WHERE user_id = $1 RETURNING walk_id),
-                per_walk AS (SELECT walk_id, count(*) AS n FROM gone GROUP BY walk_id)
-           UPDATE walks w SET comment_count = w.comment_count - per_walk.n,
+        """WITH liked AS (DELETE FROM likes WHERE user_id = $1 RETURNING walk_id),
+                commented AS (DELETE FROM comments WHERE user_id = $1 RETURNING walk_id),
+                gone AS (SELECT walk_id, 1 AS likes, 0 AS comments FROM liked
+                         UNION ALL SELECT walk_id, 0, 1 FROM commented),
+                per_walk AS (SELECT walk_id, sum(likes) AS likes, sum(comments) AS comments
+                             FROM gone GROUP BY walk_id)
+           UPDATE walks w SET like_count = w.like_count - per_walk.likes,
+                              comment_count = w.comment_count - per_walk.comments,
                               updated_at = clock_timestamp()
            FROM per_walk WHERE w.id = per_walk.walk_id""",
         user_id,
     )
-    await conn.execute("DELETE FROM notifications WHERE actor_id = $1", user_id)
-    sessions = await end_user_sessions(conn, user_id)
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
     return Erased(
         user_id,
