@@ -51,7 +51,8 @@ async def insert_walk(
     row = await db.fetchrow(
         """INSERT INTO walks (user_id, started_at, ended_at, distance_m, invitation_id)
            VALUES ($1, $2, $3, $4, $5)
-           RETURNING id, user_id, started_at, ended_at, distance_m, invitation_id, created_at""",
+           RETURNING id, user_id, started_at, ended_at, distance_m, invitation_id, created_at,
+                     visibility""",
         user_id,
         started_at,
         started_at + dt.timedelta(minutes=30),

@@ -20,3 +20,4 @@ class WalkFacts:
     distance_m: float
     invitation_id: uuid.UUID | None
     created_at: dt.datetime
+    visibility: str

@@ -9,6 +9,9 @@ Cluster a week's keys share one slot and every script below runs on one shard):
 - `rank:weekly:{<date>}:counted` SET of the ids of the walks those totals include,
 - `rank:weekly:{<date>}:built` marker: the keys above hold the whole week.
 
+Only public walks count (RANKED_VISIBILITIES): a private walk must not show up anywhere as a
+distance, and a followers-only one would show it to strangers.
+
 A week whose marker is missing (never built, expired, or Redis lost it) is rebuilt from the walks
 table, into keys of its own, which one script then moves in place unless a marker appeared
 meanwhile. A rebuild may read the database just before or just after a walk commits, and that
@@ -53,6 +56,7 @@ REBUILD_TTL_S = 600
 # request must stay bounded, and those far below care least about being passed by a leader.
 MAX_OVERTAKEN_NOTIFIED = 50
 NOTICE_INTERVAL = dt.timedelta(hours=1)
+RANKED_VISIBILITIES = ["public"]
 
 # KEYS: built, distance, walks, counted. ARGV: user id, walk id, distance (mm), max overtaken.
 # Returns {"missing"} | {"counted"} | {"applied", overtaken id, its new rank, ...}: the users
@@ -177,14 +181,16 @@ class Standing:
 async def week_walks(
     conn: asyncpg.Connection, start: dt.datetime, excluding: uuid.UUID | None = None
 ) -> list[asyncpg.Record]:
-    """Every walk started in the Seoul week beginning at `start` (but `excluding`), as the
-    ranking counts it."""
+    """Every ranked (public) walk started in the Seoul week beginning at `start` (but
+    `excluding`), as the ranking counts it."""
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT id, user_id, round(distance_m * 1000)::bigint AS distance_mm FROM walks "
-        "WHERE started_at >= $1 AND started_at < $2 AND id IS DISTINCT FROM $3",
+        "WHERE started_at >= $1 AND started_at < $2 AND id IS DISTINCT FROM $3 "
+        "AND visibility = ANY($4::text[])",
         start,
         week_end(start),
         excluding,
+        RANKED_VISIBILITIES,
     )
     return rows
 
@@ -385,11 +391,12 @@ async def ranking_from_database(
     the answer when Redis is unavailable, slower but just as exact."""
     rows = await conn.fetch(
         "SELECT user_id, sum(round(distance_m * 1000))::bigint AS distance_mm, count(*) AS walks "
-        "FROM walks WHERE started_at >= $1 AND started_at < $2 "
+        "FROM walks WHERE started_at >= $1 AND started_at < $2 AND visibility = ANY($4::text[]) "
         "AND ($3::uuid[] IS NULL OR user_id = ANY($3::uuid[])) GROUP BY user_id",
         start,
         week_end(start),
         members,
+        RANKED_VISIBILITIES,
     )
     standings = ranked((r["user_id"], r["distance_mm"]) for r in rows)
     return standings, {r["user_id"]: r["walks"] for r in rows}

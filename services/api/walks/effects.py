@@ -15,6 +15,7 @@ from services.api.keys import push_jobs_key
 from services.api.rankings.badges import award_badges
 from services.api.rankings.walk_facts import WalkFacts
 from services.api.rankings.weekly import (
+    RANKED_VISIBILITIES,
     app_now,
     count_walk,
     forget_week,
@@ -33,7 +34,10 @@ async def in_walk_transaction(conn: asyncpg.Connection, walk: WalkFacts) -> list
 
 
 async def after_walk_committed(app: web.Application, walk: WalkFacts) -> None:
-    """After commit: update the weekly rankings and notify the overtaken. Never raises."""
+    """After commit: update the weekly rankings and notify the overtaken. Never raises.
+    Only a public walk counts: a private distance must not show up anywhere."""
+    if walk.visibility not in RANKED_VISIBILITIES:
+        return
     redis, pool = app[redis_key], app[db_pool_key]
     try:
         overtaken = await count_walk(redis, pool, walk)

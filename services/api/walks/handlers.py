@@ -146,6 +146,7 @@ async def _insert_walk(conn: asyncpg.Connection, user_id: uuid.UUID, body: WalkI
         distance_m=body.distance_m,
         invitation_id=body.invitation_id,
         created_at=record["created_at"],
+        visibility=body.visibility,
     )
 
 
@@ -193,7 +194,7 @@ async def delete_walk(request: web.Request) -> web.Response:
         record = await conn.fetchrow(
             """DELETE FROM walks WHERE id = $1
                RETURNING id, user_id, started_at, ended_at, distance_m, invitation_id,
-                         created_at""",
+                         created_at, visibility""",
             walk_id,
         )
     await walk_effects.after_walk_deleted(request.app, WalkFacts(**dict(record)))
