@@ -79,6 +79,15 @@ class Settings(DatabaseSettings):
     refresh_failure_limit_per_address: int = Field(default=1000, ge=1)
     password_failure_limit_per_user: int = Field(default=10, ge=1)
     auth_failure_window_s: int = Field(default=15 * 60, gt=0)
+    # Per-user limits on the writes that notify someone (services/api/web/write_limits.py), per
+    # WRITE_LIMIT_WINDOW_S; far above what a person does by hand. Invitations from one person to
+    # another are also at most INVITATION_LIMIT_PER_PAIR an hour (the contract's 5).
+    follow_limit_per_user: int = Field(default=300, ge=1)
+    invitation_limit_per_user: int = Field(default=60, ge=1)
+    invitation_limit_per_pair: int = Field(default=5, ge=1)
+    like_limit_per_user: int = Field(default=1000, ge=1)
+    comment_limit_per_user: int = Field(default=300, ge=1)
+    write_limit_window_s: int = Field(default=3600, gt=0)
     poll_interval_s: int = Field(default=30, gt=0)
     invitation_ttl_s: int = Field(default=2 * 3600, gt=0)
     max_walk_duration_s: int = Field(default=4 * 3600, gt=0)

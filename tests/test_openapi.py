@@ -159,6 +159,7 @@ def test_lists_take_the_cursor_parameters() -> None:
         "FeedPage",
         "FollowPage",
         "BlockPage",
+        "FollowRequestPage",
         "DogPage",
         "InvitationPage",
         "NotificationPage",
@@ -415,6 +416,29 @@ async def test_every_documented_operation_answers_as_documented(
     await check.call("GET", "/me/blocks", 200, owner)
     await check.call("GET", "/users/{id}", 404, friend, path=owner_id)
     await check.call("DELETE", "/users/{id}/block", 204, owner, path=friend_id)
+    await check.call("POST", "/users/{id}/block", 201, owner, path=friend_id)
+    await check.call("POST", "/users/{id}/follow", 409, owner, path=friend_id)
+    await check.call("DELETE", "/users/{id}/block", 204, owner, path=friend_id)
+
+    await check.call("PATCH", "/me", 200, owner, json={"approve_followers": True})
+    requested = await check.call("POST", "/users/{id}/follow", 202, friend, path=owner_id)
+    assert requested == {"status": "requested"}
+    await check.call("GET", "/me/follow-requests", 200, owner)
+    friend_request = {"user_id": friend.id}
+    await check.call(
+        "POST", "/me/follow-requests/{user_id}/approve", 200, owner, path=friend_request
+    )
+    await check.call(
+        "POST", "/me/follow-requests/{user_id}/approve", 404, owner, path=friend_request
+    )
+    await check.call("DELETE", "/users/{id}/follow", 204, friend, path=owner_id)
+    await check.call("POST", "/users/{id}/follow", 202, friend, path=owner_id)
+    await check.call(
+        "POST", "/me/follow-requests/{user_id}/decline", 204, owner, path=friend_request
+    )
+    await check.call(
+        "POST", "/me/follow-requests/{user_id}/decline", 404, owner, path=friend_request
+    )
 
     # Sessions last: these end the owner's.
     await check.call(

@@ -11,7 +11,7 @@ from services.api.notifications import handlers as notifications
 from services.api.notifications import settings_handlers as notification_settings
 from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
-from services.api.social import blocks, dogs, search, users
+from services.api.social import blocks, dogs, follow_requests, search, users
 from services.api.together import handlers as invitations
 from services.api.together import location_log
 from services.api.walks import feed, interactions, privacy_zones
@@ -24,6 +24,7 @@ RESOURCE_MODULES = (
     users,
     search,
     blocks,
+    follow_requests,
     dogs,
     walks,
     privacy_zones,

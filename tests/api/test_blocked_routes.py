@@ -8,7 +8,6 @@ listed in NOT_HIDDEN with the reason.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from services.api.app import create_app
+from tests.api.walk_support import post_walk
 from tests.conftest import Api, User, make_settings
 
 # Routes that name the blocker yet answer the blocked person: a block protects, so the blocked
@@ -77,19 +77,7 @@ def fill(template: str, things: BlockersThings) -> str | None:
 async def blockers_things(api: Api, blocker: User, blocked: User) -> BlockersThings:
     """Everything of the blocker's a route can name, with the blocked person in touch with it."""
     dog = await api.call("POST", "/me/dogs", blocker, expect=201, json={"name": "보리"})
-    ended = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    walk = await api.call(
-        "POST",
-        "/walks",
-        blocker,
-        expect=201,
-        json={
-            "started_at": (ended - dt.timedelta(minutes=30)).isoformat(),
-            "ended_at": ended.isoformat(),
-            "distance_m": 1500,
-            "dog_ids": [dog["id"]],
-        },
-    )
+    walk = await post_walk(api, blocker, dog_ids=[dog["id"]])
     comment = await api.call(
         "POST", f"/walks/{walk['id']}/comments", blocker, expect=201, json={"body": "좋은 길"}
     )

@@ -29,6 +29,7 @@ def notification(
         ("invitation_received", {"invitation_id": "i"}, "초코님이 함께 산책을 제안했어요"),
         ("invitation_accepted", {"invitation_id": "i"}, "초코님이 함께 산책 제안을 수락했어요"),
         ("followed", {"follower_id": "f"}, "초코님이 회원님을 팔로우하기 시작했어요"),
+        ("follow_requested", {"requester_id": "r"}, "초코님이 회원님을 팔로우하고 싶어 해요"),
         ("walk_liked", {"walk_id": "w"}, "초코님이 회원님의 산책을 좋아해요"),
         (
             "walk_commented",

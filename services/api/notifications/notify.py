@@ -6,6 +6,7 @@ The caller emits the returned ids as push jobs after its commit
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Literal, get_args
 
@@ -15,6 +16,7 @@ NotificationType = Literal[
     "invitation_received",
     "invitation_accepted",
     "followed",
+    "follow_requested",
     "walk_liked",
     "walk_commented",
     "badge_earned",
@@ -47,3 +49,33 @@ async def notify(
         data or {},
     )
     return notification_id
+
+
+async def notify_unless_repeated(
+    conn: asyncpg.Connection,
+    *,
+    recipient_id: uuid.UUID,
+    type: NotificationType,
+    actor_id: uuid.UUID,
+    data: dict[str, Any],
+    within: dt.timedelta,
+) -> uuid.UUID | None:
+    """`notify`, unless the actor already caused this type for the recipient within `within`:
+    a repeated action (follow, unfollow, follow again) does not repeat its notification or its
+    push. The notice row is claimed atomically, so racing repeats notify once."""
+    if actor_id == recipient_id:
+        return None
+    due = await conn.fetchval(
+        """INSERT INTO repeat_notices (recipient_id, actor_id, type, noticed_at)
+           VALUES ($1, $2, $3, now())
+           ON CONFLICT (recipient_id, actor_id, type) DO UPDATE SET noticed_at = EXCLUDED.noticed_at
+           WHERE repeat_notices.noticed_at <= EXCLUDED.noticed_at - $4::interval
+           RETURNING true""",
+        recipient_id,
+        actor_id,
+        type,
+        within,
+    )
+    if due is None:
+        return None
+    return await notify(conn, recipient_id=recipient_id, type=type, actor_id=actor_id, data=data)

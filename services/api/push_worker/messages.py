@@ -60,6 +60,8 @@ def title_and_body(n: PushNotification) -> tuple[str, str]:
             return "함께 산책", f"{actor}님이 함께 산책 제안을 수락했어요"
         case "followed":
             return "새 팔로워", f"{actor}님이 회원님을 팔로우하기 시작했어요"
+        case "follow_requested":
+            return "팔로우 요청", f"{actor}님이 회원님을 팔로우하고 싶어 해요"
         case "walk_liked":
             return "좋아요", f"{actor}님이 회원님의 산책을 좋아해요"
         case "walk_commented":

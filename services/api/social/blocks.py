@@ -17,11 +17,10 @@ from aiohttp import web
 
 from services.api.accounts.authentication import current_user
 from services.api.social.follows import remove_follows_between
+from services.api.social.user_lists import my_list_response
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import cancel_open_between, settle_overdue_between
-from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.path_params import path_uuid
-from services.api.web.presenters import user_columns, user_summary
 from shared.errors import invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key, settings_key
@@ -43,24 +42,6 @@ async def add_block(
     except asyncpg.ForeignKeyViolationError:
         return None
     return created is not None
-
-
-async def list_blocks(
-    conn: asyncpg.Connection, blocker_id: uuid.UUID, page: Page
-) -> list[asyncpg.Record]:
-    """One page (plus one row) of the users `blocker_id` blocked, newest block first."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"""SELECT b.created_at, u.id, {user_columns("u", "user")}
-            FROM blocks b JOIN users u ON u.id = b.blocked_id
-            WHERE b.blocker_id = $1 AND (b.created_at, b.blocked_id) < ($2, $3)
-            ORDER BY b.created_at DESC, b.blocked_id DESC
-            LIMIT $4""",
-        blocker_id,
-        page.before_created_at,
-        page.before_id,
-        page.limit + 1,
-    )
-    return rows
 
 
 @routes.post("/users/{id}/block")
@@ -104,8 +85,4 @@ async def unblock_user(request: web.Request) -> web.Response:
 
 @routes.get("/me/blocks")
 async def get_my_blocks(request: web.Request) -> web.Response:
-    page = page_params(request)
-    async with request.app[db_pool_key].acquire() as conn:
-        rows = await list_blocks(conn, current_user(request), page)
-    items = [{**(user_summary(r, "user") or {}), "blocked_at": r["created_at"]} for r in rows]
-    return web.json_response(page_of(rows, page, items), dumps=dumps)
+    return await my_list_response(request, "blocks", "blocked_at")

@@ -2,38 +2,45 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import asyncpg
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from services.api.accounts.authentication import current_user
 from services.api.keys import push_jobs_key
-from services.api.notifications.notify import notify
+from services.api.notifications.notify import notify_unless_repeated
 from services.api.social.follows import (
     FollowList,
     add_follow,
+    add_follow_request,
     follow_item,
+    follow_target,
     follower_count,
     list_follows,
     remove_follow,
+    take_follow_requests,
 )
 from services.api.social.profiles import fetch_profile
-from services.api.visibility import has_blocked, user_visible
+from services.api.visibility import user_visible
 from services.api.walks import feed_heads
 from services.api.web.pagination import page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import SingleLine
+from services.api.web.write_limits import count_write
 from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
 
 routes = web.RouteTableDef()
 
-ME_COLUMNS = "id, email, nickname, profile_image_url, created_at"
+ME_COLUMNS = "id, email, nickname, profile_image_url, approve_followers, created_at"
+# Following, unfollowing and following again within this time notifies once.
+REPEAT_FOLLOW_WINDOW = dt.timedelta(hours=24)
 
 
 def _http_url(value: str) -> str:
@@ -55,12 +62,13 @@ class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     nickname: SingleLine | None = Field(default=None, min_length=1, max_length=30)
     profile_image_url: HttpUrlText | None = None
+    approve_followers: StrictBool | None = None
 
-    @field_validator("nickname")
+    @field_validator("nickname", "approve_followers")
     @classmethod
-    def _nickname_not_null(cls, value: str | None) -> str:
+    def _not_null(cls, value: str | bool | None) -> str | bool:
         if value is None:
-            raise ValueError("nickname cannot be null")
+            raise ValueError("cannot be null")
         return value
 
 
@@ -73,16 +81,20 @@ async def fetch_me(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, An
 async def update_me(
     conn: asyncpg.Connection, user_id: uuid.UUID, patch: MePatch
 ) -> dict[str, Any] | None:
+    """Update the caller. Call inside a transaction: switching `approve_followers` off approves
+    what is pending (the row lock taken here orders it with concurrent follows)."""
     row = await conn.fetchrow(
         f"""UPDATE users
             SET nickname = COALESCE($2, nickname),
-                profile_image_url = CASE WHEN $3 THEN $4 ELSE profile_image_url END
+                profile_image_url = CASE WHEN $3 THEN $4 ELSE profile_image_url END,
+                approve_followers = COALESCE($5, approve_followers)
             WHERE id = $1
             RETURNING {ME_COLUMNS}""",
         user_id,
         patch.nickname,
         "profile_image_url" in patch.model_fields_set,
         patch.profile_image_url,
+        patch.approve_followers,
     )
     return dict(row) if row else None
 
@@ -99,8 +111,12 @@ async def get_me(request: web.Request) -> web.Response:
 @routes.patch("/me")
 async def patch_me(request: web.Request) -> web.Response:
     patch = MePatch.model_validate_json(await request.read())
-    async with request.app[db_pool_key].acquire() as conn:
-        me = await update_me(conn, current_user(request), patch)
+    user_id = current_user(request)
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        me = await update_me(conn, user_id, patch)
+        if me is not None and patch.approve_followers is False:
+            approved = await take_follow_requests(conn, user_id)
+            await feed_heads.raise_for_follow(request.app[redis_key], conn, approved, user_id)
     if me is None:
         raise not_found("user")
     return web.json_response(me, dumps=dumps)
@@ -118,29 +134,42 @@ async def get_user(request: web.Request) -> web.Response:
 
 @routes.post("/users/{id}/follow")
 async def follow_user(request: web.Request) -> web.Response:
-    """201 for a new follow (which notifies the followee), 200 when already following."""
+    """201 for a new follow (which notifies the followee), 200 when already following; 202
+    `{"status": "requested"}` when the followee approves followers (which notifies them of the
+    request). A repeat within REPEAT_FOLLOW_WINDOW notifies no one."""
     me = current_user(request)
     followee_id = path_uuid(request, "user")
     if followee_id == me:
         raise invalid("id", "you cannot follow yourself")
+    await count_write(request, "follow", me)
     notification_id = None
+    created, count = False, 0
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        if not await user_visible(conn, followee_id, me):
+        target = await follow_target(conn, followee_id, me)
+        if target is None:
             raise not_found("user")
-        if await has_blocked(conn, me, followee_id):
+        if target["blocked_by_follower"]:
             raise conflict("you have blocked this user; unblock them first")
-        created = await add_follow(conn, me, followee_id)
-        if created:
-            await feed_heads.raise_for_follow(request.app[redis_key], conn, me, followee_id)
-            notification_id = await notify(
+        requested = target["approve_followers"] and not target["following"]
+        if requested:
+            new = await add_follow_request(conn, me, followee_id)
+        else:
+            new = created = await add_follow(conn, me, followee_id)
+            if created:
+                await feed_heads.raise_for_follow(request.app[redis_key], conn, [me], followee_id)
+            count = await follower_count(conn, followee_id)
+        if new:
+            notification_id = await notify_unless_repeated(
                 conn,
                 recipient_id=followee_id,
-                type="followed",
+                type="follow_requested" if requested else "followed",
                 actor_id=me,
-                data={"follower_id": str(me)},
+                data={"requester_id" if requested else "follower_id": str(me)},
+                within=REPEAT_FOLLOW_WINDOW,
             )
-        count = await follower_count(conn, followee_id)
     request.app[push_jobs_key].emit([notification_id])
+    if requested:
+        return web.json_response({"status": "requested"}, status=202, dumps=dumps)
     body = {"user_id": followee_id, "following": True, "follower_count": count}
     return web.json_response(body, status=201 if created else 200, dumps=dumps)
 

@@ -43,6 +43,7 @@ from services.api.visibility import has_blocked, user_visible
 from services.api.web.pagination import page_of, page_params
 from services.api.web.text_fields import MultiLine
 from services.api.web.times import Time
+from services.api.web.write_limits import count_write
 from shared.errors import ApiError, conflict, forbidden, invalid, not_found
 from shared.invitations import InvitationStatus, get_invitation
 from shared.jsonutil import dumps
@@ -94,6 +95,7 @@ async def send_invitation(request: web.Request) -> web.Response:
             raise invalid("scheduled_at", "scheduled_at must not be in the past")
         if body.scheduled_at > now + SCHEDULE_HORIZON:
             raise invalid("scheduled_at", "scheduled_at must be within a year")
+    await count_write(request, "invitation", user_id, body.invitee_id)
     settings = request.app[settings_key]
     record: asyncpg.Record | None = None
     refusal: ApiError | None = None

@@ -163,14 +163,17 @@ async def raise_for_walk(
 
 
 async def raise_for_follow(
-    redis: RedisClient, conn: asyncpg.Connection, follower_id: uuid.UUID, followee_id: uuid.UUID
+    redis: RedisClient,
+    conn: asyncpg.Connection,
+    follower_ids: list[uuid.UUID],
+    followee_id: uuid.UUID,
 ) -> None:
-    """In the follow's transaction: the followee's walks enter the follower's feed."""
+    """In the follows' transaction: the followee's walks enter each new follower's feed."""
     newest = await conn.fetchrow(
         """SELECT created_at, id FROM walks
            WHERE user_id = $1 AND visibility <> 'private'
            ORDER BY created_at DESC, id DESC LIMIT 1""",
         followee_id,
     )
-    if newest is not None:
-        await raise_heads(redis, [follower_id], Cursor.of(newest))
+    if newest is not None and follower_ids:
+        await raise_heads(redis, follower_ids, Cursor.of(newest))

@@ -29,6 +29,7 @@ from services.api.web.pagination import Cursor, page_params, since_param
 from services.api.web.path_params import path_uuid
 from services.api.web.polling import poll_response
 from services.api.web.text_fields import MultiLine
+from services.api.web.write_limits import count_write
 from shared.errors import forbidden, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
@@ -60,6 +61,7 @@ async def _lock_visible_walk(
 async def like_walk(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     user_id = current_user(request)
+    await count_write(request, "like", user_id)
     notification_id = None
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         owner_id = await _lock_visible_walk(conn, walk_id, user_id)
@@ -95,6 +97,7 @@ async def comment_on_walk(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     raw = await request.read()
     user_id = current_user(request)
+    await count_write(request, "comment", user_id)
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         owner_id = await _lock_visible_walk(conn, walk_id, user_id)  # 404 before any 422
         body = CommentIn.model_validate_json(raw)

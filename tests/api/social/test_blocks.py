@@ -3,7 +3,6 @@ from the blocked person is tests/api/test_blocked_routes.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -12,6 +11,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from shared.walk_events import walk_channel
+from tests.api.walk_support import post_walk
 from tests.conftest import Api, User, assert_error
 
 
@@ -20,14 +20,7 @@ async def block(api: Api, blocker: User, blocked: User, expect: int = 201) -> An
 
 
 async def public_walk(api: Api, user: User) -> str:
-    ended = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    body = {
-        "started_at": (ended - dt.timedelta(minutes=20)).isoformat(),
-        "ended_at": ended.isoformat(),
-        "distance_m": 1200,
-    }
-    walk: dict[str, Any] = await api.call("POST", "/walks", user, expect=201, json=body)
-    return str(walk["id"])
+    return str((await post_walk(api, user))["id"])
 
 
 async def test_block_is_201_then_200_and_listed_newest_first(api: Api) -> None:

@@ -83,13 +83,16 @@ async def test_repeated_follow_does_not_notify_again(
     assert notified == expected
 
 
-async def test_refollow_after_unfollow_is_new(api: Api, db: asyncpg.Connection) -> None:
+async def test_refollow_after_unfollow_is_new_but_not_notified_again(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """Within 24 h (tests/api/social/test_follow_requests.py has the day after)."""
     me, bori = await api.signup(), await api.signup()
     await api.call("POST", f"/users/{bori.id}/follow", me, expect=201)
     await api.call("DELETE", f"/users/{bori.id}/follow", me, expect=204)
     body = await api.call("POST", f"/users/{bori.id}/follow", me, expect=201)
     assert body["follower_count"] == 1
-    assert len(await followed_notifications(db, bori)) == 2
+    assert len(await followed_notifications(db, bori)) == 1
 
 
 async def test_following_yourself_is_422_naming_id(api: Api, db: asyncpg.Connection) -> None:
