@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,3 +54,15 @@ async def get_invitation(
         f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = $1", invitation_id
     )
     return invitation_from_record(record) if record else None
+
+
+async def get_invitations(
+    conn: asyncpg.pool.PoolConnectionProxy | asyncpg.Connection | asyncpg.Pool,
+    invitation_ids: Collection[uuid.UUID],
+) -> dict[uuid.UUID, Invitation]:
+    """Many lookups in one round trip; an id with no invitation is absent from the result."""
+    records = await conn.fetch(
+        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ANY($1::uuid[])",
+        list(invitation_ids),
+    )
+    return {record["id"]: invitation_from_record(record) for record in records}

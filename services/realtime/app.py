@@ -12,7 +12,9 @@ from aiohttp import web
 from services.realtime.backstop import run_backstop
 from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
+from services.realtime.invitation_loader import InvitationLoader
 from services.realtime.keys import (
+    invitation_loader_key,
     ledger_key,
     limits_key,
     presence_key,
@@ -57,6 +59,16 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
         app[redis_batch_key] = batch
         app[presence_key] = Presence(batch, app[limits_key], topology.pubsub)
         yield
+
+
+@asynccontextmanager
+async def invitation_loader_ctx(app: web.Application) -> AsyncIterator[None]:
+    loader = InvitationLoader(app[db_pool_key])
+    app[invitation_loader_key] = loader
+    try:
+        yield
+    finally:
+        await loader.close()
 
 
 @asynccontextmanager
@@ -132,6 +144,7 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
     app.cleanup_ctx.extend(
         [
             db_pool_ctx,
+            invitation_loader_ctx,
             redis_ctx,
             topology_ctx,
             metrics_ctx("gateway", lambda s: s.realtime_metrics_port),

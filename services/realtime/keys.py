@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.realtime.invitation_loader import InvitationLoader
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
@@ -11,6 +12,7 @@ from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
 from shared.cluster import Topology
 
+invitation_loader_key = web.AppKey("invitation_loader", InvitationLoader)
 ledger_key = web.AppKey("ledger", LocationLedger)
 limits_key = web.AppKey("limits", GatewayLimits)
 presence_key = web.AppKey("presence", Presence)

@@ -19,7 +19,13 @@ from aiohttp import WSMessage, WSMsgType, hdrs, web
 from redis.exceptions import RedisError
 
 from services.realtime.connection import Connection
-from services.realtime.keys import ledger_key, limits_key, presence_key, rooms_key
+from services.realtime.keys import (
+    invitation_loader_key,
+    ledger_key,
+    limits_key,
+    presence_key,
+    rooms_key,
+)
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
 from services.realtime.presence import Presence, TooManyJoins
@@ -32,8 +38,7 @@ from services.realtime.protocol import (
 )
 from services.realtime.rooms import Rooms
 from shared.ended_sessions import ended_sessions_key
-from shared.invitations import get_invitation
-from shared.keys import db_pool_key, settings_key
+from shared.keys import settings_key
 from shared.tokens import InvalidToken, TokenClaims, bearer_token, verify_token
 
 log = logging.getLogger(__name__)
@@ -126,7 +131,7 @@ async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection 
     invitation_id = _parse_uuid(request.match_info["invitation_id"])
     try:
         invitation = (
-            await get_invitation(request.app[db_pool_key], invitation_id) if invitation_id else None
+            await request.app[invitation_loader_key].get(invitation_id) if invitation_id else None
         )
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
         log.warning("invitation lookup failed: %s", type(exc).__name__)

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.realtime import walk_together
+from services.realtime.invitation_loader import InvitationLoader
 from shared.settings import Settings
 from tests.conftest import Api, make_settings
 from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type
@@ -63,13 +63,13 @@ async def test_a_session_ending_during_the_handshake_still_closes_4001(
 ) -> None:
     """The end is announced after the token was checked and before the socket joined its walk,
     so no close could find it: the join looks again."""
-    real_lookup = walk_together.get_invitation
+    real_lookup = InvitationLoader.get
 
-    async def lookup_then_sign_out(pool: Any, invitation_id: uuid.UUID) -> Any:
-        invitation = await real_lookup(pool, invitation_id)
+    async def lookup_then_sign_out(loader: InvitationLoader, invitation_id: uuid.UUID) -> Any:
+        invitation = await real_lookup(loader, invitation_id)
         await api.call("POST", "/auth/logout-all", headers=bearer(walk.inviter.token), expect=204)
         return invitation
 
-    monkeypatch.setattr(walk_together, "get_invitation", lookup_then_sign_out)
+    monkeypatch.setattr(InvitationLoader, "get", lookup_then_sign_out)
     ws = await gateway.connect(walk.id, walk.inviter.token)
     assert await closed_with(ws) == 4001
