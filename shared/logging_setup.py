@@ -177,6 +177,23 @@ def route_template(request: web.BaseRequest) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+# Path parameters that are credentials (an FCM registration token is what a push is addressed
+# to): the access log writes their placeholder, never their value.
+SECRET_PATH_PARAMETERS = frozenset({"token"})
+
+
+def logged_path(request: web.BaseRequest) -> str:
+    """The request's path with every secret path parameter replaced by its `{name}`."""
+    match_info = request._match_info if isinstance(request, web.Request) else None
+    path = request.path
+    if match_info is None:
+        return path
+    for name in SECRET_PATH_PARAMETERS.intersection(match_info):
+        if match_info[name]:
+            path = path.replace(match_info[name], "{" + name + "}")
+    return path
+
+
 class AccessLogger(AbstractAccessLogger):
     """One line a request: `remote "METHOD /path" STATUS SIZE TIMEms route`, with the
     request's id; no query string, and no header but the user agent (in JSON). In JSON the same
@@ -190,12 +207,13 @@ class AccessLogger(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         route = route_template(request)
+        path = logged_path(request)
         duration_ms = round(time * 1000, 1)
         self.logger.info(
             '%s "%s %s" %s %s %.1fms %s',
             request.remote,
             request.method,
-            request.path,
+            path,
             response.status,
             response.body_length,
             duration_ms,
@@ -205,7 +223,7 @@ class AccessLogger(AbstractAccessLogger):
                 "remote": request.remote,
                 "method": request.method,
                 "route": route,
-                "path": request.path,
+                "path": path,
                 "status": response.status,
                 "bytes": response.body_length,
                 "duration_ms": duration_ms,

@@ -112,6 +112,19 @@ async def test_a_path_cannot_forge_a_log_line_or_write_a_control_byte(
         assert line["user_agent"] == "evil\\u202e\\x85"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+async def test_a_device_token_in_the_path_is_not_logged(fmt: LogFormat, api: Api) -> None:
+    user = await api.signup()
+    device_token = "fcm-registration-token-that-addresses-one-phone"
+    body = {"token": device_token, "platform": "android"}
+    with captured(fmt) as logged:
+        await api.call("POST", "/devices", user, json=body, expect=201)
+        await api.call("DELETE", f"/devices/{device_token}", user, expect=204)
+    [access] = [line for line in logged.lines if "DELETE" in line]
+    assert device_token not in "\n".join(logged.lines)
+    assert "/devices/{token}" in access
+
+
 def test_every_control_character_is_escaped_in_text_and_in_tracebacks() -> None:
     record = logging.LogRecord(
         "t", logging.ERROR, __file__, 1, "got %s", ("a\nb\x07c\u202ed",), None
