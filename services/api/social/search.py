@@ -34,7 +34,7 @@ routes = web.RouteTableDef()
 
 MAX_QUERY_CHARS = 50
 # The sort key of every tier: the lowered nickname in code-point order, as stored beside it
-# (migration `202612011103_nickname_search_key.sql`) and indexed by `users_nickname_search_idx`.
+# (migration `20261201110300_nickname_search_key.sql`) and indexed by `users_nickname_search_idx`.
 _KEY = "u.nickname_key"
 
 
