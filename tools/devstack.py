@@ -188,6 +188,9 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The embedded PostgreSQL logs every initdb and pg_ctl command line with its output at INFO:
+    # forty lines before the start-up report on a first run. Its warnings still show.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["run", "migrate", "push-dead"])
     args = parser.parse_args()
