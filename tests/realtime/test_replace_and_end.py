@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import pytest
 import redis.asyncio as aioredis
 
 from services.realtime.presence import seat_key
@@ -154,35 +155,31 @@ async def _seat_gone(redis: aioredis.Redis, walk: Walk) -> bool:
     return await redis.exists(seat_key(walk.id, walk.inviter.id)) == 0
 
 
-async def test_finish_through_the_api_ends_the_walk_on_both_instances(
-    gateways: tuple[Gateway, Gateway], walk: Walk, api: Api
+@pytest.mark.parametrize(
+    ("action", "created", "ended_as"),
+    [
+        ("/invitations/{walk}/finish", 200, "finished"),  # finished through the API
+        ("/users/{inviter}/block", 201, "cancelled"),  # a block cancels the walk
+    ],
+    ids=["finish", "block"],
+)
+async def test_the_api_ends_the_walk_on_both_instances(
+    gateways: tuple[Gateway, Gateway],
+    walk: Walk,
+    api: Api,
+    action: str,
+    created: int,
+    ended_as: str,
 ) -> None:
     one, two = gateways
     inviter, _ = await one.join(walk, walk.inviter)
     invitee, _ = await two.join(walk, walk.invitee)
     await api.call(
         "POST",
-        f"/invitations/{walk.id}/finish",
+        action.format(walk=walk.id, inviter=walk.inviter.id),
         headers={"Authorization": f"Bearer {walk.invitee.token}"},
-        expect=200,
+        expect=created,
     )
     for ws in (inviter, invitee):
-        assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": "finished"}
-        assert await closed_with(ws) == 4004
-
-
-async def test_a_block_ends_the_walk_on_both_instances(
-    gateways: tuple[Gateway, Gateway], walk: Walk, api: Api
-) -> None:
-    one, two = gateways
-    inviter, _ = await one.join(walk, walk.inviter)
-    invitee, _ = await two.join(walk, walk.invitee)
-    await api.call(
-        "POST",
-        f"/users/{walk.inviter.id}/block",
-        headers={"Authorization": f"Bearer {walk.invitee.token}"},
-        expect=201,
-    )
-    for ws in (inviter, invitee):
-        assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": "cancelled"}
+        assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": ended_as}
         assert await closed_with(ws) == 4004
