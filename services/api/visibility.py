@@ -13,6 +13,9 @@
   removed shows their points again. Every query that returns a path selects `path_zones_for`
   beside it and answers `visible_path(...)`.
 - A user, in search: one SQL condition, `user_findable_by`.
+- A notification: shown (and pushed) to its recipient unless a block stands between them and
+  its actor, either way: `notification_shown_to`. Hidden, not deleted: a lifted block shows it
+  again.
 
 The SQL conditions are used by every query that returns or names a user or a walk. Their
 arguments are SQL expressions: a column such as `w.user_id`, or a bound parameter such as `$1`.
@@ -88,18 +91,31 @@ async def has_blocked(
     return blocked
 
 
+def _blocked_either_way(viewer: str) -> str:
+    """SQL subquery: the ids of everyone `viewer` blocked or was blocked by. With `viewer` a bound
+    parameter it is read once (a hashed subplan) rather than probed for each row it is tested
+    against: a broad search weighs thousands of nicknames before it sorts out a page."""
+    return (
+        f"SELECT vb.blocked_id FROM blocks vb WHERE vb.blocker_id = {viewer} "
+        f"UNION ALL SELECT vb.blocker_id FROM blocks vb WHERE vb.blocked_id = {viewer}"
+    )
+
+
 def user_findable_by(user_alias: str, viewer_param: str) -> str:
     """SQL condition: the user `user_alias` may be listed to the viewer at `viewer_param` when
     looking for people (search): anyone but the viewer, unless either blocked the other. A
     deleted account has no row left."""
     u, v = user_alias, viewer_param
-    # The viewer's blocks both ways, read once (a hashed subplan) rather than probed for each
-    # candidate: a broad search weighs thousands of nicknames before it sorts out a page.
-    return (
-        f"({u}.id <> {v} AND {u}.id NOT IN ("
-        f"SELECT vb.blocked_id FROM blocks vb WHERE vb.blocker_id = {v} "
-        f"UNION ALL SELECT vb.blocker_id FROM blocks vb WHERE vb.blocked_id = {v}))"
-    )
+    return f"({u}.id <> {v} AND {u}.id NOT IN ({_blocked_either_way(v)}))"
+
+
+def notification_shown_to(notification: str, recipient: str) -> str:
+    """SQL condition: the notification aliased `notification`, whose recipient is `recipient`
+    (`$1` for one person's list, `n.user_id` for a batch of pushes), is shown and pushed: it has
+    no actor, or no block stands between the actor and the recipient. Its count, its page and its
+    push all use this, so the unread count never counts what the list leaves out."""
+    n = notification
+    return f"({n}.actor_id IS NULL OR {n}.actor_id NOT IN ({_blocked_either_way(recipient)}))"
 
 
 def path_zones_for(walk_alias: str, viewer_param: str) -> str:

@@ -447,6 +447,37 @@ async def test_pending_pushes_to_a_deleted_account_are_not_sent(
     assert await device_tokens(db) == {"bori-phone"}
 
 
+async def test_a_block_mutes_the_pushes_its_actor_had_still_to_cause(
+    api: Api,
+    db: asyncpg.Connection,
+    redis: aioredis.Redis,
+    fake_google: FakeGoogle,
+    push_settings: Settings,
+) -> None:
+    """Pushes not yet sent when the block comes (in the stream, retrying, held by quiet hours)
+    are settled unsent: the blocked person's phone shows nothing of the blocker's from then on."""
+    blocker, blocked, friend = await api.signup(), await api.signup(), await api.signup()
+    await api.call("POST", "/devices", blocked, json={"token": "blocked-phone", "platform": "ios"})
+    await api.follow(blocker, blocked)  # its push job waits in the stream: no worker runs yet
+    await eventually(lambda: _stream_length(redis, 1), what="the job emitted")
+    await api.call("POST", f"/users/{blocked.id}/block", blocker, expect=201)
+    await api.follow(friend, blocked)
+
+    async with running_worker(push_settings):
+        await eventually(lambda: fake_google.delivered("blocked-phone"))
+        await eventually(lambda: _stream_length(redis, 0), what="every job acknowledged")
+
+    [pushed] = fake_google.delivered("blocked-phone")
+    assert pushed["data"]["actor_id"] == friend.id
+    states = await db.fetch(
+        "SELECT actor_id, push_state FROM notifications WHERE user_id = $1", uuid.UUID(blocked.id)
+    )
+    assert {(str(r["actor_id"]), r["push_state"]) for r in states} == {
+        (blocker.id, "muted"),
+        (friend.id, "sent"),
+    }
+
+
 async def _stream_length(redis: aioredis.Redis, length: int) -> bool:
     return bool(await redis.xlen(PUSH_STREAM) == length)
 

@@ -1,4 +1,8 @@
-"""`/notifications`: the caller's in-app list, and marking it read."""
+"""`/notifications`: the caller's in-app list, and marking it read.
+
+What a block hides is left out of both the page and the unread count by the one rule
+(`notification_shown_to`), so the two always agree.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.accounts.authentication import current_user
+from services.api.visibility import notification_shown_to
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
 from shared.errors import ApiError
@@ -36,6 +41,7 @@ async def list_notifications(
         f"""SELECT n.id, n.type, n.data, n.created_at, n.read_at, {user_columns("a", "actor")}
             FROM notifications n LEFT JOIN users a ON a.id = n.actor_id
             WHERE n.user_id = $1 AND (n.created_at, n.id) < ($2, $3)
+              AND {notification_shown_to("n", "$1")}
             ORDER BY n.created_at DESC, n.id DESC
             LIMIT $4""",
         user_id,
@@ -48,7 +54,9 @@ async def list_notifications(
 
 async def unread_count(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL", user_id
+        f"""SELECT count(*) FROM notifications n
+            WHERE n.user_id = $1 AND n.read_at IS NULL AND {notification_shown_to("n", "$1")}""",
+        user_id,
     )
     return count
 

@@ -4,7 +4,9 @@ A claim is a lease on the row (`push_lease_until`), so two workers that got the 
 reclaimed entry, a sweeper's re-emit) never send it at once; `push_deliveries` remembers which
 devices are settled, so a retry or a reclaimed job only sends to the others. A claim also reads
 the recipient's notification settings, which decide whether the push is sent now, held by quiet
-hours (`record_decisions`: still pending, due when they end) or muted.
+hours (`record_decisions`: still pending, due when they end) or muted. One that a block now hides
+from its recipient (`notification_shown_to`) is muted as well: a block stops the pushes its
+actor's earlier actions were still to cause.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncpg
 
 from services.api.notifications.push_settings import PushSettings
 from services.api.push_worker.messages import PushNotification
+from services.api.visibility import notification_shown_to
 
 JobState = Literal["sent", "dead", "pending"]
 MAX_TEXT = 500
@@ -34,6 +37,7 @@ class ClaimedJob:
     attempt: int
     settings: PushSettings = field(default_factory=PushSettings)  # the recipient's
     devices: list[Device] = field(default_factory=list)
+    hidden: bool = False  # by a block between its actor and its recipient: never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ SELECT 1 FROM notification_settings
    FOR SHARE
 """
 
-_CLAIM = """
+_CLAIM = f"""
 WITH claimed AS (
     UPDATE notifications n
        SET push_attempts = n.push_attempts + 1,
@@ -81,7 +85,8 @@ WITH claimed AS (
  RETURNING n.id, n.user_id, n.type, n.actor_id, n.data, n.push_attempts
 )
 SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, a.nickname AS actor_nickname,
-       s.push_off, s.quiet_start, s.quiet_end
+       s.push_off, s.quiet_start, s.quiet_end,
+       NOT {notification_shown_to("c", "c.user_id")} AS hidden
   FROM claimed c
   LEFT JOIN users a ON a.id = c.actor_id
   LEFT JOIN notification_settings s ON s.user_id = c.user_id
@@ -118,6 +123,7 @@ async def claim_jobs(
             settings=PushSettings.from_columns(
                 row["push_off"], row["quiet_start"], row["quiet_end"]
             ),
+            hidden=row["hidden"],
         )
         for row in rows
     }

@@ -280,13 +280,13 @@ class PushWorker:
         self, jobs: list[ClaimedJob]
     ) -> tuple[list[ClaimedJob], dict[uuid.UUID, float], list[uuid.UUID]]:
         """Split claimed jobs by their recipients' settings, now: to send, to hold (seconds until
-        the quiet hours end), to mute."""
+        the quiet hours end), to mute (also those a block hides)."""
         now = self._clock()
         to_send: list[ClaimedJob] = []
         held: dict[uuid.UUID, float] = {}
         muted: list[uuid.UUID] = []
         for job in jobs:
-            decision = job.settings.decide(job.notification.type, now)
+            decision = "mute" if job.hidden else job.settings.decide(job.notification.type, now)
             if decision == "send":
                 to_send.append(job)
             elif decision == "mute":

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.api.walk_support import post_walk
 from tests.conftest import Api, User, assert_error
 
 
@@ -201,3 +202,42 @@ async def test_notification_routes_without_token_are_401(api: Api) -> None:
     assert_error(await api.call("GET", "/notifications", expect=401), "unauthorized")
     body = await api.call("POST", "/notifications/read", expect=401, json={"all": True})
     assert_error(body, "unauthorized")
+
+
+async def actors(api: Api, user: User) -> tuple[list[str | None], int]:
+    """The actors of the user's list, newest first (None for a badge), and its unread count."""
+    body = await get_notifications(api, user)
+    return [i["actor"] and i["actor"]["id"] for i in body["items"]], body["unread_count"]
+
+
+async def test_a_block_hides_the_notifications_between_the_two_both_ways(api: Api) -> None:
+    """What the blocker's earlier actions put in the blocked person's list, and the blocked
+    person's in the blocker's, leave both lists and both unread counts; kept, they come back
+    when the block is lifted, and the other people's stay throughout."""
+    blocker, blocked, friend = await api.signup(), await api.signup(), await api.signup()
+    walk = await post_walk(api, blocked)  # and its badge, with no actor
+    await api.follow(blocker, blocked)
+    await api.call("POST", f"/walks/{walk['id']}/likes", blocker, expect=201)
+    await api.call(
+        "POST", f"/walks/{walk['id']}/comments", blocker, expect=201, json={"body": "멋져요"}
+    )
+    await api.call("POST", "/invitations", blocker, expect=201, json={"invitee_id": blocked.id})
+    await api.follow(blocked, blocker)
+    await api.follow(friend, blocked)
+    await api.follow(friend, blocker)
+    assert await actors(api, blocked) == ([friend.id] + [blocker.id] * 4 + [None], 6)
+    assert await actors(api, blocker) == ([friend.id, blocked.id], 2)
+
+    await api.call("POST", f"/users/{blocked.id}/block", blocker, expect=201)
+    assert await actors(api, blocked) == ([friend.id, None], 2)
+    assert await actors(api, blocker) == ([friend.id], 1)
+    # The blocker may still comment on the blocked person's walk; that is hidden as well.
+    await api.call(
+        "POST", f"/walks/{walk['id']}/comments", blocker, expect=201, json={"body": "다시"}
+    )
+    assert await actors(api, blocked) == ([friend.id, None], 2)
+    assert await mark_read(api, blocked, {"all": True}) == {"unread_count": 0}
+
+    await api.call("DELETE", f"/users/{blocked.id}/block", blocker, expect=204)
+    assert await actors(api, blocker) == ([friend.id, blocked.id], 2)
+    assert await actors(api, blocked) == ([blocker.id, friend.id] + [blocker.id] * 4 + [None], 0)
