@@ -12,7 +12,8 @@
   privacy zones. Trimmed when read, so a zone also covers walks recorded before it, and a zone
   removed shows their points again. Every query that returns a path selects `path_zones_for`
   beside it and answers `visible_path(...)`.
-- A user, in search: one SQL condition, `user_findable_by`.
+- A user, in search: one SQL condition, `user_findable_by`; in the weekly ranking (read from
+  Redis), the same people left out as a set, `blocked_either_way`.
 - A notification: shown (and pushed) to its recipient unless a block stands between them and
   its actor, either way: `notification_shown_to`. Hidden, not deleted: a lifted block shows it
   again.
@@ -116,6 +117,15 @@ def notification_shown_to(notification: str, recipient: str) -> str:
     push all use this, so the unread count never counts what the list leaves out."""
     n = notification
     return f"({n}.actor_id IS NULL OR {n}.actor_id NOT IN ({_blocked_either_way(recipient)}))"
+
+
+async def blocked_either_way(
+    conn: asyncpg.Pool | asyncpg.Connection, viewer_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """Everyone `viewer_id` blocked or was blocked by: left out of a list read from Redis (the
+    weekly ranking), as `unblocked_between` leaves them out of one read from SQL."""
+    rows = await conn.fetch(_blocked_either_way("$1"), viewer_id)
+    return {row[0] for row in rows}
 
 
 def path_zones_for(walk_alias: str, viewer_param: str) -> str:

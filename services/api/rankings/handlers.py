@@ -1,4 +1,9 @@
-"""`GET /rankings/weekly`: this Seoul week's distance ranking, global or among whom one follows."""
+"""`GET /rankings/weekly`: this Seoul week's distance ranking, global or among whom one follows.
+
+A ranking is a list of people, so a block leaves each of the two out of the other's, as the
+visibility rule does for every list: ranked among those they can see, as if the other had not
+walked, so no gap in the ranks points at someone hidden.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ from services.api.rankings.weekly import (
     group_ranking,
     ranking_from_database,
     walk_counts,
+    without,
 )
+from services.api.visibility import blocked_either_way
 from services.api.web.pagination import page_params
 from services.api.web.presenters import USER_SUMMARY_COLUMNS
 from services.api.web.seoul_time import week_start
@@ -62,14 +69,16 @@ async def _from_redis(
     members: list[uuid.UUID] | None,
     caller: uuid.UUID,
     limit: int,
+    hidden: set[uuid.UUID],
 ) -> tuple[list[Standing], Standing | None, list[int]]:
-    """The page, the caller's standing and the page's walk counts, from the week's sorted set."""
+    """The page, the caller's standing and the page's walk counts, from the week's sorted set,
+    leaving out the `hidden` (who are never among `members`)."""
     keys = WeekKeys.of(start)
     await ensure_week(redis, pool, start)
     me: Standing | None
     if members is None:
-        top = await global_top(redis, keys, limit)
-        me = await global_standing(redis, keys, caller)
+        top = without(await global_top(redis, keys, limit + len(hidden)), hidden)[:limit]
+        me = await global_standing(redis, keys, caller, hidden)
     else:
         group = await group_ranking(redis, keys, members)
         top = group[:limit]
@@ -87,12 +96,16 @@ async def get_weekly_ranking(request: web.Request) -> web.Response:
     redis, pool = request.app[redis_key], request.app[db_pool_key]
     start = week_start(app_now(request.app))
     # No connection is held across the Redis calls: ensure_week may need one of its own.
-    members = None if scope == "global" else [caller, *await followed_ids(pool, caller)]
+    hidden = await blocked_either_way(pool, caller)
+    members = None
+    if scope == "following":
+        members = [m for m in [caller, *await followed_ids(pool, caller)] if m not in hidden]
     try:
-        top, me, counts = await _from_redis(redis, pool, start, members, caller, limit)
+        top, me, counts = await _from_redis(redis, pool, start, members, caller, limit, hidden)
     except RedisError as exc:
         log.warning("rankings from the database: redis unavailable (%s)", type(exc).__name__)
         standings, walks = await ranking_from_database(pool, start, members)
+        standings = without(standings, hidden)
         top = standings[:limit]
         me = next((s for s in standings if s.user_id == caller), None)
         counts = [walks[s.user_id] for s in top]

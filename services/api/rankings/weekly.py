@@ -27,7 +27,7 @@ import logging
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -340,6 +340,12 @@ def ranked(scores: Iterable[tuple[uuid.UUID, int]]) -> list[Standing]:
     return standings
 
 
+def without(standings: Iterable[Standing], hidden: Collection[uuid.UUID]) -> list[Standing]:
+    """`standings` (best first, as `ranked` orders them: the whole ranking or its top) ranked
+    again without the `hidden`."""
+    return ranked((s.user_id, s.distance_mm) for s in standings if s.user_id not in hidden)
+
+
 def _scored(entries: Iterable[Any]) -> list[tuple[uuid.UUID, int]]:
     """`(member, score)` pairs from redis-py as `(user id, millimetres)`."""
     return [(uuid.UUID(member.decode()), int(score)) for member, score in entries]
@@ -360,12 +366,16 @@ async def global_top(redis: RedisClient, keys: WeekKeys, limit: int) -> list[Sta
 
 
 async def global_standing(
-    redis: RedisClient, keys: WeekKeys, user_id: uuid.UUID
+    redis: RedisClient, keys: WeekKeys, user_id: uuid.UUID, hidden: Collection[uuid.UUID] = ()
 ) -> Standing | None:
+    """The user's place in the week's global ranking, counting nobody `hidden` ahead of them."""
     score = await redis.zscore(keys.distance, str(user_id))
     if score is None:
         return None
     ahead = await redis.zcount(keys.distance, f"({int(score)}", "+inf")
+    if hidden:
+        scores = await redis.zmscore(keys.distance, [str(h) for h in hidden])
+        ahead -= sum(1 for s in scores if s is not None and int(s) > int(score))
     return Standing(user_id, ahead + 1, int(score))
 
 
