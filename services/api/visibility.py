@@ -14,6 +14,9 @@
   beside it and answers `visible_path(...)`.
 - A user, in search: one SQL condition, `user_findable_by`; in the weekly ranking (read from
   Redis), the same people left out as a set, `blocked_either_way`.
+- What everyone may see of someone's walking, the weekly rankings and the badges, counts their
+  public walks only (`COUNTED_VISIBILITIES`): a private walk must not show up anywhere as a
+  distance, a count or a day walked, and a followers-only one would show it to strangers.
 - A notification: shown (and pushed) to its recipient unless a block stands between them and
   its actor, either way: `notification_shown_to`. Hidden, not deleted: a lifted block shows it
   again.
@@ -31,6 +34,7 @@ from typing import Any
 import asyncpg
 
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
+COUNTED_VISIBILITIES = ["public"]
 
 
 def user_visible_to(user: str, viewer: str) -> str:

@@ -1,7 +1,9 @@
 """Badges: which walk earns which badge, awarded once, in the same transaction as that walk.
 
 Days are Seoul calendar days of each walk's start (see `seoul_time`). A badge is never taken
-away: deleting the walk that earned it only clears `badges.walk_id`.
+away: deleting the walk that earned it only clears `badges.walk_id`. Badges are shown to
+everyone, so only public walks earn them and count towards them, as in the rankings
+(`COUNTED_VISIBILITIES`): a private walk's distance, count or day must not show through them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import asyncpg
 
 from services.api.notifications.notify import notify
+from services.api.visibility import COUNTED_VISIBILITIES
 from services.api.web.seoul_time import SEOUL, day_start, seoul_day
 
 if TYPE_CHECKING:
@@ -42,11 +45,12 @@ STREAK_DAYS = 7
 
 
 async def walk_totals(conn: asyncpg.Connection, user_id: uuid.UUID) -> tuple[int, float]:
-    """How many walks the user has, and their total distance in metres."""
+    """How many counted walks the user has, and their total distance in metres."""
     row = await conn.fetchrow(
         "SELECT count(*) AS walks, coalesce(sum(distance_m), 0) AS metres "
-        "FROM walks WHERE user_id = $1",
+        "FROM walks WHERE user_id = $1 AND visibility = ANY($2::text[])",
         user_id,
+        COUNTED_VISIBILITIES,
     )
     assert row is not None  # an aggregate always returns a row
     return int(row["walks"]), float(row["metres"])
@@ -55,14 +59,16 @@ async def walk_totals(conn: asyncpg.Connection, user_id: uuid.UUID) -> tuple[int
 async def walk_days_around(
     conn: asyncpg.Connection, user_id: uuid.UUID, day: dt.date, radius: int
 ) -> set[dt.date]:
-    """The Seoul days within `radius` days of `day` on which the user started a walk."""
+    """The Seoul days within `radius` days of `day` on which the user started a counted walk."""
     rows = await conn.fetch(
         "SELECT DISTINCT (started_at AT TIME ZONE $4)::date AS day FROM walks "
-        "WHERE user_id = $1 AND started_at >= $2 AND started_at < $3",
+        "WHERE user_id = $1 AND started_at >= $2 AND started_at < $3 "
+        "AND visibility = ANY($5::text[])",
         user_id,
         day_start(day - dt.timedelta(days=radius)),
         day_start(day + dt.timedelta(days=radius + 1)),
         SEOUL.key,
+        COUNTED_VISIBILITIES,
     )
     return {r["day"] for r in rows}
 
@@ -101,6 +107,8 @@ async def award_badges(conn: asyncpg.Connection, walk: WalkFacts) -> list[uuid.U
 
     Runs inside the walk's transaction. Returns the notification ids to push after commit.
     """
+    if walk.visibility not in COUNTED_VISIBILITIES:
+        return []
     # Serialise one user's concurrent walks here, so the second one to get the lock sees the
     # first one's row (READ COMMITTED) and a threshold crossed by the pair is not missed.
     # NO KEY UPDATE: it does not conflict with the key-share lock the walk's own insert holds.

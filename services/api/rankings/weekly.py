@@ -9,8 +9,7 @@ Cluster a week's keys share one slot and every script below runs on one shard):
 - `rank:weekly:{<date>}:counted` SET of the ids of the walks those totals include,
 - `rank:weekly:{<date>}:built` marker: the keys above hold the whole week.
 
-Only public walks count (RANKED_VISIBILITIES): a private walk must not show up anywhere as a
-distance, and a followers-only one would show it to strangers.
+Only public walks count (`COUNTED_VISIBILITIES`, the visibility rule's, which badges follow too).
 
 A week whose marker is missing (never built, expired, or Redis lost it) is rebuilt from the walks
 table, into keys of its own, which one script then moves in place unless a marker appeared
@@ -36,6 +35,7 @@ from aiohttp import web
 from redis.typing import FieldT
 
 from services.api.notifications.notify import notify
+from services.api.visibility import COUNTED_VISIBILITIES
 from services.api.web.seoul_time import week_end, week_start
 from shared.redis_client import RedisClient
 
@@ -56,7 +56,6 @@ REBUILD_TTL_S = 600
 # request must stay bounded, and those far below care least about being passed by a leader.
 MAX_OVERTAKEN_NOTIFIED = 50
 NOTICE_INTERVAL = dt.timedelta(hours=1)
-RANKED_VISIBILITIES = ["public"]
 
 # KEYS: built, distance, walks, counted. ARGV: user id, walk id, distance (mm), max overtaken.
 # Returns {"missing"} | {"counted"} | {"applied", overtaken id, its new rank, ...}: the users
@@ -190,7 +189,7 @@ async def week_walks(
         start,
         week_end(start),
         excluding,
-        RANKED_VISIBILITIES,
+        COUNTED_VISIBILITIES,
     )
     return rows
 
@@ -406,7 +405,7 @@ async def ranking_from_database(
         start,
         week_end(start),
         members,
-        RANKED_VISIBILITIES,
+        COUNTED_VISIBILITIES,
     )
     standings = ranked((r["user_id"], r["distance_mm"]) for r in rows)
     return standings, {r["user_id"]: r["walks"] for r in rows}

@@ -15,13 +15,13 @@ from services.api.keys import push_jobs_key
 from services.api.rankings.badges import award_badges
 from services.api.rankings.walk_facts import WalkFacts
 from services.api.rankings.weekly import (
-    RANKED_VISIBILITIES,
     app_now,
     count_walk,
     forget_week,
     notify_overtaken,
     uncount_walk,
 )
+from services.api.visibility import COUNTED_VISIBILITIES
 from services.api.web.seoul_time import week_start
 from shared.keys import db_pool_key, redis_key
 
@@ -36,7 +36,7 @@ async def in_walk_transaction(conn: asyncpg.Connection, walk: WalkFacts) -> list
 async def after_walk_committed(app: web.Application, walk: WalkFacts) -> None:
     """After commit: update the weekly rankings and notify the overtaken. Never raises.
     Only a public walk counts: a private distance must not show up anywhere."""
-    if walk.visibility not in RANKED_VISIBILITIES:
+    if walk.visibility not in COUNTED_VISIBILITIES:
         return
     redis, pool = app[redis_key], app[db_pool_key]
     try:

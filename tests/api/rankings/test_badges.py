@@ -23,6 +23,7 @@ from tests.api.walk_effects_support import (
     notifications_of,
     record_walk,
 )
+from tests.api.walk_support import post_walk
 from tests.conftest import Api, assert_error
 
 # Seoul day n (n = 1..) runs from 15:00 UTC of the day before to 14:59:59.999999 UTC of this one.
@@ -233,3 +234,28 @@ async def test_badges_of_unknown_or_malformed_user_are_404(api: Api) -> None:
     assert_error(body, "not_found")
     assert_error(await api.call("GET", "/users/not-a-uuid/badges", user, expect=404), "not_found")
     assert_error(await api.call("GET", f"/users/{user.id}/badges", expect=401), "unauthorized")
+
+
+async def test_only_public_walks_earn_badges_or_count_towards_them(api: Api) -> None:
+    """Badges are shown to everyone, so, as in the rankings, a private or followers-only walk
+    earns none and its distance, count and day count towards none."""
+    walker, viewer = await api.signup(), await api.signup()
+    for n in range(1, 7):  # 6 days in a row, 12 km
+        visibility = "private" if n % 2 else "followers"
+        started = late_on_seoul_day(n) - dt.timedelta(hours=1)
+        await post_walk(api, walker, **walk_on(started, 2000, visibility))
+    assert await api.call("GET", f"/users/{walker.id}/badges", viewer, expect=200) == []
+
+    started = late_on_seoul_day(7) - dt.timedelta(hours=1)
+    await post_walk(api, walker, **walk_on(started, 1000, "public"))
+    body = await api.call("GET", f"/users/{walker.id}/badges", viewer, expect=200)
+    assert [b["code"] for b in body] == ["first_walk"]
+
+
+def walk_on(started: dt.datetime, distance_m: float, visibility: str) -> dict[str, object]:
+    return {
+        "started_at": started.isoformat(),
+        "ended_at": (started + dt.timedelta(minutes=30)).isoformat(),
+        "distance_m": distance_m,
+        "visibility": visibility,
+    }
