@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from services.api.push_worker.job_stream import CONSUMER_GROUP, JobStream
 from services.api.push_worker.runtime import CredentialsError, open_worker
 from services.api.push_worker.store import Delivery, Settlement, settle_jobs
 from shared.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, User
 from tests.push.conftest import (
     add_device,
     create_notification,
@@ -476,6 +476,67 @@ async def test_a_block_mutes_the_pushes_its_actor_had_still_to_cause(
         (blocker.id, "muted"),
         (friend.id, "sent"),
     }
+
+
+async def _recipient_deleted(api: Api, recipient: User, actor: User) -> None:
+    await api.call("DELETE", "/me", recipient, expect=204, json={"password": "correct horse"})
+
+
+async def _actor_deleted(api: Api, recipient: User, actor: User) -> None:
+    await api.call("DELETE", "/me", actor, expect=204, json={"password": "correct horse"})
+
+
+async def _device_signed_out(api: Api, recipient: User, actor: User) -> None:
+    await api.call("DELETE", "/devices/recipient-phone", recipient, expect=204)
+
+
+async def _actor_blocked_recipient(api: Api, recipient: User, actor: User) -> None:
+    await api.call("POST", f"/users/{recipient.id}/block", actor, expect=201)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_recipient_deleted, _actor_deleted, _device_signed_out, _actor_blocked_recipient],
+    ids=["recipient deleted", "actor deleted", "device signed out", "blocked"],
+)
+async def test_a_claimed_push_is_not_sent_after_what_forbids_it_since_its_claim(
+    change: Callable[[Api, User, User], Awaitable[None]],
+    api: Api,
+    db: asyncpg.Connection,
+    redis: aioredis.Redis,
+    fake_google: FakeGoogle,
+    push_settings_for: Callable[..., Settings],
+) -> None:
+    """The job is claimed, its devices read, and it waits for the only send slot (held by a slow
+    device) while the change is made: it must not go out when the slot comes free."""
+    busy, recipient, actor, other = [await api.signup() for _ in range(4)]
+    await api.call("POST", "/devices", busy, json={"token": "busy-phone", "platform": "ios"})
+    await api.call(
+        "POST", "/devices", recipient, json={"token": "recipient-phone", "platform": "ios"}
+    )
+    hold = asyncio.Event()
+    fake_google.script("busy-phone", slow(hold))
+
+    async with running_worker(push_settings_for(push_concurrency=1)):
+        await api.follow(other, busy)
+        await eventually(lambda: fake_google.to("busy-phone"), what="the slot taken")
+        await api.follow(actor, recipient)
+
+        async def claimed() -> bool:
+            return bool(
+                await db.fetchval(
+                    "SELECT push_attempts = 1 FROM notifications WHERE user_id = $1",
+                    uuid.UUID(recipient.id),
+                )
+            )
+
+        await eventually(claimed, what="the recipient's push claimed")
+        await change(api, recipient, actor)
+        hold.set()
+        await eventually(lambda: fake_google.delivered("busy-phone"))
+        await eventually(lambda: _stream_length(redis, 0), what="every job acknowledged")
+
+    assert fake_google.to("recipient-phone") == []
 
 
 async def _stream_length(redis: aioredis.Redis, length: int) -> bool:

@@ -5,7 +5,8 @@ PostgreSQL holds the truth, erased in one transaction, mostly by ON DELETE: the 
 with it dogs, devices, badges, sessions and every other table that names a user with ON DELETE
 CASCADE; invitations keep the partner's side, with the deleted person as null. The rest is done
 here, in an order that keeps what others wait on short (notifications to the user go early, and
-with them their pending pushes: the worker drops a job whose row is gone):
+with them their pending pushes: the worker drops a job whose row is gone, and one it had already
+claimed is refused by the check each send makes once it has its slot, docs/push.md):
 
 1. lock the user's row (nobody can follow, invite or act as them meanwhile) and cancel their
    open invitations as `/cancel` does;

@@ -135,6 +135,29 @@ async def claim_jobs(
     return list(jobs.values())
 
 
+# A claimed job's device, right before its send: the notification is still there (its account
+# and its actor's were not deleted), the device still its recipient's (not signed out or taken
+# over), and no block has come between the recipient and the actor since the claim.
+_STILL_DELIVERABLE = f"""
+SELECT j.id, j.token
+  FROM unnest($1::uuid[], $2::text[]) AS j(id, token)
+  JOIN notifications n ON n.id = j.id
+  JOIN devices d ON d.token = j.token AND d.user_id = n.user_id
+ WHERE {notification_shown_to("n", "n.user_id")}
+"""
+
+Send = tuple[uuid.UUID, str]  # (notification id, device token)
+
+
+async def still_deliverable(pool: asyncpg.Pool, sends: list[Send]) -> dict[Send, bool]:
+    """Those of `sends` that may still go out (True); the others are left out."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            _STILL_DELIVERABLE, [n for n, _ in sends], [token for _, token in sends]
+        )
+    return {(row["id"], row["token"]): True for row in rows}
+
+
 async def record_decisions(
     conn: asyncpg.Connection, held: dict[uuid.UUID, float], muted: list[uuid.UUID]
 ) -> None:

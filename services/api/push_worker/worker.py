@@ -10,6 +10,9 @@ Each job is its own task and each send only waits for a send slot, so a slow dev
 nothing but its own job; a job waiting out a backoff holds nothing at all (it is back in Redis).
 Neither does a push held by its recipient's quiet hours: it waits in the retry set like a
 backoff, due when they end (services/api/notifications/push_settings.py).
+Once it has its slot, a send checks that it may still go out (the account, the device and the
+notification are still there, and no block came between), in one query for the sends checking
+together, so a change since the claim stops it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -38,14 +42,17 @@ from services.api.push_worker.store import (
     Delivery,
     DeliveryOutcome,
     Device,
+    Send,
     Settlement,
     claim_jobs,
     prune_deliveries,
     record_decisions,
     settle_jobs,
+    still_deliverable,
     sweep_lost_jobs,
     wait_times,
 )
+from shared.coalesced import CoalescedLookup
 from shared.logging_setup import request_id_var
 from shared.redis_client import RedisClient
 from shared.settings import Settings
@@ -114,6 +121,9 @@ class PushWorker:
         self._sender = sender
         self._stream = JobStream(redis, default_consumer_name())
         self._send_slots = asyncio.Semaphore(settings.push_concurrency)
+        self._deliverable: CoalescedLookup[Send, bool] = CoalescedLookup(
+            partial(still_deliverable, pool), "push-deliverable"
+        )
         self._max_jobs = max(settings.push_batch_size, 2 * settings.push_concurrency)
         # A job's lease outlives any honest attempt (a send is bounded by its timeout), so only a
         # crashed worker's job is ever taken over.
@@ -147,6 +157,7 @@ class PushWorker:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
             await self._finish_jobs_in_flight()
+            await self._deliverable.close()
             self._settled.put_nowait(None)
             await settler
 
@@ -308,10 +319,13 @@ class PushWorker:
 
     async def _attempt(self, job: ClaimedJob) -> Settlement:
         message = build_message(job.notification, self._lifetimes)
-        results = await asyncio.gather(*(self._send(message, device) for device in job.devices))
+        job_id = job.notification.id
+        results = await asyncio.gather(*(self._send(message, job_id, d) for d in job.devices))
         deliveries: list[Delivery] = []
         failing: list[SendResult] = []
         for device, result in zip(job.devices, results, strict=True):
+            if result is None:  # withdrawn since the claim: nothing to record or retry
+                continue
             if result.outcome is Outcome.RETRY:
                 failing.append(result)
                 continue
@@ -352,8 +366,22 @@ class PushWorker:
         self.metrics.retries.inc()
         return Settlement(notification_id, "pending", deliveries, job.attempt, retry_in_s=wait)
 
-    async def _send(self, message: dict[str, Any], device: Device) -> SendResult:
+    async def _send(
+        self, message: dict[str, Any], job_id: uuid.UUID, device: Device
+    ) -> SendResult | None:
+        """The device's answer; None when the push may no longer go out."""
         async with self._send_slots:
+            # After the wait for a slot, which is where a claimed job waits longest: a deletion,
+            # a sign-out or a block since the claim leaves only this query's round trip in
+            # which the push could still go.
+            try:
+                deliverable = await self._deliverable.get((job_id, device.token))
+            except Exception as exc:  # sent only when known to be allowed
+                log.warning("push %s: cannot check it may go (%s)", job_id, type(exc).__name__)
+                return SendResult(Outcome.RETRY, f"check: {type(exc).__name__}")
+            if not deliverable:
+                log.info("push %s to device %s withdrawn", job_id, token_hint(device.token))
+                return None
             try:
                 result = await self._sender.send(for_device(message, device.token))
             except Exception:  # a sender reports failures as results; this is a bug, not an outage
