@@ -8,6 +8,7 @@ listed in NOT_HIDDEN with the reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
@@ -130,3 +131,54 @@ async def test_the_blocked_person_gets_404_from_every_route_naming_the_blocker(a
 def test_routes_left_visible_are_still_served(route: tuple[str, str]) -> None:
     """NOT_HIDDEN names real routes (a renamed one must leave the list too)."""
     assert route in route_table()
+
+
+# Lists that still name the other person after a block, and why. Every other list either leaves
+# them out or fails the test below.
+STILL_LISTED = {
+    ("blocker", "/me/blocks"): "whom the blocker blocked, to unblock them",
+    ("blocker", "/invitations"): "the blocker still sees the blocked person and theirs",
+}
+
+
+def list_paths(other: User) -> list[str]:
+    """Every GET route that names no one in its path: the lists (people are looked for by the
+    other's nickname)."""
+    paths = [p for m, p in route_table() if m == "GET" and "{" not in p]
+    return [f"{p}?query={other.nickname}" if p == "/users" else p for p in paths]
+
+
+async def test_no_list_names_the_other_person_after_a_block_either_way(api: Api) -> None:
+    """Neither appears to the other in any list (feed, search, notifications, the ranking...),
+    though both did before: the lists come from the route table, so a new one is checked too."""
+    blocker, blocked = await api.signup("blocker"), await api.signup("blocked")
+    await blockers_things(api, blocker, blocked)
+    now = dt.datetime.now(dt.UTC)
+    for user in (blocker, blocked):  # this week, to be ranked
+        await post_walk(
+            api,
+            user,
+            started_at=(now - dt.timedelta(hours=1)).isoformat(),
+            ended_at=(now - dt.timedelta(minutes=30)).isoformat(),
+        )
+
+    async def naming(reader: User, other: User) -> set[str]:
+        named = set()
+        for path in list_paths(other):
+            resp = await api.client.get(path, headers=reader.headers)
+            assert resp.status == 200, path
+            if other.id in await resp.text():
+                named.add(path.split("?")[0])
+        return named
+
+    assert {"/notifications", "/rankings/weekly"} <= await naming(blocked, blocker)
+    assert {"/notifications", "/rankings/weekly"} <= await naming(blocker, blocked)
+
+    await api.call("POST", f"/users/{blocked.id}/block", blocker, expect=201)
+    assert {("blocked", p) for p in await naming(blocked, blocker)} <= STILL_LISTED.keys()
+    assert {("blocker", p) for p in await naming(blocker, blocked)} <= STILL_LISTED.keys()
+
+
+@pytest.mark.parametrize("listed", sorted(STILL_LISTED))
+def test_lists_left_naming_the_other_are_real_routes(listed: tuple[str, str]) -> None:
+    assert ("GET", listed[1]) in route_table()
