@@ -1,28 +1,29 @@
 """Gateway scenarios: memory per socket, latency at the real pace, throughput, churn.
 
 Each runs the real gateway (`python -m services.realtime`, one process per instance) and, in the
-same run, the bare relay (bench/bare_relay.py) under the same load. The load is split over
-several ws_load processes (one process may hold at most 20,000 open files), each holding both
-partners of its walks; with two instances, partner A connects to the first and partner B to the
-second, so every location crosses Redis. The gateway does not report its GC pauses, so the
-client-side maximum latency is the pause proxy: with a location in flight every fraction of a
-millisecond, any stall of the gateway's event loop shows up in it.
+same run, the bare relay (bench/bare_relay.py) under the same load. The load
+is split over several ws_load processes (one process may hold at most 20,000 open files), each
+holding both partners of its walks; with two instances, partner A connects to the first and
+partner B to the second, so every location crosses Redis. The gateway does not report its GC
+pauses, so the client-side maximum latency is the pause proxy: with a location in flight every
+fraction of a millisecond, any stall of the gateway's event loop shows up in it. Beside each
+phase, bench/observe.py records the CPU every process used, the gateway's own counters and
+Redis's pub/sub connections.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.observe import CpuMeter, ServerCounters, redis_pid
 from bench.procs import Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
@@ -32,19 +33,26 @@ from tools.local_services import free_port
 
 TOKEN_TTL_S = 3600
 PROBE_RATE_HZ = 1.5
+PACE_HZ = 0.2  # the protocol's `interval_s`: a location every 5 s
 SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down before measuring
+CLOSE_TAIL_S = 2.0  # the close window lasts this long after the last close returned
 
 
 @dataclass(frozen=True)
 class Server:
+    name: str
     proc: asyncio.subprocess.Process
     port: int
+    metrics_port: int | None  # the gateway's internal listener (the bare relay has none)
 
-    def url(self, walk: int, user: int, secret: str) -> str:
-        token, _ = issue_token(
-            secret, user_id(user), "access", TOKEN_TTL_S, session_id=uuid.uuid4()
-        )
-        return f"ws://127.0.0.1:{self.port}/ws/walk-together/{invitation_id(walk)}?token={token}"
+    def url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+def walker_path(walk: int, user: int, secret: str) -> str:
+    """A walker's path and query: its walk and a token of its own."""
+    token, _ = issue_token(secret, user_id(user), "access", TOKEN_TTL_S, session_id=uuid.uuid4())
+    return f"/ws/walk-together/{invitation_id(walk)}?token={token}"
 
 
 async def start_servers(children: Children, stack: Stack, kind: str, count: int) -> list[Server]:
@@ -52,12 +60,14 @@ async def start_servers(children: Children, stack: Stack, kind: str, count: int)
     servers = []
     for i in range(count):
         port = free_port()
+        metrics_port = free_port() if kind == "gateway" else None
         module = "services.realtime" if kind == "gateway" else "bench.bare_relay"
-        proc = await children.start(
-            f"{kind}-{i}", ["-m", module], stack.service_env(REALTIME_PORT=str(port))
-        )
+        env = stack.service_env(REALTIME_PORT=str(port))
+        if metrics_port is not None:
+            env["REALTIME_METRICS_PORT"] = str(metrics_port)
+        proc = await children.start(f"{kind}-{i}", ["-m", module], env)
         await wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-        servers.append(Server(proc, port))
+        servers.append(Server(f"{kind}-{i}", proc, port, metrics_port))
     await asyncio.sleep(1.0)  # let start-up allocations settle before the idle RSS
     return servers
 
@@ -67,6 +77,10 @@ class Loads:
 
     def __init__(self, procs: list[asyncio.subprocess.Process]) -> None:
         self.procs = procs
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
 
     async def command(self, line: str) -> list[dict[str, Any]]:
         async def one(proc: asyncio.subprocess.Process) -> dict[str, Any]:
@@ -90,22 +104,25 @@ async def start_loads(
     name: str,
     max_seconds: float,
 ) -> Loads:
-    """Split `urls` (partners adjacent) over `processes` ws_load processes, pairs kept whole."""
-    pairs = [urls[i : i + 2] for i in range(0, len(urls), 2)]
+    """Split `urls` (partners adjacent) over `processes` ws_load processes, pairs kept whole.
+    The job goes down each process's stdin: its URLs carry tokens, which stay off the disk."""
     procs = []
-    job_dir = Path(tempfile.mkdtemp(prefix="bench-ws-"))
     for p in range(processes):
-        mine = [url for pair in pairs[p::processes] for url in pair]
-        job = job_dir / f"{name}-{p}.json"
-        job.write_bytes(orjson.dumps({"urls": mine, "concurrency": 50, "max_seconds": max_seconds}))
-        procs.append(
-            await children.start(
-                f"ws_load-{name}-{p}",
-                ["-m", "bench.ws_load", str(job)],
-                stack.service_env(),
-                pipes=True,
-            )
+        mine = [i for pair in range(p, len(urls) // 2, processes) for i in (2 * pair, 2 * pair + 1)]
+        job = {
+            "urls": [urls[i] for i in mine],
+            "concurrency": 50,
+        }
+        proc = await children.start(
+            f"ws_load-{name}-{p}",
+            ["-m", "bench.ws_load", str(max_seconds)],
+            stack.service_env(),
+            pipes=True,
         )
+        assert proc.stdin is not None
+        proc.stdin.write(orjson.dumps(job) + b"\n")
+        await proc.stdin.drain()
+        procs.append(proc)
     return Loads(procs)
 
 
@@ -116,8 +133,21 @@ def walk_urls(servers: list[Server], walks: range, secret: str, *, cross: bool =
     for k in walks:
         first = servers[k % len(servers)]
         second = servers[(k + 1) % len(servers)] if cross else first
-        urls += [first.url(k, 2 * k, secret), second.url(k, 2 * k + 1, secret)]
+        urls += [
+            first.url(walker_path(k, 2 * k, secret)),
+            second.url(walker_path(k, 2 * k + 1, secret)),
+        ]
     return urls
+
+
+def cpu_groups(servers: list[Server], loads: Sequence[Loads], redis: int) -> dict[str, list[int]]:
+    """What a phase's CPU share is reported for: the load generators together, each server,
+    Redis."""
+    return {
+        "load": [pid for group in loads for pid in group.pids],
+        **{s.name: [s.proc.pid] for s in servers},
+        "redis": [redis],
+    }
 
 
 def merge_connect(replies: list[dict[str, Any]]) -> dict[str, Any]:
@@ -145,13 +175,15 @@ def merge_run(replies: list[dict[str, Any]]) -> dict[str, Any]:
     sent = sum(r["sent"] for r in replies)
     delivered = sum(r["delivered"] for r in replies)
     seconds = max(r["seconds"] for r in replies)
+    latency = percentiles(latencies)
     return {
         "sent": sent,
         "delivered": delivered,
         "delivered_ratio": round(delivered / sent, 5) if sent else None,
         "delivered_per_s": round(delivered / seconds) if seconds else None,
-        **percentiles(latencies),
-        "stall_max_ms": percentiles(latencies)["lat_max_ms"],
+        **latency,
+        **percentiles([v for r in replies for v in r["ages_ms"]], "newest_age"),
+        "stall_max_ms": latency["lat_max_ms"],
         "stalls_over_100ms_at_s": stall_times([s for r in replies for s in r["slow"]]),
         "send_errors": sum(r["send_errors"] for r in replies),
         "closed_sockets": codes,
@@ -179,6 +211,33 @@ async def scenario(stack: Stack) -> AsyncIterator[Children]:
         await children.stop_all()
 
 
+async def phase(
+    stack: Stack,
+    servers: list[Server],
+    loads: Loads,
+    rate: float,
+    seconds: float,
+    watch: Callable[[list[int], float], Coroutine[Any, Any, None]] | None,
+) -> dict[str, Any]:
+    """Every socket sends `rate` a second for `seconds`: the load's figures, the CPU share of
+    every process over the sending, and (gateway) its counters and Redis's pub/sub over the
+    phase and its grace."""
+    ports = {s.name: s.metrics_port for s in servers if s.metrics_port is not None}
+    counters = await ServerCounters(stack.redis_url, ports, pubsub=True).begin() if ports else None
+    cpu = CpuMeter(cpu_groups(servers, [loads], await redis_pid(stack.redis_url)))
+    await loads.command(f"start {rate}")
+    watching = asyncio.create_task(watch([s.proc.pid for s in servers], seconds)) if watch else None
+    await asyncio.sleep(seconds)
+    cpu_share = cpu.share()
+    figures = merge_run(await loads.command("stop"))
+    if watching is not None:
+        await watching
+    figures["cpu_share"] = cpu_share
+    if counters is not None:
+        figures.update(await counters.end())
+    return figures
+
+
 async def steady(
     stack: Stack,
     kind: str,
@@ -186,7 +245,7 @@ async def steady(
     sockets: int,
     phases: list[tuple[str, float, float]],
     load_processes: int,
-    watch: Callable[[list[int], float], Awaitable[None]] | None = None,
+    watch: Callable[[list[int], float], Coroutine[Any, Any, None]] | None = None,
 ) -> dict[str, Any]:
     """Connect `sockets` walkers over `instances` servers, then run each (name, rate, seconds).
 
@@ -225,14 +284,7 @@ async def steady(
             rss_per_socket_kib=round(max(per_socket), 2),
         )
         for name, rate, seconds in phases:
-            watching = (
-                asyncio.create_task(watch([s.proc.pid for s in servers], seconds))
-                if watch
-                else None
-            )
-            figures = merge_run(await loads.command(f"run {rate} {seconds}"))
-            if watching is not None:
-                await watching
+            figures = await phase(stack, servers, loads, rate, seconds, watch)
             figures["interval_s"] = round(1 / rate, 3)
             figures["offered_per_s"] = round(rate * result["connected"])
             figures["rss_mb_after"] = [round(rss_mb(s.proc.pid), 1) for s in servers]
@@ -247,14 +299,15 @@ async def churn(
     sockets: int,
     waves: int,
     load_processes: int,
-    watch_close: Callable[[int], Awaitable[None]] | None = None,
+    watch_close: Callable[[int], Coroutine[Any, Any, None]] | None = None,
 ) -> dict[str, Any]:
-    """`waves` times: connect `sockets` walkers to one instance, then close them all.
+    """`waves` times: connect `sockets` walkers to one instance, then close them all at once.
 
     Meanwhile 100 probe walkers send 1.5 locations/s each (the gateway's rate limit allows 2/s),
     a location in flight every ~7 ms: their maximum latency is the pause proxy (a stall of the
-    gateway during the connect and close storms). `watch_close(pid)`, when given, runs beside
-    each close storm (bench/profile.py's profiler).
+    gateway during the connect and close storms). Each wave's close window runs from just
+    before the closes to CLOSE_TAIL_S after the last; the CPU share is over that window.
+    `watch_close(pid)`, when given, runs beside each close storm (bench/profile.py's profiler).
     """
     probe_walks = range(sockets // 2, sockets // 2 + 50)
     async with scenario(stack) as children:
@@ -276,11 +329,12 @@ async def churn(
             f"{kind}-probe",
             120 + waves * 90,
         )
+        groups = cpu_groups([server], [loads, probes], await redis_pid(stack.redis_url))
         await probes.command("connect")
         rss_after: list[float] = []
         rss_peak: list[float] = []
         connect_s: list[float] = []
-        stalls: list[dict[str, Any]] = []
+        windows: list[dict[str, Any]] = []
         timelines: list[dict[str, Any]] = []
         for _ in range(waves):
             await probes.command(f"start {PROBE_RATE_HZ}")
@@ -289,13 +343,21 @@ async def churn(
             connected_at = time.monotonic() - started
             connect_s.append(connected["connect_s"])
             rss_peak.append(round(rss_mb(server.proc.pid), 1))
+            # The probes' window so far (the connect storm) ends here; the close window opens.
+            connects = asyncio.create_task(probes.command("window"))
+            cpu = CpuMeter(groups)
             watching = asyncio.create_task(watch_close(server.proc.pid)) if watch_close else None
+            closing = time.monotonic()
             await loads.command("close")
+            close_s = time.monotonic() - closing
             if watching is not None:
                 await watching
             closed_at = time.monotonic() - started
-            await asyncio.sleep(2.0)
-            stalls.append(merge_run(await probes.command("stop")))
+            await asyncio.sleep(CLOSE_TAIL_S)
+            cpu_share = cpu.share()
+            during_connects = merge_run(await connects)
+            during_close = merge_run(await probes.command("stop"))
+            windows += [during_connects, during_close]
             rss_after.append(round(rss_mb(server.proc.pid), 1))
             # Seconds into the wave, on the probes' clock (give or take a command's round trip):
             # a stall between connected_at and closed_at is the close storm's, before it the
@@ -304,7 +366,14 @@ async def churn(
                 {
                     "connected_at_s": round(connected_at, 2),
                     "closed_at_s": round(closed_at, 2),
-                    "stalls_over_100ms_at_s": stalls[-1]["stalls_over_100ms_at_s"],
+                    "close_s": round(close_s, 2),
+                    "close_stall_max_ms": during_close["lat_max_ms"],
+                    "close_lat_p99_ms": during_close["lat_p99_ms"],
+                    "close_cpu_share": cpu_share,
+                    "stalls_over_100ms_at_s": [
+                        *during_connects["stalls_over_100ms_at_s"],
+                        *during_close["stalls_over_100ms_at_s"],
+                    ][:20],
                 }
             )
         await probes.command("close")
@@ -317,7 +386,8 @@ async def churn(
         "rss_mb_after_wave": rss_after,
         "rss_growth_after_first_pct": round((max(rss_after) - first) / first * 100, 1),
         "connect_s": connect_s,
-        "probe_lat_p99_ms": max(s["lat_p99_ms"] or 0 for s in stalls),
-        "gc_pause_max_ms": max(s["lat_max_ms"] or 0 for s in stalls),
+        "probe_lat_p99_ms": max(w["lat_p99_ms"] or 0 for w in windows),
+        "gc_pause_max_ms": max(w["lat_max_ms"] or 0 for w in windows),
+        "close_stall_max_ms": max(t["close_stall_max_ms"] or 0 for t in timelines),
         "probe_stalls": timelines,
     }

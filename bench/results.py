@@ -40,16 +40,15 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
 
 
-def percentiles(samples: list[float]) -> dict[str, float | None]:
+def percentiles(samples: list[float], name: str = "lat") -> dict[str, float | None]:
+    """`<name>_p50_ms`, `<name>_p99_ms`, `<name>_max_ms` of `samples` (milliseconds)."""
+    keys = (f"{name}_p50_ms", f"{name}_p99_ms", f"{name}_max_ms")
     if not samples:
-        return {"lat_p50_ms": None, "lat_p99_ms": None, "lat_max_ms": None}
+        return dict.fromkeys(keys)
     ordered = sorted(samples)
     last = len(ordered) - 1
-    return {
-        "lat_p50_ms": round(ordered[round(0.50 * last)], 2),
-        "lat_p99_ms": round(ordered[round(0.99 * last)], 2),
-        "lat_max_ms": round(ordered[last], 2),
-    }
+    picks = (ordered[round(0.50 * last)], ordered[round(0.99 * last)], ordered[last])
+    return {key: round(value, 2) for key, value in zip(keys, picks, strict=True)}
 
 
 def median_of(runs: list[dict[str, Any]], path: tuple[str, ...]) -> float | None:

@@ -2,23 +2,34 @@
 
 Both partners of every walk live in this process, so a location's latency is one clock's
 difference: the sender's sequence number rides in `lng` (126 + seq * 1e-6, exact through any JSON
-round trip) and the receiver looks its send time up. Commands (one JSON reply line each):
+round trip) and the receiver looks its send time up. The first stdin line is the job (the walkers'
+URLs, which carry tokens, so they never touch the disk); then commands, one JSON reply line each:
 
     connect            open every socket (bounded concurrency), count those that got `hello`
-    run RATE SECONDS   each socket sends RATE locations/s for SECONDS, then waits for stragglers
-    start RATE / stop  the same, open-ended: `stop` answers what `run` would
+    start RATE         each socket sends RATE locations/s until `stop`; a measured window opens
+    window             the window so far is closed (and answered, after the grace for
+                       stragglers) and the next one opens; the sockets keep sending
+    stop               stop sending; answer the last window, after the grace for stragglers
     close              close every socket
     exit
 
-The process exits by itself after `max_seconds` whatever it is told, so no run can hang.
+The newest age: each receiver holds the newest location it has had from its partner (the highest
+sender seq); every arrival newer than that one is a sample, now minus its send time. An older one
+arriving after a newer (out of order) is not a sample: the receiver already shows a newer position.
+
+The process exits by itself after `max_seconds` (its argument) whatever it is told, so no run can
+hang. Nothing it writes (replies, its stderr log) carries a URL: tokens stay out of the logs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import sys
 import time
+import traceback
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +42,13 @@ SEQ_SCALE = 1e6
 GRACE_S = 3.0
 CONNECT_TIMEOUT_S = 30.0
 SLOW_MS = 50.0  # locations slower than this are reported with their send time (stall timeline)
+JOB_LINE_LIMIT = 256 * 1024 * 1024
+
+_TOKEN = re.compile(r"token=[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    return _TOKEN.sub("token={token}", text)
 
 
 @dataclass
@@ -39,6 +57,14 @@ class Walker:
     ws: aiohttp.ClientWebSocketResponse | None = None
     reader: asyncio.Task[None] | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
+    newest: int = -1  # the highest seq this walker has received from its partner
+
+
+@dataclass
+class Window:
+    first_seq: int
+    started: float  # perf_counter
+    send_errors: int
 
 
 @dataclass
@@ -46,23 +72,26 @@ class Load:
     urls: list[str]
     concurrency: int
     walkers: list[Walker] = field(default_factory=list)
-    send_times: list[float] = field(default_factory=list)
-    received: bytearray = field(default_factory=bytearray)
-    latencies_ms: list[float] = field(default_factory=list)
-    slow: list[tuple[int, float]] = field(default_factory=list)
+    # Per sequence number: when it was sent, its latency once received (-1 before), and whether
+    # its arrival was a newest-age sample.
+    send_times: array[float] = field(default_factory=lambda: array("d"))
+    latency_ms: array[float] = field(default_factory=lambda: array("d"))
+    fresh: bytearray = field(default_factory=bytearray)
     close_codes: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     session: aiohttp.ClientSession | None = None
-    sender: asyncio.Task[tuple[int, int, int]] | None = None
+    sender: asyncio.Task[None] | None = None
     stop_sending: asyncio.Event = field(default_factory=asyncio.Event)
-    first_seq: int = 0
-    started_at: float = 0.0
+    send_errors: int = 0
+    started_at: float = 0.0  # when the sender started: stall times are seconds after it
+    window: Window = field(default_factory=lambda: Window(0, 0.0, 0))
 
     async def read(self, walker: Walker) -> None:
         assert walker.ws is not None
-        ws = walker.ws
+        ws, hello = walker.ws, walker.hello
         loads = orjson.loads
         now = time.perf_counter
+        send_times, latency_ms, fresh = self.send_times, self.latency_ms, self.fresh
         try:
             async for msg in ws:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -71,42 +100,49 @@ class Load:
                 kind = body.get("type", "location")
                 if kind == "location":
                     seq = round((body["lng"] - LNG0) * SEQ_SCALE)
-                    if 0 <= seq < len(self.send_times) and not self.received[seq]:
-                        self.received[seq] = 1
-                        latency_ms = (now() - self.send_times[seq]) * 1000
-                        self.latencies_ms.append(latency_ms)
-                        if latency_ms > SLOW_MS:
-                            self.slow.append((seq, latency_ms))
+                    if 0 <= seq < len(send_times) and latency_ms[seq] < 0:
+                        latency_ms[seq] = (now() - send_times[seq]) * 1000
+                        if seq > walker.newest:
+                            walker.newest = seq
+                            fresh[seq] = 1
                 elif kind == "hello":
-                    walker.hello.set()
+                    hello.set()
                 self.kinds[kind] += 1
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
             self.close_codes[type(exc).__name__] += 1
         finally:
             self.close_codes[str(ws.close_code)] += 1
 
-    async def open_one(self, walker: Walker, gate: asyncio.Semaphore) -> bool:
+    async def attempt(self, walker: Walker, url: str) -> bool:
+        """One connect: True once `hello` came, False if it failed or closed before."""
         assert self.session is not None
+        walker.hello = asyncio.Event()
+        try:
+            # No receive timeout: a walker may hear nothing for a long while (its partner not
+            # yet connected); only the handshake and the close are bounded.
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                walker.ws = await self.session.ws_connect(
+                    url,
+                    autoping=True,
+                    compress=0,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10),
+                )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self.close_codes[f"connect:{type(exc).__name__}"] += 1
+            return False
+        walker.reader = asyncio.create_task(self.read(walker))
+        hello = asyncio.create_task(walker.hello.wait())
+        await asyncio.wait(
+            {hello, walker.reader}, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        hello.cancel()
+        if not walker.hello.is_set():
+            await walker.ws.close()
+        return walker.hello.is_set()
+
+    async def open_one(self, walker: Walker, gate: asyncio.Semaphore) -> bool:
         async with gate:
-            try:
-                # No receive timeout: a walker may hear nothing for a long while (its partner not
-                # yet connected); only the handshake and the close are bounded.
-                async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                    walker.ws = await self.session.ws_connect(
-                        walker.url,
-                        autoping=True,
-                        compress=0,
-                        timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10),
-                    )
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                self.close_codes[f"connect:{type(exc).__name__}"] += 1
-                return False
-            walker.reader = asyncio.create_task(self.read(walker))
-            try:
-                await asyncio.wait_for(walker.hello.wait(), 30)
-            except TimeoutError:
-                return False
-            return True
+            return await self.attempt(walker, walker.url)
 
     async def connect(self) -> dict[str, Any]:
         if self.session is None:
@@ -126,70 +162,87 @@ class Load:
             "close_codes": dict(self.close_codes),
         }
 
-    async def send(self, rate_hz: float, stop: asyncio.Event) -> tuple[int, int, int]:
-        """Send until `stop`; return (sockets, sent, send errors)."""
-        live = [w.ws for w in self.walkers if w.ws is not None and not w.ws.closed]
-        total_rate = rate_hz * len(live)
+    async def send(self, rate_hz: float, stop: asyncio.Event) -> None:
+        """Each walker connected at the start sends `rate_hz` a second, round robin, until
+        `stop`; a walker whose socket closed skips its turns."""
+        walkers = [w for w in self.walkers if w.ws is not None and not w.ws.closed]
+        total_rate = rate_hz * len(walkers)
         dumps = orjson.dumps
         now = time.perf_counter
-        sent = send_errors = position = 0
+        send_times, latency_ms, fresh = self.send_times, self.latency_ms, self.fresh
+        turns = position = 0
         started = now()
-        while live and not stop.is_set():
-            due = int((now() - started) * total_rate) - sent
+        while walkers and not stop.is_set():
+            due = int((now() - started) * total_rate) - turns
             for _ in range(due):
-                ws = live[position]
-                position = (position + 1) % len(live)
-                seq = len(self.send_times)
-                self.send_times.append(now())
-                self.received.append(0)
+                walker = walkers[position]
+                position = (position + 1) % len(walkers)
+                turns += 1
+                ws = walker.ws
+                if ws is None or ws.closed:
+                    continue
+                seq = len(send_times)
+                send_times.append(now())
+                latency_ms.append(-1.0)
+                fresh.append(0)
                 payload = dumps(
                     {"type": "location", "lat": 37.5665, "lng": LNG0 + seq / SEQ_SCALE}
                 ).decode()
                 try:
                     await ws.send_str(payload)
                 except (ConnectionError, RuntimeError):
-                    send_errors += 1
-                sent += 1
+                    self.send_errors += 1
             await asyncio.sleep(0.005)
-        return len(live), sent, send_errors
 
     def start(self, rate_hz: float) -> dict[str, Any]:
-        self.latencies_ms = []
-        self.slow = []
-        self.first_seq = len(self.send_times)
         self.started_at = time.perf_counter()
+        self.window = Window(len(self.send_times), self.started_at, self.send_errors)
         self.stop_sending = asyncio.Event()
         self.sender = asyncio.create_task(self.send(rate_hz, self.stop_sending))
         return {"event": "started"}
 
-    async def stop(self) -> dict[str, Any]:
-        assert self.sender is not None
-        self.stop_sending.set()
-        sockets, sent, send_errors = await self.sender
-        seconds = time.perf_counter() - self.started_at
+    def next_window(self) -> tuple[Window, int, float, int]:
+        """Close the current window: (it, its end seq, its seconds, its send errors)."""
+        ended, now = self.window, time.perf_counter()
+        self.window = Window(len(self.send_times), now, self.send_errors)
+        return (
+            ended,
+            len(self.send_times),
+            now - ended.started,
+            self.send_errors - ended.send_errors,
+        )
+
+    async def figures(self, ended: tuple[Window, int, float, int]) -> dict[str, Any]:
+        """A closed window's figures, once its stragglers had `GRACE_S` to arrive."""
         await asyncio.sleep(GRACE_S)
-        delivered = sum(self.received[self.first_seq :])
+        window, end, seconds, send_errors = ended
+        seqs = range(window.first_seq, end)
+        latency_ms, fresh, send_times = self.latency_ms, self.fresh, self.send_times
+        received = [s for s in seqs if latency_ms[s] >= 0]
         return {
             "event": "ran",
-            "sockets": sockets,
-            "sent": sent,
-            "delivered": delivered,
+            "sockets": sum(w.ws is not None and not w.ws.closed for w in self.walkers),
+            "sent": len(seqs),
+            "delivered": len(received),
             "send_errors": send_errors,
             "seconds": round(seconds, 3),
-            "latencies_ms": [round(v, 3) for v in self.latencies_ms],
-            # (seconds after the phase started that it was sent, latency): when stalls happen.
+            "latencies_ms": [round(latency_ms[s], 3) for s in received],
+            "ages_ms": [round(latency_ms[s], 3) for s in received if fresh[s]],
+            # (seconds after the sender started that it was sent, latency): when stalls happen.
             "slow": [
-                (round(self.send_times[seq] - self.started_at, 3), round(ms, 1))
-                for seq, ms in self.slow
+                (round(send_times[s] - self.started_at, 3), round(latency_ms[s], 1))
+                for s in received
+                if latency_ms[s] > SLOW_MS
             ],
             "close_codes": dict(self.close_codes),
             "kinds": dict(self.kinds),
         }
 
-    async def run(self, rate_hz: float, seconds: float) -> dict[str, Any]:
-        self.start(rate_hz)
-        await asyncio.sleep(seconds)
-        return await self.stop()
+    async def stop(self) -> dict[str, Any]:
+        assert self.sender is not None
+        self.stop_sending.set()
+        await self.sender
+        return await self.figures(self.next_window())
 
     async def close(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -206,20 +259,33 @@ def reply(message: dict[str, Any]) -> None:
     sys.stdout.buffer.flush()
 
 
-async def serve(job: dict[str, Any]) -> None:
-    load = Load(urls=job["urls"], concurrency=job.get("concurrency", 100))
+def quiet_handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's unhandled errors, without their text: an aiohttp error quotes its URL."""
+    exc = context.get("exception")
+    name = type(exc).__name__ if exc is not None else "-"
+    print(f"ws_load: {context.get('message', 'error')} ({name})", file=sys.stderr)
+
+
+async def serve() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    loop.set_exception_handler(quiet_handler)
+    reader = asyncio.StreamReader(limit=JOB_LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    job = orjson.loads(await reader.readline())
+    urls = job["urls"]
+    load = Load(
+        urls=urls,
+        concurrency=job.get("concurrency", 100),
+    )
     try:
         while line := (await reader.readline()).decode().split():
             command, *args = line
             if command == "connect":
                 reply(await load.connect())
-            elif command == "run":
-                reply(await load.run(float(args[0]), float(args[1])))
             elif command == "start":
                 reply(load.start(float(args[0])))
+            elif command == "window":
+                reply(await load.figures(load.next_window()))
             elif command == "stop":
                 reply(await load.stop())
             elif command == "close":
@@ -232,10 +298,10 @@ async def serve(job: dict[str, Any]) -> None:
             await load.session.close()
 
 
-async def main_async(job: dict[str, Any]) -> None:
+async def main_async(max_seconds: float) -> None:
     try:
-        async with asyncio.timeout(job.get("max_seconds", 600)):
-            await serve(job)
+        async with asyncio.timeout(max_seconds):
+            await serve()
     except TimeoutError:
         print("ws_load: max_seconds reached, exiting", file=sys.stderr)
 
@@ -246,10 +312,11 @@ def main() -> None:
     # A full GC pass over thousands of sockets stalls this process for hundreds of ms, which
     # would be charged to the server as latency: the run is bounded, so collect nothing.
     gc.disable()
-
-    with open(sys.argv[1], "rb") as f:
-        job = orjson.loads(f.read())
-    uvloop.run(main_async(job))
+    try:
+        uvloop.run(main_async(float(sys.argv[1])))
+    except Exception:
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
