@@ -1,7 +1,7 @@
-"""Gateway scenarios: memory per socket, latency at the real pace, throughput, churn.
+"""Gateway scenarios: memory per socket, latency at the real pace, throughput, churn, storms.
 
 Each runs the real gateway (`python -m services.realtime`, one process per instance) and, in the
-same run, the bare relay (bench/bare_relay.py) under the same load. The load
+same run (but for the storms), the bare relay (bench/bare_relay.py) under the same load. The load
 is split over several ws_load processes (one process may hold at most 20,000 open files), each
 holding both partners of its walks; with two instances, partner A connects to the first and
 partner B to the second, so every location crosses Redis. The gateway does not report its GC
@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from bench.observe import CpuMeter, ServerCounters, redis_pid
+from bench.observe import CpuMeter, ServerCounters, listen_overflows, redis_pid
 from bench.procs import Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
@@ -36,6 +36,7 @@ PROBE_RATE_HZ = 1.5
 PACE_HZ = 0.2  # the protocol's `interval_s`: a location every 5 s
 SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down before measuring
 CLOSE_TAIL_S = 2.0  # the close window lasts this long after the last close returned
+READMIT_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Server:
 
 
 def walker_path(walk: int, user: int, secret: str) -> str:
-    """A walker's path and query: its walk and a token of its own."""
+    """A walker's path and query: its walk and a token of its own (kept on reconnects)."""
     token, _ = issue_token(secret, user_id(user), "access", TOKEN_TTL_S, session_id=uuid.uuid4())
     return f"/ws/walk-together/{invitation_id(walk)}?token={token}"
 
@@ -103,14 +104,17 @@ async def start_loads(
     processes: int,
     name: str,
     max_seconds: float,
+    fallbacks: list[str] | None = None,
 ) -> Loads:
-    """Split `urls` (partners adjacent) over `processes` ws_load processes, pairs kept whole.
-    The job goes down each process's stdin: its URLs carry tokens, which stay off the disk."""
+    """Split `urls` (partners adjacent; `fallbacks`, when given, aligned with them) over
+    `processes` ws_load processes, pairs kept whole. The job goes down each process's stdin:
+    its URLs carry tokens, which stay off the disk."""
     procs = []
     for p in range(processes):
         mine = [i for pair in range(p, len(urls) // 2, processes) for i in (2 * pair, 2 * pair + 1)]
         job = {
             "urls": [urls[i] for i in mine],
+            "fallbacks": [fallbacks[i] for i in mine] if fallbacks else None,
             "concurrency": 50,
         }
         proc = await children.start(
@@ -188,6 +192,36 @@ def merge_run(replies: list[dict[str, Any]]) -> dict[str, Any]:
         "send_errors": sum(r["send_errors"] for r in replies),
         "closed_sockets": codes,
         "frames_received": kinds,
+    }
+
+
+def merge_readmit(replies: list[dict[str, Any]], stopped_at: float) -> dict[str, Any]:
+    """The displaced walkers' reconnects; times in seconds after `stopped_at` (monotonic)."""
+
+    def after_stop(stamps: list[float | None], pick: Callable[[list[float]], float]) -> Any:
+        known = [t for t in stamps if t is not None]
+        return round(pick(known) - stopped_at, 3) if known else None
+
+    walkers = sum(r["walkers"] for r in replies)
+    readmitted = sum(r["readmitted"] for r in replies)
+    last = after_stop([r["readmitted_last_at"] for r in replies], max)
+    codes: dict[str, int] = {}
+    for r in replies:
+        for code, n in r["close_codes"].items():
+            codes[code] = codes.get(code, 0) + n
+    return {
+        "walkers": walkers,
+        "displaced": sum(r["displaced"] for r in replies),
+        "readmitted": readmitted,
+        # None unless every displaced walker came back (within READMIT_TIMEOUT_S).
+        "readmitted_s": last if readmitted == walkers else None,
+        "last_readmitted_s": last,
+        "first_displaced_s": after_stop([r["displaced_first_at"] for r in replies], min),
+        **percentiles([v for r in replies for v in r["handshakes_ms"]], "handshake"),
+        "attempts": sum(r["attempts"] for r in replies),
+        "failed_attempts": sum(r["failed_attempts"] for r in replies),
+        "attempts_max": max(r["attempts_max"] for r in replies),
+        "close_codes": codes,
     }
 
 
@@ -390,4 +424,91 @@ async def churn(
         "gc_pause_max_ms": max(w["lat_max_ms"] or 0 for w in windows),
         "close_stall_max_ms": max(t["close_stall_max_ms"] or 0 for t in timelines),
         "probe_stalls": timelines,
+    }
+
+
+async def _stop_timed(children: Children, server: Server, since: float) -> float:
+    """SIGTERM `server` and wait for it to exit: seconds from `since` to its exit."""
+    await children.stop(server.proc, timeout_s=30)
+    return round(time.monotonic() - since, 2)
+
+
+async def reconnect_storm(stack: Stack, per_instance: int, load_processes: int) -> dict[str, Any]:
+    """Two gateway instances with `per_instance` walkers each, both partners of a walk on the
+    same instance (so the survivor's own walkers keep a latency figure of their own), all
+    sending at the 5 s pace. After a pace period the first instance gets SIGTERM (it closes
+    its sockets with 1001) and its walkers reconnect to the second as bench/ws_load.py says
+    (the protocol's jittered backoff), with the tokens they had.
+
+    The storm window, over which the survivor's walkers' latency and the CPU shares are
+    taken, runs from the SIGTERM until the last displaced walker's hello, and at least one
+    pace period (so every survivor walker sends in it)."""
+    walks = per_instance // 2
+    processes = max(1, load_processes // 2)
+    budget = 180 + READMIT_TIMEOUT_S
+    secret = stack.jwt_secret
+    staying = [walker_path(k, u, secret) for k in range(walks) for u in (2 * k, 2 * k + 1)]
+    moving = [
+        walker_path(k, u, secret) for k in range(walks, 2 * walks) for u in (2 * k, 2 * k + 1)
+    ]
+    async with scenario(stack) as children:
+        stopped, survivor = await start_servers(children, stack, "gateway", 2)
+        survivors = await start_loads(
+            children, stack, [survivor.url(p) for p in staying], processes, "survivors", budget
+        )
+        movers = await start_loads(
+            children,
+            stack,
+            [stopped.url(p) for p in moving],
+            processes,
+            "displaced",
+            budget,
+            fallbacks=[survivor.url(p) for p in moving],
+        )
+        connects = await asyncio.gather(survivors.command("connect"), movers.command("connect"))
+        await asyncio.sleep(SETTLE_S)
+        await asyncio.gather(
+            survivors.command(f"start {PACE_HZ}"), movers.command(f"start {PACE_HZ}")
+        )
+        await asyncio.sleep(1 / PACE_HZ)
+        assert survivor.metrics_port is not None
+        counters = await ServerCounters(
+            stack.redis_url, {survivor.name: survivor.metrics_port}, pubsub=False
+        ).begin()
+        cpu = CpuMeter(
+            cpu_groups([survivor], [survivors, movers], await redis_pid(stack.redis_url))
+        )
+        overflows = listen_overflows()
+        before = asyncio.create_task(survivors.command("window"))
+        stopped_at = time.monotonic()
+        stopping = asyncio.create_task(_stop_timed(children, stopped, stopped_at))
+        readmit = merge_readmit(await movers.command(f"readmit {READMIT_TIMEOUT_S}"), stopped_at)
+        await asyncio.sleep(max(0.0, stopped_at + 1 / PACE_HZ - time.monotonic()))
+        window_s = time.monotonic() - stopped_at
+        cpu_share = cpu.share()
+        overflowed = listen_overflows()
+        steady_before = merge_run(await before)
+        during = merge_run(await survivors.command("stop"))
+        displaced = merge_run(await movers.command("stop"))
+        shutdown_s = await stopping
+        survivor_counters = (await counters.end()).get("gateway_counters", {})
+        await asyncio.gather(survivors.command("close"), movers.command("close"))
+    return {
+        "walkers_per_instance": per_instance,
+        "connected": sum(merge_connect(c)["connected"] for c in connects),
+        **{k: v for k, v in readmit.items() if k != "close_codes"},
+        "survivors_p50_ms": during["lat_p50_ms"],
+        "survivors_p99_ms": during["lat_p99_ms"],
+        "survivors_max_ms": during["lat_max_ms"],
+        "survivors_delivered_ratio": during["delivered_ratio"],
+        "survivors_p99_before_ms": steady_before["lat_p99_ms"],
+        "displaced_delivered_ratio": displaced["delivered_ratio"],
+        "window_s": round(window_s, 2),
+        "shutdown_s": shutdown_s,
+        "cpu_share": cpu_share,
+        "listen_overflows": None
+        if overflows is None or overflowed is None
+        else overflowed - overflows,
+        "survivor_counters": survivor_counters,
+        "close_codes": readmit["close_codes"],
     }

@@ -11,6 +11,8 @@
   that unsubscribed from everything leaves pub/sub mode but stays: it is looked for among all
   clients. The largest output buffer (`omem`) any pub/sub client had, sampled every 0.25 s, says
   how near Redis's limit it came.
+- Listen queue overflows: the kernel's TcpExt ListenOverflows (machine-wide), a connect dropped
+  because a listener's accept queue was full; its client retries the SYN after 1 s.
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ def _busy(times: Any) -> tuple[float, float]:
     guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
     total = sum(times) - guest
     return total - times.idle - getattr(times, "iowait", 0.0), total
+
+
+def listen_overflows() -> int | None:
+    """TcpExt ListenOverflows since boot (None where /proc/net/netstat has none)."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = [line.split() for line in f if line.startswith("TcpExt:")]
+    except OSError:
+        return None
+    if len(lines) < 2 or "ListenOverflows" not in lines[0]:
+        return None
+    return int(lines[1][lines[0].index("ListenOverflows")])
 
 
 async def redis_pid(redis_url: str) -> int:

@@ -44,6 +44,7 @@ class Sizes:
     throughput_s: float = 10
     memory_sockets: int = 19_000
     churn_sockets: int = 10_000
+    storm_walkers: int = 10_000  # per instance, in the reconnect storm
     load_processes: int = 4
     http_seconds: float = 10
     pushes: int = 5_000
@@ -56,6 +57,7 @@ QUICK = Sizes(
     throughput_s=5,
     memory_sockets=2_000,
     churn_sockets=1_000,
+    storm_walkers=1_000,
     load_processes=2,
     http_seconds=3,
     pushes=500,
@@ -280,6 +282,76 @@ async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
             ),
             "runs": churn,
             "medians": medians(churn),
+        },
+    )
+    await storms_point(stack, sizes, n)
+
+
+async def storms_point(stack: Stack, sizes: Sizes, n: int) -> None:
+    async def storms_run() -> dict[str, Any]:
+        await stack.refresh()
+        log.info("    reconnect storm: %d walkers on each of 2 instances", sizes.storm_walkers)
+        reconnect = await gateway.reconnect_storm(stack, sizes.storm_walkers, sizes.load_processes)
+        await stack.refresh()
+        log.info("    close storm: %d sockets on 1 instance", sizes.churn_sockets)
+        wave = await gateway.churn(stack, "gateway", sizes.churn_sockets, 1, sizes.load_processes)
+        (closing,) = wave["probe_stalls"]
+        close = {
+            "sockets": sizes.churn_sockets,
+            "stall_max_ms": closing["close_stall_max_ms"],
+            "lat_p99_ms": closing["close_lat_p99_ms"],
+            "close_s": closing["close_s"],
+            "cpu_share": closing["close_cpu_share"],
+            "stalls_over_100ms_at_s": closing["stalls_over_100ms_at_s"],
+        }
+        return {"reconnect": reconnect, "close": close}
+
+    log.info("gateway storms")
+    storms = await repeat(n, storms_run)
+    # A run in which some displaced walker never came back has no readmission time.
+    all_back = all(r["reconnect"]["readmitted_s"] is not None for r in storms)
+    summary = medians(storms)
+    if not all_back:
+        summary["reconnect"]["readmitted_s"] = None
+    results.write(
+        "gateway_storms",
+        {
+            "about": f"Reconnect storm: two gateway instances with {sizes.storm_walkers:,} "
+            "walkers each (both partners of a walk on the same instance), all sending a "
+            "location every 5 s; one instance gets SIGTERM (its sockets close with 1001) and "
+            "its walkers reconnect to the other with docs/realtime-protocol.md's backoff: "
+            "after a 1001 at once with a random delay below 1 s, after a failed attempt or a "
+            "lost connection 1 s, 2 s, 4 s ... 30 s with equal jitter; same tokens. "
+            "readmitted_s: from the SIGTERM to the last displaced walker's hello (null when "
+            f"one was not back within {gateway.READMIT_TIMEOUT_S:g} s); handshake_*_ms: from "
+            "the start of a successful reconnect attempt to its hello; survivors_*_ms: latency "
+            "of the survivor's own walkers' locations sent in the storm window (the SIGTERM to "
+            "the last readmission, at least 5 s), survivors_p99_before_ms the 5 s before it; "
+            "survivor_counters: the survivor's withbowwow_ws_*_total deltas over the storm; "
+            "listen_overflows: the kernel's TcpExt ListenOverflows over the storm window "
+            "(connects dropped for a full accept queue, retried by the client after 1 s). "
+            f"Close storm: {sizes.churn_sockets:,} sockets on one instance closed at once by "
+            "their clients while 100 probe walkers send 1.5 locations/s (gateway_churn's wave); "
+            "stall_max_ms is the probes' largest latency in the close window (just before the "
+            f"closes to 2 s after the last). {CPU_SHARE}",
+            "target": "all readmitted within 10 s, handshake p99 <= 1 s, the survivor's walkers "
+            "p99 <= 100 ms meanwhile; close storm: no stall over 500 ms",
+            "verdict": verdict(
+                {
+                    "readmitted within 10 s": within(summary["reconnect"]["readmitted_s"], 10)
+                    if all_back
+                    else False,
+                    "handshake p99 <= 1 s": within(
+                        median(storms, "reconnect", "handshake_p99_ms"), 1000
+                    ),
+                    "survivors p99 <= 100 ms": within(
+                        median(storms, "reconnect", "survivors_p99_ms"), 100
+                    ),
+                    "close stall <= 500 ms": within(median(storms, "close", "stall_max_ms"), 500),
+                }
+            ),
+            "runs": storms,
+            "medians": summary,
         },
     )
 

@@ -10,12 +10,20 @@ URLs, which carry tokens, so they never touch the disk); then commands, one JSON
     window             the window so far is closed (and answered, after the grace for
                        stragglers) and the next one opens; the sockets keep sending
     stop               stop sending; answer the last window, after the grace for stragglers
+    readmit SECONDS    wait (at most SECONDS) until every walker given a fallback URL has been
+                       displaced and admitted again; answer the reconnects' figures
     close              close every socket
     exit
 
 The newest age: each receiver holds the newest location it has had from its partner (the highest
 sender seq); every arrival newer than that one is a sample, now minus its send time. An older one
 arriving after a newer (out of order) is not a sample: the receiver already shows a newer position.
+
+A walker given a fallback URL reconnects there as docs/realtime-protocol.md tells apps to: after a
+1001 (the gateway shutting down) "at once, with jitter" (a uniform random delay below the backoff's
+first step, 1 s); after a 1006, a lost connection or a 1011, and after each failed attempt, with
+exponential backoff 1 s, 2 s, 4 s ... up to 30 s, with equal jitter (half fixed, half random: the
+push worker's retry_delay). Any other close code ends the walker.
 
 The process exits by itself after `max_seconds` (its argument) whatever it is told, so no run can
 hang. Nothing it writes (replies, its stderr log) carries a URL: tokens stay out of the logs.
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import re
 import sys
 import time
@@ -37,6 +46,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from services.api.push_worker.backoff import retry_delay
+
 LNG0 = 126.0
 SEQ_SCALE = 1e6
 GRACE_S = 3.0
@@ -44,6 +55,12 @@ CONNECT_TIMEOUT_S = 30.0
 SLOW_MS = 50.0  # locations slower than this are reported with their send time (stall timeline)
 JOB_LINE_LIMIT = 256 * 1024 * 1024
 
+GOING_AWAY = 1001
+AT_ONCE_JITTER_S = 1.0
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 30.0
+# None and 1006: the connection dropped without a close frame; 1011: the gateway's stores failed.
+RECONNECT_CODES = frozenset({None, GOING_AWAY, 1006, 1011})
 _TOKEN = re.compile(r"token=[^&\s'\"]+")
 
 
@@ -54,10 +71,15 @@ def redact(text: str) -> str:
 @dataclass
 class Walker:
     url: str
+    fallback: str | None = None
     ws: aiohttp.ClientWebSocketResponse | None = None
     reader: asyncio.Task[None] | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
+    hello_at: float = 0.0  # time.monotonic() of the last hello (comparable across processes)
     newest: int = -1  # the highest seq this walker has received from its partner
+    displaced_at: float | None = None
+    readmitted_at: float | None = None
+    reconnect_attempts: int = 0
 
 
 @dataclass
@@ -70,6 +92,7 @@ class Window:
 @dataclass
 class Load:
     urls: list[str]
+    fallbacks: list[str | None]
     concurrency: int
     walkers: list[Walker] = field(default_factory=list)
     # Per sequence number: when it was sent, its latency once received (-1 before), and whether
@@ -85,6 +108,11 @@ class Load:
     send_errors: int = 0
     started_at: float = 0.0  # when the sender started: stall times are seconds after it
     window: Window = field(default_factory=lambda: Window(0, 0.0, 0))
+    closing: bool = False
+    reconnects: set[asyncio.Task[None]] = field(default_factory=set)
+    handshakes_ms: list[float] = field(default_factory=list)
+    readmitted: asyncio.Event = field(default_factory=asyncio.Event)  # set at each readmission
+    failed_attempts: int = 0
 
     async def read(self, walker: Walker) -> None:
         assert walker.ws is not None
@@ -106,12 +134,24 @@ class Load:
                             walker.newest = seq
                             fresh[seq] = 1
                 elif kind == "hello":
+                    walker.hello_at = time.monotonic()
                     hello.set()
                 self.kinds[kind] += 1
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
             self.close_codes[type(exc).__name__] += 1
         finally:
-            self.close_codes[str(ws.close_code)] += 1
+            code = ws.close_code
+            self.close_codes[str(code)] += 1
+            if (
+                walker.fallback is not None
+                and hello.is_set()
+                and not self.closing
+                and code in RECONNECT_CODES
+            ):
+                walker.displaced_at = time.monotonic()
+                task = asyncio.create_task(self.reconnect(walker, code))
+                self.reconnects.add(task)
+                task.add_done_callback(self.reconnects.discard)
 
     async def attempt(self, walker: Walker, url: str) -> bool:
         """One connect: True once `hello` came, False if it failed or closed before."""
@@ -140,6 +180,26 @@ class Load:
             await walker.ws.close()
         return walker.hello.is_set()
 
+    async def reconnect(self, walker: Walker, code: int | None) -> None:
+        assert walker.fallback is not None
+        step = 0 if code == GOING_AWAY else 1
+        while not self.closing:
+            delay = (
+                random.uniform(0, AT_ONCE_JITTER_S)
+                if step == 0
+                else retry_delay(step, None, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
+            )
+            await asyncio.sleep(delay)
+            walker.reconnect_attempts += 1
+            started = time.monotonic()
+            if await self.attempt(walker, walker.fallback):
+                walker.readmitted_at = walker.hello_at
+                self.readmitted.set()
+                self.handshakes_ms.append(round((walker.hello_at - started) * 1000, 3))
+                return
+            self.failed_attempts += 1
+            step += 1
+
     async def open_one(self, walker: Walker, gate: asyncio.Semaphore) -> bool:
         async with gate:
             return await self.attempt(walker, walker.url)
@@ -148,7 +208,10 @@ class Load:
         if self.session is None:
             connector = aiohttp.TCPConnector(limit=0, force_close=True)
             self.session = aiohttp.ClientSession(connector=connector)
-        self.walkers = [Walker(url) for url in self.urls]
+        self.closing = False
+        self.walkers = [
+            Walker(url, fallback) for url, fallback in zip(self.urls, self.fallbacks, strict=True)
+        ]
         self.close_codes.clear()
         gate = asyncio.Semaphore(self.concurrency)
         started = time.monotonic()
@@ -164,7 +227,7 @@ class Load:
 
     async def send(self, rate_hz: float, stop: asyncio.Event) -> None:
         """Each walker connected at the start sends `rate_hz` a second, round robin, until
-        `stop`; a walker whose socket closed skips its turns."""
+        `stop`; a walker between sockets (reconnecting) skips its turns."""
         walkers = [w for w in self.walkers if w.ws is not None and not w.ws.closed]
         total_rate = rate_hz * len(walkers)
         dumps = orjson.dumps
@@ -244,8 +307,38 @@ class Load:
         await self.sender
         return await self.figures(self.next_window())
 
+    async def readmit(self, timeout_s: float) -> dict[str, Any]:
+        movers = [w for w in self.walkers if w.fallback is not None]
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not all(w.readmitted_at for w in movers):
+            self.readmitted.clear()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self.readmitted.wait()
+            except TimeoutError:
+                break
+        displaced = [w.displaced_at for w in movers if w.displaced_at is not None]
+        readmitted = [w.readmitted_at for w in movers if w.readmitted_at is not None]
+        return {
+            "event": "readmitted",
+            "walkers": len(movers),
+            "displaced": len(displaced),
+            "readmitted": len(readmitted),
+            "displaced_first_at": min(displaced, default=None),
+            "readmitted_last_at": max(readmitted, default=None),
+            "handshakes_ms": self.handshakes_ms,
+            "attempts": sum(w.reconnect_attempts for w in movers),
+            "failed_attempts": self.failed_attempts,
+            "attempts_max": max((w.reconnect_attempts for w in movers), default=0),
+            "close_codes": dict(self.close_codes),
+        }
+
     async def close(self) -> dict[str, Any]:
         started = time.monotonic()
+        self.closing = True
+        for task in list(self.reconnects):
+            task.cancel()
+        await asyncio.gather(*self.reconnects, return_exceptions=True)
         sockets = [w.ws for w in self.walkers if w.ws is not None]
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         readers = [w.reader for w in self.walkers if w.reader is not None]
@@ -275,6 +368,7 @@ async def serve() -> None:
     urls = job["urls"]
     load = Load(
         urls=urls,
+        fallbacks=job.get("fallbacks") or [None] * len(urls),
         concurrency=job.get("concurrency", 100),
     )
     try:
@@ -288,6 +382,8 @@ async def serve() -> None:
                 reply(await load.figures(load.next_window()))
             elif command == "stop":
                 reply(await load.stop())
+            elif command == "readmit":
+                reply(await load.readmit(float(args[0])))
             elif command == "close":
                 reply(await load.close())
             elif command == "exit":
