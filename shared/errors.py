@@ -4,11 +4,17 @@
 `ValidationError` becomes 422 (400 for JSON that does not parse); aiohttp's own HTTP errors
 (404 unknown route, 405, 413 body too large) are reshaped; anything else is logged with its
 traceback and answered 500 `internal` without one.
+
+A WebSocket handler runs as long as its socket, and a middleware awaiting it keeps its own
+frame (~290 bytes) alive as long: such a handler is marked `answers_its_own_errors`, the
+middleware hands the request straight to it, and it answers its HTTP errors (a plain GET of
+its route) with `http_error_response` itself.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -91,8 +97,31 @@ def from_validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "validation_error", "request is not valid", details)
 
 
+_OWN_ERRORS = "__answers_its_own_errors__"
+
+
+def answers_its_own_errors(handler: Handler) -> Handler:
+    """Mark a long-lived handler (a WebSocket's) that the error middleware does not wrap."""
+    setattr(handler, _OWN_ERRORS, True)
+    return handler
+
+
+def http_error_response(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own HTTP error (>= 400) in the contract's shape."""
+    code = _CODES.get(exc.status, "http_error")
+    message = exc.reason if exc.status != 413 else "request body is too large"
+    headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+    return error_response(ApiError(exc.status, code, message, headers=headers or None))
+
+
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    if getattr(request.match_info.handler, _OWN_ERRORS, False):
+        return handler(request)
+    return _answer_errors(request, handler)
+
+
+async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
@@ -102,10 +131,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _CODES.get(exc.status, "http_error")
-        message = exc.reason if exc.status != 413 else "request body is too large"
-        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
-        return error_response(ApiError(exc.status, code, message, headers=headers or None))
+        return http_error_response(exc)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(ApiError(500, "internal", "internal server error"))

@@ -38,6 +38,7 @@ from services.realtime.protocol import (
 )
 from services.realtime.rooms import Rooms
 from shared.ended_sessions import ended_sessions_key
+from shared.errors import answers_its_own_errors, http_error_response
 from shared.keys import settings_key
 from shared.tokens import InvalidToken, TokenClaims, bearer_token, verify_token
 
@@ -66,11 +67,14 @@ REPLACED = Refusal(4009, b"replaced by a newer connection")
 SOCKET_DONE = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 
 
-async def walk_together(request: web.Request) -> web.WebSocketResponse:
+@answers_its_own_errors
+async def walk_together(request: web.Request) -> web.StreamResponse:
     """The socket's handler, and its only reader for as long as it is open.
 
     The read loop is in this coroutine and each message is handled synchronously: a coroutine
     awaited while the socket is open keeps its frame (~250 bytes) for the socket's whole life.
+    For the same reason the error middleware does not wrap this handler (shared/errors.py):
+    it answers a request that is no upgrade, and logs its own failures.
     """
     app = request.app
     limits = app[limits_key]
@@ -82,7 +86,10 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
         timeout=limits.close_timeout_s,
         writer_limit=WRITER_LIMIT,
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except web.HTTPException as exc:  # not a WebSocket upgrade
+        return http_error_response(exc)
     connection: Connection | None = None
     try:
         admitted = await _admit(request, ws)
@@ -103,6 +110,9 @@ async def walk_together(request: web.Request) -> web.WebSocketResponse:
             await ws.close(code=refusal.code, message=refusal.reason)
     except OSError as exc:
         log.warning("walk socket failed: %s", type(exc).__name__)
+        await ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
+    except Exception:
+        log.exception("walk socket failed")
         await ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
     finally:
         if connection is not None:
