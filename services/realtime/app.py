@@ -12,6 +12,7 @@ from aiohttp import web
 from services.realtime.backstop import run_backstop
 from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
+from services.realtime.heartbeat import run_heartbeat
 from services.realtime.invitation_loader import InvitationLoader
 from services.realtime.keys import (
     invitation_loader_key,
@@ -104,6 +105,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
             name="walk-end-backstop",
         ),
         asyncio.create_task(refresh_seats(app), name="presence-refresh"),
+        asyncio.create_task(run_heartbeat(broker, limits.heartbeat_s), name="heartbeat"),
     ]
     try:
         yield

@@ -61,6 +61,7 @@ class Connection:
         "partner_id",
         "pending_location",
         "pending_presence",
+        "quiet",
         "refilled_at",
         "replaced_by",
         "seq",
@@ -101,6 +102,8 @@ class Connection:
         self.tokens = limits.burst
         self.refilled_at = time.monotonic()
         self.invalid_in_a_row = 0
+        # Heartbeat sweeps since the client's last frame (heartbeat.py); the reader zeroes it.
+        self.quiet = 0
         self.pending_location: bytes | None = None
         self.pending_presence: bytes | None = None
         # `time.monotonic()` from which the next partner location may be written.

@@ -22,7 +22,8 @@ class GatewayLimits:
     partner_location_gap_s: float = 0.5
     max_message_bytes: int = 4096
 
-    # Dead peers: a ping after `heartbeat_s` of silence, dropped when no pong within half of it.
+    # Dead peers: a ping after `heartbeat_s` of silence, dropped when no pong within half of it
+    # (heartbeat.py: checked every sixth of it).
     heartbeat_s: float = 30.0
     # Waiting for a client's close frame; short so SIGTERM finishes within a few seconds.
     close_timeout_s: float = 2.0

@@ -65,6 +65,7 @@ REPLACED = Refusal(4009, b"replaced by a newer connection")
 
 # What `ws.receive()` returns once the socket is closing or broken: the end of the read loop.
 SOCKET_DONE = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
+CONTROL = frozenset({WSMsgType.PING, WSMsgType.PONG})
 
 
 @answers_its_own_errors
@@ -80,7 +81,9 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     limits = app[limits_key]
     ws = web.WebSocketResponse(
         compress=False,
-        heartbeat=limits.heartbeat_s,
+        # Pings are answered by the read loop, and sent by one sweep for the whole process
+        # (heartbeat.py): aiohttp's own heartbeat costs a timer or two on every socket.
+        autoping=False,
         # aiohttp refuses a frame of exactly max_msg_size; the contract allows up to 4 KiB.
         max_msg_size=limits.max_message_bytes + 1,
         timeout=limits.close_timeout_s,
@@ -103,8 +106,12 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
             presence = app[presence_key]
             while refusal is None:
                 message = await ws.receive()
+                connection.quiet = 0
                 if message.type in SOCKET_DONE:
                     break
+                if message.type in CONTROL:
+                    _answer_control(connection, message)
+                    continue
                 refusal = _on_message(connection, message, presence)
         if refusal is not None:
             await ws.close(code=refusal.code, message=refusal.reason)
@@ -117,7 +124,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     finally:
         if connection is not None:
             _leave(app, connection)
-        _break_reference_cycles(request, ws)
+        _break_reference_cycles(ws)
     return ws
 
 
@@ -244,16 +251,19 @@ def _on_message(connection: Connection, message: WSMessage, presence: Presence) 
     return None
 
 
-def _break_reference_cycles(request: web.Request, ws: web.WebSocketResponse) -> None:
+def _answer_control(connection: Connection, message: WSMessage) -> None:
+    """A ping gets its pong, as aiohttp's autoping would; a pong only proves the peer alive."""
+    if message.type is WSMsgType.PING and not connection.closing:
+        connection.write_frame(message.data, WSMsgType.PONG)
+
+
+def _break_reference_cycles(ws: web.WebSocketResponse) -> None:
     """Let refcounting free the closed socket at once, not a full GC pass that never comes.
 
-    aiohttp leaves two cycles of ~30 objects each (tests/realtime/test_memory.py finds them):
-    with a heartbeat, the connection's protocol keeps a bound method of the response, which
-    holds the request, which holds the protocol; and an error it keeps (e.g. a frame over
-    4 KiB) holds, through its traceback, the frame of the response's own `close()`.
+    aiohttp leaves a cycle of ~30 objects (tests/realtime/test_memory.py finds it): an error
+    the response keeps (e.g. a frame over 4 KiB) holds, through its traceback, the frame of
+    the response's own `close()`. (Its heartbeat left another; the gateway does not use it.)
     """
-    if request.protocol is not None:
-        request.protocol._data_received_cb = None
     error = ws.exception()
     if error is not None:
         error.__traceback__ = None
