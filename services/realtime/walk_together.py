@@ -93,6 +93,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
         await ws.prepare(request)
     except web.HTTPException as exc:  # not a WebSocket upgrade
         return http_error_response(exc)
+    _drop_http_parser(request)
     connection: Connection | None = None
     try:
         admitted = await _admit(request, ws)
@@ -255,6 +256,13 @@ def _answer_control(connection: Connection, message: WSMessage) -> None:
     """A ping gets its pong, as aiohttp's autoping would; a pong only proves the peer alive."""
     if message.type is WSMsgType.PING and not connection.closing:
         connection.write_frame(message.data, WSMsgType.PONG)
+
+
+def _drop_http_parser(request: web.Request) -> None:
+    """aiohttp keeps the connection's HTTP parser as long as the connection, with its buffers
+    and what it parsed last (~1.9 KB, tests/realtime/test_memory.py); past the upgrade only the
+    WebSocket reader reads from the connection, and nothing else uses the parser."""
+    request.protocol._parser = None
 
 
 def _break_reference_cycles(ws: web.WebSocketResponse) -> None:
