@@ -21,6 +21,7 @@ from services.realtime.keys import (
     presence_key,
     redis_batch_key,
     rooms_key,
+    teardown_key,
     topology_key,
 )
 from services.realtime.ledger import LocationLedger
@@ -29,6 +30,7 @@ from services.realtime.metrics import gateway_collector
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
+from services.realtime.teardown import Teardown
 from services.realtime.walk_together import walk_together
 from shared.cluster import topology_of
 from shared.db import db_pool_ctx
@@ -142,6 +144,7 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
     app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[limits_key] = limits or GatewayLimits()
+    app[teardown_key] = Teardown(app[limits_key].closes_per_turn)
     observe_requests(app, http_metrics(app).http)
     app.cleanup_ctx.extend(
         [

@@ -10,6 +10,7 @@ from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
+from services.realtime.teardown import Teardown
 from shared.cluster import Topology
 
 invitation_loader_key = web.AppKey("invitation_loader", InvitationLoader)
@@ -18,5 +19,6 @@ limits_key = web.AppKey("limits", GatewayLimits)
 presence_key = web.AppKey("presence", Presence)
 redis_batch_key = web.AppKey("redis_batch", RedisBatch)
 rooms_key = web.AppKey("rooms", Rooms)
+teardown_key = web.AppKey("teardown", Teardown)
 # The one Redis, or a Redis Cluster's slot map (shared/cluster.py).
 topology_key: web.AppKey[Topology] = web.AppKey("topology")

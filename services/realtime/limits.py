@@ -27,6 +27,9 @@ class GatewayLimits:
     heartbeat_s: float = 30.0
     # Waiting for a client's close frame; short so SIGTERM finishes within a few seconds.
     close_timeout_s: float = 2.0
+    # Sockets whose handlers finish their close in one loop iteration (teardown.py): a storm
+    # of closes goes at this many a turn, with the live sockets served between turns.
+    closes_per_turn: int = 50
 
     # Slow readers: past this many bytes queued in user space a socket stops being written to and
     # keeps only the newest location and presence; the kernel's own buffer is capped too, so what

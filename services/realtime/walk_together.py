@@ -25,6 +25,7 @@ from services.realtime.keys import (
     limits_key,
     presence_key,
     rooms_key,
+    teardown_key,
 )
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
@@ -84,6 +85,8 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
         # Pings are answered by the read loop, and sent by one sweep for the whole process
         # (heartbeat.py): aiohttp's own heartbeat costs a timer or two on every socket.
         autoping=False,
+        # The client's close frame is answered below, when the socket's turn comes to end.
+        autoclose=False,
         # aiohttp refuses a frame of exactly max_msg_size; the contract allows up to 4 KiB.
         max_msg_size=limits.max_message_bytes + 1,
         timeout=limits.close_timeout_s,
@@ -109,13 +112,18 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
                 message = await ws.receive()
                 connection.quiet = 0
                 if message.type in SOCKET_DONE:
+                    connection.closing = True  # no frame but the close reply from now on
                     break
                 if message.type in CONTROL:
                     _answer_control(connection, message)
                     continue
                 refusal = _on_message(connection, message, presence)
+        # However many sockets end at once, a bounded number a loop iteration (teardown.py).
+        await app[teardown_key].turn()
         if refusal is not None:
             await ws.close(code=refusal.code, message=refusal.reason)
+        else:  # the reply to the client's close frame; nothing if the socket is gone already
+            await ws.close(drain=False)
     except OSError as exc:
         log.warning("walk socket failed: %s", type(exc).__name__)
         await ws.close(code=UNAVAILABLE.code, message=UNAVAILABLE.reason)
