@@ -3,8 +3,8 @@ batch writer, and the API's feed-head reads (one per feed poll).
 
 redis-py spends, on every reply, a coroutine, an `asyncio.timeout` and a dozen Python calls
 around hiredis: on a busy gateway that was 13% of the CPU for the pub/sub reader and most of
-the 22% of the batch writer (bench/RESULTS.md). Here an asyncio protocol feeds each chunk the
-socket delivers to one `hiredis.Reader` and hands every complete reply in it on at once: a
+the 22% of the batch writer (bench/RESULTS.md). Here an asyncio (buffered) protocol feeds each
+chunk the socket delivers to one `hiredis.Reader` and hands every complete reply in it on at once: a
 pub/sub message to a plain callback, a command's reply to the batch waiting for it. Commands
 are packed by hiredis, and whatever is sent in one loop iteration goes out in one write. Many
 requests can share one connection: replies come back in the order the batches were written.
@@ -84,11 +84,20 @@ class Endpoint:
         return (self.host, self.port)
 
 
-class RespConnection(asyncio.Protocol):
+# What one read takes at most. Smaller than the socket's buffer on purpose: uvloop (libuv) reads
+# a stream again, up to 32 times in one loop iteration, while each read fills the buffer, so a
+# pub/sub reader that is behind drains up to 2 MB an iteration instead of one socket buffer
+# (about 200 KB on a unix socket): however long the iteration, Redis's output buffer for it
+# stays small (bench/RESULTS.md, issue 15).
+READ_CHUNK = 64 * 1024
+
+
+class RespConnection(asyncio.BufferedProtocol):
     """One connection; `on_push`, when given, receives the pub/sub arrays as they arrive."""
 
     def __init__(self, on_push: Callable[[list[Any]], None] | None = None) -> None:
         self._reader = hiredis.Reader()
+        self._buffer = bytearray(READ_CHUNK)
         self._on_push = on_push
         self._transport: asyncio.Transport | None = None
         self._outgoing: list[bytes] = []
@@ -113,9 +122,13 @@ class RespConnection(asyncio.Protocol):
     def usable(self) -> bool:
         return self._transport is not None and not self._transport.is_closing()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """hiredis copies what it is fed, so the one buffer is reused for every read."""
         reader = self._reader
-        reader.feed(data)
+        reader.feed(self._buffer, 0, nbytes)  # type: ignore[arg-type]  # any buffer works
         while True:
             try:
                 reply = reader.gets()

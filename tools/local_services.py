@@ -42,10 +42,12 @@ def redis_server_binary() -> str:
 
 @dataclass
 class EmbeddedRedis:
-    """A private redis-server on a unix socket in `data_dir`; stop() ends it."""
+    """A private redis-server on a unix socket in `data_dir`; stop() ends it. With `tcp_port`
+    it also listens on 127.0.0.1 and `url` names that, as production's REDIS_URL does."""
 
     data_dir: Path
     persist: bool = False
+    tcp_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -54,6 +56,8 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
+        if self.tcp_port:
+            return f"redis://127.0.0.1:{self.tcp_port}/0"
         return f"unix://{self.socket_path}?db=0"
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
@@ -62,7 +66,9 @@ class EmbeddedRedis:
         args = [
             redis_server_binary(),
             "--port",
-            "0",
+            str(self.tcp_port),
+            "--bind",
+            "127.0.0.1",
             "--unixsocket",
             str(self.socket_path),
             "--unixsocketperm",

@@ -27,11 +27,12 @@ from services.realtime.keys import (
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import gateway_collector
+from services.realtime.outbox import Outbox
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
 from services.realtime.teardown import Teardown
-from services.realtime.walk_together import walk_together
+from services.realtime.walk_together import location_or_answer, walk_together
 from shared.cluster import topology_of
 from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx, ended_sessions_key
@@ -58,7 +59,8 @@ async def topology_ctx(app: web.Application) -> AsyncIterator[None]:
 @asynccontextmanager
 async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
     topology = app[topology_key]
-    async with running_batch(topology) as batch:
+    outbox = Outbox(topology.pubsub, app[limits_key].last_location_ttl_s, location_or_answer)
+    async with running_batch(topology, outbox) as batch:
         app[redis_batch_key] = batch
         app[presence_key] = Presence(batch, app[limits_key], topology.pubsub)
         yield
@@ -108,6 +110,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         asyncio.create_task(refresh_seats(app), name="presence-refresh"),
         asyncio.create_task(run_heartbeat(broker, limits.heartbeat_s), name="heartbeat"),
+        asyncio.create_task(probe_pubsub(app, broker), name="pubsub-probe"),
     ]
     try:
         yield
@@ -133,6 +136,17 @@ async def refresh_seats(app: web.Application) -> None:
         members: list[Connection] = broker.members_in_slice(turn % REFRESH_SLICES, REFRESH_SLICES)
         if members:
             app[presence_key].refresh([(c.invitation_id, c.user_id) for c in members])
+
+
+async def probe_pubsub(app: web.Application, broker: Broker[Connection]) -> None:
+    """Measure the pub/sub lag through the batch writer; the outbox sheds on it."""
+    batch = app[redis_batch_key]
+    publish = app[topology_key].pubsub.publish
+
+    def send(channel: bytes, data: bytes) -> None:
+        batch.fire(publish, channel, data)
+
+    await broker.probe(send, batch.outbox.observe_lag, app[limits_key].pubsub_probe_s)
 
 
 async def close_sockets(app: web.Application) -> None:

@@ -20,7 +20,9 @@ as the new primary is reachable.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
@@ -42,18 +44,34 @@ RECONNECT_PAUSE_S = 0.5
 TOPOLOGY_PAUSE_S = 0.2
 SUBSCRIBE_CHUNK = 1000
 STARTUP_TIMEOUT_S = 10.0
+# A probe unanswered this long is given up, and its channel subscribed again (the node may no
+# longer own its slot); its age still counts as the link's lag meanwhile.
+PROBE_RESUBSCRIBE_S = 5.0
 
 
 class _Link:
     """The pub/sub connection to one node, and the task that holds it."""
 
-    __slots__ = ("address", "awaiting_pong", "connection", "task")
+    __slots__ = (
+        "address",
+        "awaiting_pong",
+        "connection",
+        "lag_s",
+        "probe_channel",
+        "probe_sent_at",
+        "task",
+    )
 
     def __init__(self, address: Address) -> None:
         self.address = address
         self.connection: resp.RespConnection | None = None
         self.awaiting_pong = False
         self.task: asyncio.Task[None] | None = None
+        # This process's probe channel on the node; when the probe in flight was sent; how
+        # late the last one came back.
+        self.probe_channel: bytes | None = None
+        self.probe_sent_at: float | None = None
+        self.lag_s = 0.0
 
     @property
     def usable(self) -> bool:
@@ -229,6 +247,56 @@ class Broker(Generic[M]):
                 self._subscribe(link, channels)
             # Else that link subscribes them when it connects.
 
+    async def probe(
+        self,
+        publish: Callable[[bytes, bytes], None],
+        on_lag: Callable[[float], None],
+        interval_s: float,
+    ) -> None:
+        """Every `interval_s`, tell `on_lag` how far behind the slowest pub/sub link is.
+
+        Each link is subscribed to a channel of this process's own on its node; `publish`
+        sends the time on it through the same batch writer, Redis queue and pub/sub connection
+        that locations take, so the delay it comes back with is what a location waits there.
+        A probe still out counts with its age: a jammed link reads as late, not as silent.
+        """
+        while True:
+            await asyncio.sleep(interval_s)
+            now = time.monotonic()
+            lag_s = 0.0
+            for link in list(self._links.values()):
+                if not link.usable or link.probe_channel is None:
+                    continue
+                sent_at = link.probe_sent_at
+                if sent_at is None:
+                    lag_s = max(lag_s, link.lag_s)
+                    publish(link.probe_channel, repr(now).encode())
+                    link.probe_sent_at = now
+                    continue
+                lag_s = max(lag_s, now - sent_at)
+                if now - sent_at > PROBE_RESUBSCRIBE_S:
+                    self._subscribe_probe(link)
+            counters.pubsub_lag_s = lag_s
+            on_lag(lag_s)
+
+    def _subscribe_probe(self, link: _Link) -> None:
+        """A channel whose slot the link's node owns (any name, on one Redis)."""
+        assert link.connection is not None
+        for i in itertools.count():
+            channel = f"gateway-probe:{self.connection_name}:{{{i}}}".encode()
+            if self._topology.node_for(channel) == link.address:
+                break
+        link.probe_channel = channel
+        link.probe_sent_at = None
+        link.connection.send([(self._commands.subscribe, channel)])
+
+    def _probe_answered(self, link: _Link, data: bytes) -> None:
+        try:
+            link.lag_s = time.monotonic() - float(data)
+        except ValueError:
+            return
+        link.probe_sent_at = None
+
     async def _stop_link(self, link: _Link) -> None:
         if link.connection is not None:
             link.connection.close()
@@ -258,6 +326,7 @@ class Broker(Generic[M]):
             link.connection = connection
             mine = [c for c in self._members if self._topology.node_for(c) == link.address]
             self._subscribe(link, mine)
+            self._subscribe_probe(link)
             if all(other.usable for other in self._links.values()):
                 self._all_connected.set()
             try:
@@ -297,6 +366,8 @@ class Broker(Generic[M]):
             members = self._members.get(channel)
             if members and self._deliver is not None:
                 self._deliver(channel, members, push[2])
+            elif channel == link.probe_channel:
+                self._probe_answered(link, push[2])
         elif kind == commands.subscribed:
             confirmed = self._confirmations.pop(push[1], None)
             if confirmed is not None and not confirmed.done():

@@ -23,13 +23,17 @@ import asyncio
 import struct
 import time
 import uuid
+from typing import TYPE_CHECKING, NamedTuple
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
 from shared.walk_events import walk_channel
+
+if TYPE_CHECKING:
+    from services.realtime.direct_ws import DirectWebSocketResponse
 
 _HEADER_SHORT = struct.Struct("!BB").pack
 _HEADER_16 = struct.Struct("!BBH").pack
@@ -43,6 +47,13 @@ def frame_header(opcode: int, length: int) -> bytes:
     if length < 65536:
         return _HEADER_16(0x80 | opcode, 126, length)
     return _HEADER_64(0x80 | opcode, 127, length)
+
+
+class Refusal(NamedTuple):
+    """Why a socket is closed by its own handler: the close code and reason it is sent."""
+
+    code: int
+    reason: bytes
 
 
 class Connection:
@@ -63,6 +74,7 @@ class Connection:
         "pending_presence",
         "quiet",
         "refilled_at",
+        "refusal",
         "replaced_by",
         "seq",
         "session_id",
@@ -74,7 +86,7 @@ class Connection:
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        ws: DirectWebSocketResponse,
         transport: asyncio.Transport,
         *,
         invitation_id: str,
@@ -104,6 +116,7 @@ class Connection:
         self.invalid_in_a_row = 0
         # Heartbeat sweeps since the client's last frame (heartbeat.py); the reader zeroes it.
         self.quiet = 0
+        self.refusal: Refusal | None = None
         self.pending_location: bytes | None = None
         self.pending_presence: bytes | None = None
         # `time.monotonic()` from which the next partner location may be written.
@@ -163,22 +176,25 @@ class Connection:
         or, for a location, until the next one is due."""
         if not self.open:
             return
-        if self.pending_location is None and self.pending_presence is None and not self.backed_up:
-            if not is_location:
-                self.send(frame)
-                return
-            now = time.monotonic()
-            if now >= self.location_due:
-                self._send_location(frame, now)
-                return
-        elif self.pending_location is None and self.pending_presence is None:
-            counters.slow_episodes += self.backed_up  # it just fell behind
+        waiting = self.pending_location is not None or self.pending_presence is not None
+        if not waiting:
+            if not self.backed_up:
+                if not is_location:
+                    self.send(frame)
+                    return
+                now = time.monotonic()
+                if now >= self.location_due:
+                    self._send_location(frame, now)
+                    return
+            else:
+                counters.slow_episodes += 1  # it just fell behind
         if is_location:
             counters.superseded += self.pending_location is not None
             self.pending_location = frame
         else:
             self.pending_presence = frame
-        slow.add(self)
+        if not waiting:
+            slow.add(self)
 
     def flush(self) -> bool:
         """Write what the slots hold if the socket caught up; True when nothing is left."""
@@ -209,27 +225,55 @@ class Connection:
 
 
 class SlowClients:
-    """The one task per process that retries sockets whose slots hold a frame: behind, or with a
-    location not due yet (none needs a task or a timer of its own)."""
+    """The one task per process that writes what the sockets' slots hold once they may take it
+    (none needs a task or a timer of its own).
+
+    Two kinds of waiting: a socket behind on its reads is tried again every `retry_s`; a
+    location that came before its partner's next one is due (the per-person limit) waits in a
+    bucket of its due time, so the task visits it once, when due, instead of every `retry_s`
+    (at 2 locations a second a walker, half the sockets of a process wait like this).
+    """
 
     def __init__(self, retry_s: float) -> None:
         self._retry_s = retry_s
-        self._waiting: set[Connection] = set()
+        self._behind: set[Connection] = set()
+        self._due: dict[int, set[Connection]] = {}
         self._wakeup = asyncio.Event()
 
     def add(self, connection: Connection) -> None:
-        self._waiting.add(connection)
+        if connection.backed_up:
+            self._behind.add(connection)
+        else:
+            self._due.setdefault(self._tick(connection.location_due), set()).add(connection)
         self._wakeup.set()
 
     def discard(self, connection: Connection) -> None:
-        self._waiting.discard(connection)
+        self._behind.discard(connection)
+        bucket = self._due.get(self._tick(connection.location_due))
+        if bucket is not None:
+            bucket.discard(connection)
+
+    def __len__(self) -> int:
+        return len(self._behind) + sum(len(bucket) for bucket in self._due.values())
+
+    def _tick(self, at: float) -> int:
+        """The first tick at or after `at`."""
+        return -int(-at // self._retry_s)
 
     async def run(self) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._waiting:
+            while self._behind or self._due:
                 await asyncio.sleep(self._retry_s)
-                for connection in list(self._waiting):
-                    if connection.flush():
-                        self._waiting.discard(connection)
+                self.flush_due(time.monotonic())
+
+    def flush_due(self, now: float) -> None:
+        """Write every waiting socket that may take its frames by `now`."""
+        behind, self._behind = self._behind, set()
+        last_tick = int(now // self._retry_s)  # every due time in it is <= now
+        for tick in [t for t in self._due if t <= last_tick]:
+            behind |= self._due.pop(tick)
+        for connection in behind:
+            if not connection.flush():
+                self.add(connection)

@@ -40,11 +40,13 @@ class GatewayLimits:
 
     # The pub/sub connection is PINGed this often, and dropped when the last PING is unanswered.
     pubsub_health_check_s: float = 30.0
+    # A probe goes round each pub/sub link this often; the gateway sheds on its lag (outbox.py).
+    pubsub_probe_s: float = 0.1
 
     presence_ttl_s: int = 30
     last_location_ttl_s: int = 4 * 3600
     backstop_interval_s: float = 1.0
     # The location-access ledger is written this often (ledger.py): well within the 10 s by which
     # an entry must be durable.
-    ledger_flush_s: float = 2.0
+    ledger_flush_s: float = 5.0
     gc_interval_s: float = 1.0

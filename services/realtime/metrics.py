@@ -7,7 +7,10 @@ process (`counters`), added to where they happen and turned into families only w
 - `withbowwow_ws_locations_total{event}`: `received` from a walker, `delivered` to the
   partner's socket, `superseded` (replaced by a newer one while the socket was behind);
 - `withbowwow_ws_slow_consumer_episodes_total`: times a socket fell behind and was held back;
-- `withbowwow_ws_pubsub_reconnects_total`: times the pub/sub connection was lost and remade.
+- `withbowwow_ws_pubsub_reconnects_total`: times the pub/sub connection was lost and remade;
+- `withbowwow_ws_pubsub_lag_seconds`: how late this instance's own probe came back through
+  Redis pub/sub (broker.py), the delay a location meets there;
+- `withbowwow_ws_shedding_episodes_total`: times that lag made the instance shed (outbox.py).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ class GatewayCounters:
     __slots__ = (
         "delivered",
         "handshakes",
+        "pubsub_lag_s",
         "pubsub_reconnects",
         "received",
+        "shedding_episodes",
         "slow_episodes",
         "superseded",
     )
@@ -33,7 +38,9 @@ class GatewayCounters:
         self.delivered = 0
         self.superseded = 0
         self.slow_episodes = 0
+        self.shedding_episodes = 0
         self.pubsub_reconnects = 0
+        self.pubsub_lag_s = 0.0
         self.handshakes: dict[str, int] = {}
 
     def handshake(self, result: str) -> None:
@@ -71,6 +78,16 @@ def gateway_collector(open_sockets: Callable[[], int]) -> SampledCollector:
             "withbowwow_ws_slow_consumer_episodes",
             "Times a socket fell behind and its partner's frames were held for it.",
             counters.slow_episodes,
+        )
+        yield gauge(
+            "withbowwow_ws_pubsub_lag_seconds",
+            "How late this instance's last pub/sub probe came back (or the age of one still out).",
+            counters.pubsub_lag_s,
+        )
+        yield total(
+            "withbowwow_ws_shedding_episodes",
+            "Times the pub/sub lag made this instance hold walkers' locations to shed load.",
+            counters.shedding_episodes,
         )
         yield total(
             "withbowwow_ws_pubsub_reconnects",

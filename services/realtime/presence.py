@@ -113,7 +113,6 @@ class Presence:
     def __init__(self, batch: RedisBatch, limits: GatewayLimits, pubsub: PubSubCommands) -> None:
         self._batch = batch
         self._limits = limits
-        self._publish = pubsub.publish
         self._sharded = pubsub is SHARDED
         self._join_script = JOIN_SCRIPT.replace("'PUBLISH'", f"'{pubsub.publish}'")
         self._leave_script = LEAVE_SCRIPT.replace("'PUBLISH'", f"'{pubsub.publish}'")
@@ -155,22 +154,6 @@ class Presence:
             connection_id,
             walk_channel(invitation_id),
             presence_event(user_id, online=False),
-        )
-
-    def publish_location(
-        self, channel: bytes, invitation_id: str, user_id: str, frame: bytes
-    ) -> None:
-        """One PUBLISH per location, with the SET that `hello` reads in the same pipeline.
-
-        `channel` is the socket's own; the last-location key is formatted here, per location,
-        rather than kept on every socket (~120 bytes each)."""
-        self._batch.fire(self._publish, channel, frame)
-        self._batch.fire(
-            "SET",
-            last_location_key(invitation_id, user_id),
-            frame,
-            "EX",
-            self._limits.last_location_ttl_s,
         )
 
     def refresh(self, seats: list[tuple[str, str]]) -> None:

@@ -7,12 +7,17 @@ in one piece on the process's own RESP connection (shared/resp.py's SharedConnec
 reconnects on demand and drops a connection whose reply is late). On a Redis Cluster a batch is
 split by the shard that owns each command's key and the parts go out at once, one connection
 per primary (shared/cluster.py's ClusterConnection).
+
+Locations do not queue here: each walker's newest waits in the outbox (outbox.py), which every
+batch empties first, so a batch holds at most one location a walker however long the previous
+one took, and a walker's location goes out before any later command of its socket (its leave).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +25,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from services.realtime.connection import Connection
+from services.realtime.outbox import Outbox
 from shared.cluster import Topology, pipelined_connection
 
 log = logging.getLogger(__name__)
@@ -27,16 +34,28 @@ log = logging.getLogger(__name__)
 Command = tuple[Any, ...]
 # A batch with no answer by then fails, and its connection is dropped.
 REPLY_TIMEOUT_S = 5.0
+# Commands other than the outbox's in one batch at most (a storm of joins is 10,000 scripts).
+MAX_BATCH = 5000
 
 
 class RedisBatch:
-    def __init__(self, topology: Topology, max_batch: int = 1000) -> None:
+    def __init__(self, topology: Topology, outbox: Outbox, max_batch: int = MAX_BATCH) -> None:
         self._max_batch = max_batch
+        self.outbox = outbox
         self._pending: list[tuple[Command, asyncio.Future[Any] | None]] = []
         self._wakeup = asyncio.Event()
         self._stopping = False
         self.connection_name = f"gateway-batch-{uuid.uuid4().hex[:12]}"
         self._connection = pipelined_connection(topology, self.connection_name, REPLY_TIMEOUT_S)
+
+    def publish_location(self, sender: Connection, location: bytes | str) -> None:
+        """Publish the sender's location in the next batch, unless a newer one replaces it
+        first. While the outbox holds its slots, the writer wakes when they may go (and is told
+        of the first one, in case it was waiting for commands only)."""
+        first = not self.outbox
+        self.outbox.put(sender, location)
+        if first or not self.outbox.hold_s:
+            self._wakeup.set()
 
     def fire(self, *command: Any) -> None:
         """Queue a command whose answer nobody waits for (a failure is logged)."""
@@ -54,9 +73,9 @@ class RedisBatch:
         """Until `stop()`: send what is queued; whatever is queued at the stop is still sent."""
         try:
             while not self._stopping:
-                await self._wakeup.wait()
-                self._wakeup.clear()
+                await self._wait_for_work()
                 await self.flush()
+            self.outbox.hold_s = 0.0
             await self.flush()
         finally:
             self._connection.close()
@@ -65,11 +84,28 @@ class RedisBatch:
         self._stopping = True
         self._wakeup.set()
 
+    async def _wait_for_work(self) -> None:
+        """Until a command is queued, or the outbox's locations may go."""
+        while not self._pending and not self._stopping:
+            held_s = self.outbox.release_in(time.monotonic()) if self.outbox else None
+            if held_s == 0.0:
+                return
+            try:
+                async with asyncio.timeout(held_s):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                return
+            finally:
+                self._wakeup.clear()
+
     async def flush(self) -> None:
-        while self._pending:
+        while self._pending or (self.outbox and not self.outbox.release_in(time.monotonic())):
+            locations: list[tuple[Command, asyncio.Future[Any] | None]] = [
+                (command, None) for command in self.outbox.take()
+            ]
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            await self._execute(batch)
+            await self._execute(locations + batch)
 
     async def _execute(self, batch: list[tuple[Command, asyncio.Future[Any] | None]]) -> None:
         try:
@@ -103,12 +139,12 @@ class RedisBatch:
 
 
 @asynccontextmanager
-async def running_batch(topology: Topology) -> AsyncIterator[RedisBatch]:
+async def running_batch(topology: Topology, outbox: Outbox) -> AsyncIterator[RedisBatch]:
     """The batch and its writer task; on exit, what is still queued is sent before stopping.
 
     Stopped by a flag rather than cancelled, so a batch in flight is never cut in half.
     """
-    batch = RedisBatch(topology)
+    batch = RedisBatch(topology, outbox)
     task = asyncio.create_task(batch.run(), name="redis-batch")
     try:
         yield batch

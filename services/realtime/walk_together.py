@@ -11,25 +11,27 @@ import asyncio
 import logging
 import socket
 import uuid
-from typing import NamedTuple
+from functools import partial
 from urllib.parse import parse_qsl
 
 import asyncpg
 from aiohttp import WSMessage, WSMsgType, hdrs, web
 from redis.exceptions import RedisError
 
-from services.realtime.connection import Connection
+from services.realtime.connection import Connection, Refusal
+from services.realtime.direct_ws import WAKE_UP, DirectWebSocketResponse
 from services.realtime.keys import (
     invitation_loader_key,
     ledger_key,
     limits_key,
     presence_key,
+    redis_batch_key,
     rooms_key,
     teardown_key,
 )
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
-from services.realtime.presence import Presence, TooManyJoins
+from services.realtime.presence import TooManyJoins
 from services.realtime.protocol import (
     InvalidMessage,
     error_frame,
@@ -37,6 +39,7 @@ from services.realtime.protocol import (
     location_frame,
     parse_location,
 )
+from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
 from shared.ended_sessions import ended_sessions_key
 from shared.errors import answers_its_own_errors, http_error_response
@@ -48,11 +51,6 @@ log = logging.getLogger(__name__)
 # Far beyond any socket's lifetime output, so aiohttp's writer never awaits a drain on its own;
 # connection.py does the flow control (slow readers get the newest location, not a backlog).
 WRITER_LIMIT = 2**62
-
-
-class Refusal(NamedTuple):
-    code: int
-    reason: bytes
 
 
 UNAUTHENTICATED = Refusal(4001, b"missing, invalid or expired token")
@@ -80,7 +78,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     """
     app = request.app
     limits = app[limits_key]
-    ws = web.WebSocketResponse(
+    ws = DirectWebSocketResponse(
         compress=False,
         # Pings are answered by the read loop, and sent by one sweep for the whole process
         # (heartbeat.py): aiohttp's own heartbeat costs a timer or two on every socket.
@@ -107,8 +105,11 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
             counters.handshake("accepted")
         if isinstance(admitted, Connection):
             connection = admitted
-            presence = app[presence_key]
-            while refusal is None:
+            batch = app[redis_batch_key]
+            # From now on the socket's text frames are handled as they are read (direct_ws.py);
+            # this loop sees what came before, the other frames and the end of the socket.
+            ws.on_text(partial(_on_frame, connection, batch))
+            while connection.refusal is None:
                 message = await ws.receive()
                 connection.quiet = 0
                 if message.type in SOCKET_DONE:
@@ -117,7 +118,10 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
                 if message.type in CONTROL:
                     _answer_control(connection, message)
                     continue
-                refusal = _on_message(connection, message, presence)
+                if message is not WAKE_UP:
+                    text = message.data if message.type is WSMsgType.TEXT else None
+                    _on_frame(connection, batch, text)
+            refusal = connection.refusal
         # However many sockets end at once, a bounded number a loop iteration (teardown.py).
         await app[teardown_key].turn()
         if refusal is not None:
@@ -137,7 +141,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection | Refusal | None:
+async def _admit(request: web.Request, ws: DirectWebSocketResponse) -> Connection | Refusal | None:
     """The contract's checks in order (4001, 4002, 4003), then the seat and the hello.
 
     Returns the joined connection, or why the socket is to be closed (None: nothing to close).
@@ -235,29 +239,47 @@ def _leave_room(rooms: Rooms, connection: Connection) -> None:
     rooms.forget(connection)
 
 
-def _on_message(connection: Connection, message: WSMessage, presence: Presence) -> Refusal | None:
-    """Publish a client's location or answer its mistake; why to close the socket, if it is to."""
+def _on_frame(connection: Connection, batch: RedisBatch, text: str | None) -> None:
+    """A client's frame (None: not a text frame): publish its location or answer its mistake.
+    A reason to close the socket is left in `connection.refusal` for its handler to act on."""
+    connection.quiet = 0
+    if connection.refusal is not None or connection.closing:
+        return
     if not connection.take_token():
-        return TOO_FAST
+        _refuse(connection, TOO_FAST)
+        return
+    if text is not None and batch.outbox.hold_s:
+        # Shedding: parsed only if still the newest when its batch goes (outbox.py).
+        counters.received += 1
+        batch.publish_location(connection, text)
+        return
+    frame = location_or_answer(connection, text)
+    if frame is not None:
+        counters.received += 1
+        batch.publish_location(connection, frame)
+
+
+def location_or_answer(connection: Connection, text: str | None) -> bytes | None:
+    """The partner's frame for a client's location, or None once its mistake is answered
+    (`invalid_message`, or 4008 after `invalid_in_a_row` of them)."""
     try:
-        if message.type is not WSMsgType.TEXT:
+        if text is None:
             raise InvalidMessage("send locations as JSON text frames")
-        location = parse_location(message.data)
+        location = parse_location(text)
     except InvalidMessage as exc:
-        if not connection.count_invalid():
-            return TOO_MANY_INVALID
-        connection.send(error_frame(exc.detail))
+        if connection.count_invalid():
+            connection.send(error_frame(exc.detail))
+        else:
+            _refuse(connection, TOO_MANY_INVALID)
         return None
     connection.invalid_in_a_row = 0
-    counters.received += 1
-    if not connection.closing:
-        presence.publish_location(
-            connection.channel,
-            connection.invitation_id,
-            connection.user_id,
-            location_frame(connection.user_id, location),
-        )
-    return None
+    return location_frame(connection.user_id, location)
+
+
+def _refuse(connection: Connection, refusal: Refusal) -> None:
+    if connection.refusal is None:
+        connection.refusal = refusal
+        connection.ws.wake_up()
 
 
 def _answer_control(connection: Connection, message: WSMessage) -> None:
@@ -273,13 +295,14 @@ def _drop_http_parser(request: web.Request) -> None:
     request.protocol._parser = None
 
 
-def _break_reference_cycles(ws: web.WebSocketResponse) -> None:
+def _break_reference_cycles(ws: DirectWebSocketResponse) -> None:
     """Let refcounting free the closed socket at once, not a full GC pass that never comes.
 
     aiohttp leaves a cycle of ~30 objects (tests/realtime/test_memory.py finds it): an error
     the response keeps (e.g. a frame over 4 KiB) holds, through its traceback, the frame of
     the response's own `close()`. (Its heartbeat left another; the gateway does not use it.)
     """
+    ws.on_text(None)  # it holds the connection, which holds the response
     error = ws.exception()
     if error is not None:
         error.__traceback__ = None

@@ -101,11 +101,12 @@ async def test_burst_within_the_bucket_is_taken_and_its_newest_relayed(
     burst = int(GatewayLimits().burst)
     for i in range(burst):
         await inviter.send_json({"lat": 1, "lng": 1, "timestamp": i})
-    # The partner gets 2 a second at most (test_per_person_limits.py): the first, then the newest.
+    # The partner gets 2 a second at most (test_per_person_limits.py), each the newest so far:
+    # what came while an older one waited for its turn (outbox.py, connection.py) is skipped.
     received = [(await next_of_type(invitee, "location"))["timestamp"]]
     while received[-1] != burst - 1:
         received.append((await next_of_type(invitee, "location"))["timestamp"])
-    assert received[0] == 0 and received == sorted(received) and len(received) < burst
+    assert received == sorted(set(received)) and len(received) < burst
     assert not inviter.closed
     await inviter.close()
     await invitee.close()

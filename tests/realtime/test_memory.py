@@ -22,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.realtime.keys import rooms_key
+from services.realtime.limits import GatewayLimits
 from shared.settings import Settings
 from shared.walk_events import publish_walk_ended
 from tests.realtime.conftest import (
@@ -156,6 +157,8 @@ async def test_an_open_socket_keeps_little_of_its_handshake(
 ) -> None:
     walks = [await create_walk(db, settings) for _ in range(OPEN_WALKS)]
     await gateway.join(walks[0], walks[0].inviter)  # warm-up: caches, pools
+    # and the pub/sub probes' first round, which makes each batch writer's Redis connection
+    await asyncio.sleep(3 * GatewayLimits().pubsub_probe_s)
     tracemalloc.start(30)
     try:
         gc.collect()

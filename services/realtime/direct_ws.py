@@ -1,0 +1,73 @@
+"""A WebSocket response whose text frames reach a plain callback as soon as they are parsed.
+
+aiohttp puts every parsed frame in a queue and wakes the handler's task, which `receive()` then
+returns to: a future, a task step and two coroutine calls a message, most of what a location
+cost the gateway besides parsing (bench/RESULTS.md, issue 15). Here, once `on_text` is set, the
+queue hands a text frame to it synchronously, in the callback that read the socket's bytes; the
+handler's task is woken only by what aiohttp must see itself (close, ping, pong, errors, binary
+frames), so `receive()` still completes the close handshake and answers pings.
+
+It relies on aiohttp's WebSocket reader calling its queue's `feed_data` (a `cpdef` method, so a
+Python override is honoured by the compiled reader too), pinned with aiohttp in the lock files;
+tests/realtime/test_direct_ws.py fails if a newer aiohttp stops calling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMessage, WSMsgType, web
+from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from aiohttp.web_request import BaseRequest
+
+# Put in aiohttp's queue to wake the handler's `receive()` (the callback asked for a close).
+WAKE_UP = WSMessage(WSMsgType.TEXT, None, None)
+
+
+class _TextToCallback(WebSocketDataQueue):
+    __slots__ = ("on_text",)
+
+    def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(protocol, limit, loop=loop)
+        self.on_text: Callable[[str], None] | None = None
+
+    def feed_data(self, data: Any, size: int) -> None:
+        """Frames already queued go first: the callback's turn starts once they are read."""
+        on_text = self.on_text
+        if on_text is not None and data[0] is WSMsgType.TEXT and not self._buffer:
+            on_text(data[1])
+        else:
+            super().feed_data(data, size)
+
+
+class DirectWebSocketResponse(web.WebSocketResponse):
+    """`on_text(callback)` switches text frames to the callback; until then (or when the
+    request's bytes already held the start of a frame, which stays with aiohttp's own reader)
+    they come out of `receive()` as usual."""
+
+    def _post_start(self, request: BaseRequest, protocol: str | None, writer: Any) -> None:
+        handler = request.protocol
+        # Bytes after the upgrade request are fed to aiohttp's parser by `super()`; a partial
+        # frame there must stay with that parser.
+        tail = getattr(handler, "_message_tail", b"")
+        super()._post_start(request, protocol, writer)
+        if tail or self._loop is None:
+            return
+        queue = _TextToCallback(handler, 2**16, loop=self._loop)
+        parser = WebSocketReader(queue, self._max_msg_size, compress=False, decode_text=True)
+        # No attribute of our own: one more would cost every response its key-sharing dict.
+        self._reader = queue
+        self._parser = parser
+        handler._payload_parser = parser
+
+    def on_text(self, callback: Callable[[str], None] | None) -> None:
+        """None hands text frames back to `receive()` (and drops the callback's references)."""
+        if isinstance(self._reader, _TextToCallback):
+            self._reader.on_text = callback
+
+    def wake_up(self) -> None:
+        """Make the pending `receive()` return `WAKE_UP`."""
+        if self._reader is not None:
+            WebSocketDataQueue.feed_data(self._reader, WAKE_UP, 0)
