@@ -33,6 +33,13 @@ def use_uvloop() -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+# Connections the kernel may hold before they are accepted (Linux caps it at
+# net.core.somaxconn, 4096 on current kernels). aiohttp's 128 overflowed when a stopped
+# gateway's walkers all came back to the survivors at once: a dropped SYN is retried after 1 s
+# (TCP's first retransmission), so every overflow was a handshake over a second (issue 15).
+LISTEN_BACKLOG = 4096
+
+
 def serve(app: web.Application, settings: Settings, port: int, name: str) -> None:
     """Serve `app` on HOST:`port` until SIGINT or SIGTERM, then shut down gracefully (the app's
     on_shutdown first, while its connections are still open), as `web.run_app` does, but on
@@ -53,7 +60,7 @@ async def _serve(app: web.Application, settings: Settings, port: int, name: str)
     )
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, port).start()
+        await web.TCPSite(runner, settings.host, port, backlog=LISTEN_BACKLOG).start()
         log.info("%s listening on http://%s:%d", name, settings.host, port)
         await stop.wait()
     finally:
