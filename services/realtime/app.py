@@ -13,7 +13,7 @@ from services.realtime.backstop import run_backstop
 from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.heartbeat import run_heartbeat
-from services.realtime.invitation_loader import InvitationLoader
+from services.realtime.invitation_loader import invitation_loader
 from services.realtime.keys import (
     invitation_loader_key,
     ledger_key,
@@ -68,7 +68,7 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def invitation_loader_ctx(app: web.Application) -> AsyncIterator[None]:
-    loader = InvitationLoader(app[db_pool_key])
+    loader = invitation_loader(app[db_pool_key])
     app[invitation_loader_key] = loader
     try:
         yield

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from services.realtime.invitation_loader import InvitationLoader
+from shared.coalesced import CoalescedLookup
 from shared.settings import Settings
 from tests.conftest import Api, make_settings
 from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type
@@ -63,13 +64,13 @@ async def test_a_session_ending_during_the_handshake_still_closes_4001(
 ) -> None:
     """The end is announced after the token was checked and before the socket joined its walk,
     so no close could find it: the join looks again."""
-    real_lookup = InvitationLoader.get
+    real_lookup = CoalescedLookup.get
 
     async def lookup_then_sign_out(loader: InvitationLoader, invitation_id: uuid.UUID) -> Any:
         invitation = await real_lookup(loader, invitation_id)
         await api.call("POST", "/auth/logout-all", headers=bearer(walk.inviter.token), expect=204)
         return invitation
 
-    monkeypatch.setattr(InvitationLoader, "get", lookup_then_sign_out)
+    monkeypatch.setattr(CoalescedLookup, "get", lookup_then_sign_out)
     ws = await gateway.connect(walk.id, walk.inviter.token)
     assert await closed_with(ws) == 4001
