@@ -59,6 +59,12 @@ async def test_gateway_metrics_count_handshakes_locations_and_sockets(
         "delivered",
         "superseded",
     }
+    # The overload families (outbox.py): the probe's lag is a fraction of a second here.
+    assert (
+        sample_value(after["withbowwow_ws_pubsub_lag_seconds"], "withbowwow_ws_pubsub_lag_seconds")
+        < 1
+    )
+    assert "withbowwow_ws_shedding_episodes" in after
     requests = after["withbowwow_http_requests"]
     assert (
         sample_value(
