@@ -98,6 +98,8 @@ class RespConnection(asyncio.BufferedProtocol):
     def __init__(self, on_push: Callable[[list[Any]], None] | None = None) -> None:
         self._reader = hiredis.Reader()
         self._buffer = bytearray(READ_CHUNK)
+        # When a byte last came: a connection that keeps answering is alive, however slowly.
+        self.read_at = time.monotonic()
         self._on_push = on_push
         self._transport: asyncio.Transport | None = None
         self._outgoing: list[bytes] = []
@@ -127,6 +129,7 @@ class RespConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         """hiredis copies what it is fed, so the one buffer is reused for every read."""
+        self.read_at = time.monotonic()
         reader = self._reader
         reader.feed(self._buffer, 0, nbytes)  # type: ignore[arg-type]  # any buffer works
         while True:
@@ -243,9 +246,10 @@ async def connect(
 class SharedConnection:
     """One `RespConnection` that every request of a process shares, for a read so frequent that
     redis-py's per-command overhead shows (the feed poll's head). Made on first use and again
-    after it is lost; a call that gets no reply within `timeout_s` fails and drops the
-    connection. After a failed connect, calls fail at once for RETRY_AFTER_S rather than each
-    waiting on a connect of its own. Every failure is a RedisError."""
+    after it is lost; a call whose connection stays silent for `timeout_s` fails and drops it
+    (replies that keep coming, only late, are no failure). After a failed connect, calls fail
+    at once for RETRY_AFTER_S rather than each waiting on a connect of its own. Every failure
+    is a RedisError."""
 
     RETRY_AFTER_S = 1.0
 
@@ -261,12 +265,18 @@ class SharedConnection:
         connection = self._connection
         if connection is None or not connection.usable:
             connection = await self._reconnect()
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await connection.execute(commands)
-        except TimeoutError:
-            connection.abort()
-            raise RedisTimeoutError(f"no reply from Redis in {self._timeout_s} s") from None
+        reply = connection.execute(commands)
+        while True:
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await asyncio.shield(reply)
+            except TimeoutError:
+                # Replies still coming (a busy process reads them late, a big batch takes
+                # long): the connection is alive, only slow. Silent for the whole wait: dead.
+                if time.monotonic() - connection.read_at < self._timeout_s:
+                    continue
+                connection.abort()
+                raise RedisTimeoutError(f"no reply from Redis in {self._timeout_s} s") from None
 
     async def _reconnect(self) -> RespConnection:
         async with self._connecting:
