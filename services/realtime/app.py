@@ -15,6 +15,7 @@ from services.realtime.connection import Connection, SlowClients
 from services.realtime.heartbeat import run_heartbeat
 from services.realtime.invitation_loader import invitation_loader
 from services.realtime.keys import (
+    admission_key,
     invitation_loader_key,
     ledger_key,
     limits_key,
@@ -31,7 +32,7 @@ from services.realtime.outbox import Outbox
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
-from services.realtime.teardown import Teardown
+from services.realtime.turns import Turns
 from services.realtime.walk_together import location_or_answer, walk_together
 from shared.cluster import topology_of
 from shared.db import db_pool_ctx
@@ -158,7 +159,8 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
     app = web.Application(middlewares=[error_middleware])
     app[settings_key] = settings
     app[limits_key] = limits or GatewayLimits()
-    app[teardown_key] = Teardown(app[limits_key].closes_per_turn)
+    app[teardown_key] = Turns(app[limits_key].closes_per_turn)
+    app[admission_key] = Turns(app[limits_key].handshakes_per_turn)
     observe_requests(app, http_metrics(app).http)
     app.cleanup_ctx.extend(
         [

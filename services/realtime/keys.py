@@ -10,7 +10,7 @@ from services.realtime.limits import GatewayLimits
 from services.realtime.presence import Presence
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
-from services.realtime.teardown import Teardown
+from services.realtime.turns import Turns
 from shared.cluster import Topology
 
 invitation_loader_key = web.AppKey("invitation_loader", InvitationLoader)
@@ -19,6 +19,8 @@ limits_key = web.AppKey("limits", GatewayLimits)
 presence_key = web.AppKey("presence", Presence)
 redis_batch_key = web.AppKey("redis_batch", RedisBatch)
 rooms_key = web.AppKey("rooms", Rooms)
-teardown_key = web.AppKey("teardown", Teardown)
+# Turns of handlers (turns.py): the ends of sockets, and handshakes.
+teardown_key = web.AppKey("teardown", Turns)
+admission_key = web.AppKey("admission", Turns)
 # The one Redis, or a Redis Cluster's slot map (shared/cluster.py).
 topology_key: web.AppKey[Topology] = web.AppKey("topology")

@@ -27,9 +27,12 @@ class GatewayLimits:
     heartbeat_s: float = 30.0
     # Waiting for a client's close frame; short so SIGTERM finishes within a few seconds.
     close_timeout_s: float = 2.0
-    # Sockets whose handlers finish their close in one loop iteration (teardown.py): a storm
+    # Sockets whose handlers finish their close in one loop iteration (turns.py): a storm
     # of closes goes at this many a turn, with the live sockets served between turns.
     closes_per_turn: int = 50
+    # Handshakes that do their checks, seat and hello in one loop iteration, the same way: a
+    # reconnect storm (a stopped instance's walkers) is admitted this many a turn.
+    handshakes_per_turn: int = 25
 
     # Slow readers: past this many bytes queued in user space a socket stops being written to and
     # keeps only the newest location and presence; the kernel's own buffer is capped too, so what

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from services.realtime.connection import Connection, Refusal
 from services.realtime.direct_ws import WAKE_UP, DirectWebSocketResponse
 from services.realtime.keys import (
+    admission_key,
     invitation_loader_key,
     ledger_key,
     limits_key,
@@ -90,6 +91,8 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
         timeout=limits.close_timeout_s,
         writer_limit=WRITER_LIMIT,
     )
+    # However many handshakes come at once, a bounded number a loop iteration (turns.py).
+    await app[admission_key].turn()
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:  # not a WebSocket upgrade
@@ -122,7 +125,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
                     text = message.data if message.type is WSMsgType.TEXT else None
                     _on_frame(connection, batch, text)
             refusal = connection.refusal
-        # However many sockets end at once, a bounded number a loop iteration (teardown.py).
+        # However many sockets end at once, a bounded number a loop iteration (turns.py).
         await app[teardown_key].turn()
         if refusal is not None:
             await ws.close(code=refusal.code, message=refusal.reason)

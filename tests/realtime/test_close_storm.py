@@ -1,5 +1,5 @@
 """A storm of client closes is torn down a bounded number a loop iteration (services/realtime/
-teardown.py): live sockets are served between the turns, and every closing client still gets
+turns.py): live sockets are served between the turns, and every closing client still gets
 its close reply."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from services.realtime.keys import rooms_key, teardown_key
 from services.realtime.limits import GatewayLimits
-from services.realtime.teardown import Teardown
+from services.realtime.turns import Turns
 from shared.settings import Settings
 from tests.realtime.conftest import Gateway, create_walk, next_of_type
 
@@ -28,7 +28,7 @@ def limits() -> GatewayLimits:
 
 async def test_turns_come_a_bounded_number_an_iteration_in_order() -> None:
     loop = asyncio.get_running_loop()
-    teardown = Teardown(3)
+    teardown = Turns(3)
     iteration = 0
 
     def count_iterations() -> None:  # once a loop iteration, while the test runs
@@ -54,7 +54,7 @@ async def test_turns_come_a_bounded_number_an_iteration_in_order() -> None:
 
 
 async def test_a_cancelled_wait_takes_no_turn() -> None:
-    teardown = Teardown(1)
+    teardown = Turns(1)
     first = asyncio.ensure_future(teardown.turn())
     second = asyncio.ensure_future(teardown.turn())
     await asyncio.sleep(0)  # both wait

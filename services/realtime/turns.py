@@ -1,12 +1,14 @@
-"""Close storms spread over loop iterations, so that live sockets are served between them.
+"""Storms spread over loop iterations, so that live sockets are served between them.
 
-When thousands of clients close at once (a cell tower drops, an app update), their close
-frames arrive in a few reads of the loop and every handler would finish its close in the next
-iteration: the close reply, the transport's teardown, the leave, aiohttp's end of the request,
-~160 µs each, so a storm of 10,000 held every other socket for over a second (bench/RESULTS.md).
-Instead a handler whose read loop has ended waits here for a turn: at most `per_turn` handlers
-go on per iteration, and the loop polls its sockets between turns. A lone close waits one
-iteration.
+Handshakes and closes come in storms: when a gateway stops, its walkers all come back to the
+others within a second; when thousands of clients close at once (a cell tower drops, an app
+update), their close frames arrive in a few reads of the loop and every handler would finish
+its close in the next iteration: the close reply, the transport's teardown, the leave,
+aiohttp's end of the request, ~160 µs each, so a storm of 10,000 held every other socket for
+over a second (bench/RESULTS.md). Instead a handler about to do such work (a handshake's
+checks, seat and hello; the end of a socket) waits here for a turn: at most `per_turn`
+handlers go on per iteration, and the loop polls its sockets between turns. A lone handshake
+or close waits one iteration.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import asyncio
 from collections import deque
 
 
-class Teardown:
-    """The one queue of the process's ending sockets."""
+class Turns:
+    """One queue of handlers, a bounded number let on per loop iteration."""
 
     def __init__(self, per_turn: int) -> None:
         self._per_turn = per_turn
