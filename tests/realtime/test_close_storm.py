@@ -1,6 +1,6 @@
-"""A storm of client closes is torn down a bounded number a loop iteration (services/realtime/
-turns.py): live sockets are served between the turns, and every closing client still gets
-its close reply."""
+"""A storm of client closes is torn down, and a storm of handshakes admitted, a bounded number a
+loop iteration (services/realtime/turns.py): live sockets are served between the turns, every
+closing client still gets its close reply and every walker its hello."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from collections import Counter
 import asyncpg
 import pytest
 
-from services.realtime.keys import rooms_key, teardown_key
+from services.realtime.keys import admission_key, rooms_key, teardown_key
 from services.realtime.limits import GatewayLimits
 from services.realtime.turns import Turns
 from shared.settings import Settings
-from tests.realtime.conftest import Gateway, create_walk, next_of_type
+from tests.realtime.conftest import Gateway, create_walk, eventually, next_of_type
 
 PER_TURN = 2
 STORM_WALKS = 30
@@ -23,7 +23,9 @@ STORM_WALKS = 30
 
 @pytest.fixture
 def limits() -> GatewayLimits:
-    return dataclasses.replace(GatewayLimits(), closes_per_turn=PER_TURN)
+    return dataclasses.replace(
+        GatewayLimits(), closes_per_turn=PER_TURN, handshakes_per_turn=PER_TURN
+    )
 
 
 async def test_turns_come_a_bounded_number_an_iteration_in_order() -> None:
@@ -81,4 +83,25 @@ async def test_a_close_storm_leaves_live_sockets_served_and_every_close_answered
     assert all(await closing)
     assert [ws.close_code for ws in storm] == [1000] * len(storm)
     assert gateway.server.app[rooms_key].broker.member_count() == 1
+    await live.close()
+
+
+async def test_a_handshake_storm_takes_turns_and_live_sockets_are_served_between(
+    gateway: Gateway, db: asyncpg.Connection, settings: Settings
+) -> None:
+    live_walk = await create_walk(db, settings)
+    live, _ = await gateway.join(live_walk, live_walk.inviter)
+    walks = [await create_walk(db, settings) for _ in range(STORM_WALKS)]
+    admission = gateway.server.app[admission_key]
+    storm = asyncio.gather(
+        *(gateway.join(walk, walker) for walk in walks for walker in (walk.inviter, walk.invitee))
+    )
+    await eventually(lambda: admission.waiting > 0)  # more came than one turn takes
+    await live.send_str("not json")  # answered while the storm waits for its turns
+    await next_of_type(live, "error")
+    joined = await storm
+    assert admission.waiting == 0
+    assert [hello["type"] for _, hello in joined] == ["hello"] * 2 * STORM_WALKS
+    for ws, _ in joined:
+        await ws.close()
     await live.close()
