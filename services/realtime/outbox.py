@@ -30,8 +30,12 @@ from shared.cluster import PubSubCommands
 from shared.walk_events import last_location_key
 
 Command = tuple[Any, ...]
-# Probe lag from which the gateway sheds, and how long a slot may be held at most then.
-SHED_LAG_S = 0.25
+# Probe lag from which the gateway sheds, and how long a slot may be held at most then. Not
+# less: a busy gateway's probe is a few loop iterations late anyway, and holding locations
+# then only ages them (at 20,000 offered/s, a 0.25 s threshold cost 10% of the delivered rate
+# and quadrupled the newest age's median, bench/RESULTS.md); past 1 s the pub/sub path itself is
+# behind, the backlog Redis would drop the reader for.
+SHED_LAG_S = 1.0
 FIRST_HOLD_S = 0.25
 MAX_HOLD_S = 1.0
 

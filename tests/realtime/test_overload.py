@@ -147,7 +147,7 @@ async def test_a_late_probe_makes_the_gateway_shed_and_a_timely_one_stops_it(
         if more:
             loop.call_soon(long_iteration, more - 1)
 
-    loop.call_soon(long_iteration, 5)
+    loop.call_soon(long_iteration, 2)
     await eventually(lambda: counters.shedding_episodes > episodes)
     # Probes on time again: the hold halves each time down to none.
     await eventually(lambda: outbox.hold_s == 0.0)
