@@ -98,7 +98,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     rooms = Rooms(broker, slow, limits.close_timeout_s)
     app[rooms_key] = rooms
     app[ended_sessions_key].on_ended(rooms.end_sessions)
-    app[metrics_key].registry.register(gateway_collector(broker.member_count))
+    app[metrics_key].registry.register(gateway_collector(broker.member_count, lambda: broker.lag_s))
     listener = asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener")
     await broker.connected()
     tasks = [

@@ -94,6 +94,8 @@ class Broker(Generic[M]):
         self._all_connected = asyncio.Event()
         self._topology_changed = asyncio.Event()
         self.connection_name = f"gateway-pubsub-{uuid.uuid4().hex[:12]}"
+        # The slowest link's lag at the last probe round (probe()).
+        self.lag_s = 0.0
         topology.on_change(self._topology_changed.set)
 
     def members(self, channel: bytes) -> set[M]:
@@ -276,7 +278,7 @@ class Broker(Generic[M]):
                 lag_s = max(lag_s, now - sent_at)
                 if now - sent_at > PROBE_RESUBSCRIBE_S:
                     self._subscribe_probe(link)
-            counters.pubsub_lag_s = lag_s
+            self.lag_s = lag_s
             on_lag(lag_s)
 
     def _subscribe_probe(self, link: _Link) -> None:

@@ -25,7 +25,6 @@ class GatewayCounters:
     __slots__ = (
         "delivered",
         "handshakes",
-        "pubsub_lag_s",
         "pubsub_reconnects",
         "received",
         "shedding_episodes",
@@ -40,7 +39,6 @@ class GatewayCounters:
         self.slow_episodes = 0
         self.shedding_episodes = 0
         self.pubsub_reconnects = 0
-        self.pubsub_lag_s = 0.0
         self.handshakes: dict[str, int] = {}
 
     def handshake(self, result: str) -> None:
@@ -52,7 +50,9 @@ class GatewayCounters:
 counters = GatewayCounters()
 
 
-def gateway_collector(open_sockets: Callable[[], int]) -> SampledCollector:
+def gateway_collector(
+    open_sockets: Callable[[], int], pubsub_lag_s: Callable[[], float]
+) -> SampledCollector:
     def sample() -> Iterator[Any]:
         yield gauge(
             "withbowwow_ws_connections", "WebSockets open on this instance.", open_sockets()
@@ -82,7 +82,7 @@ def gateway_collector(open_sockets: Callable[[], int]) -> SampledCollector:
         yield gauge(
             "withbowwow_ws_pubsub_lag_seconds",
             "How late this instance's last pub/sub probe came back (or the age of one still out).",
-            counters.pubsub_lag_s,
+            pubsub_lag_s(),
         )
         yield total(
             "withbowwow_ws_shedding_episodes",
