@@ -11,6 +11,9 @@ SPECLINT       := $(SPECLINT_DIR)/node_modules/.bin/redocly
 SPECLINT_STAMP := $(SPECLINT_DIR)/node_modules/.installed
 # docs/asyncapi.yaml is linted as soon as it exists; until then `make lint` says it is absent.
 SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
+# The gateway benches' load generator (`ws` with `bufferutil`, pinned in its package-lock.json).
+WS_LOAD_DIR    := bench/ws_load_node
+WS_LOAD_STAMP  := $(WS_LOAD_DIR)/node_modules/.installed
 
 .PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-cluster push-dead clean
 
@@ -61,20 +64,27 @@ push-dead: install
 	$(PY) -m tools.devstack push-dead
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache $(SPECLINT_DIR)/node_modules
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache $(SPECLINT_DIR)/node_modules \
+		$(WS_LOAD_DIR)/node_modules
 
 # Benchmarks (bench/): figures go to bench/results/*.json and bench/RESULTS.md; CI does not run them.
 # BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
-bench: install
+# The gateway benches run their load on Node.js (bufferutil's prebuilt binary ships in its
+# package); BENCH_LOAD=python runs bench/ws_load.py instead.
+$(WS_LOAD_STAMP): $(WS_LOAD_DIR)/package-lock.json
+	npm ci --prefix $(WS_LOAD_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(WS_LOAD_STAMP)
+
+bench: install $(WS_LOAD_STAMP)
 	$(PY) -m bench.runner all $(BENCH_ARGS)
 
-bench-gateway: install
+bench-gateway: install $(WS_LOAD_STAMP)
 	$(PY) -m bench.runner gateway $(BENCH_ARGS)
 
 bench-api: install
 	$(PY) -m bench.runner api $(BENCH_ARGS)
 
-bench-cluster: install
+bench-cluster: install $(WS_LOAD_STAMP)
 	$(PY) -m bench.runner cluster $(BENCH_ARGS)
 
 bench-push: install

@@ -9,11 +9,17 @@ pauses, so the client-side maximum latency is the pause proxy: with a location i
 fraction of a millisecond, any stall of the gateway's event loop shows up in it. Beside each
 phase, bench/observe.py records the CPU every process used, the gateway's own counters and
 Redis's pub/sub connections.
+
+The load generator is bench/ws_load_node/ws_load.js (Node.js) where node and its packages are
+installed, else bench/ws_load.py: the same protocol on stdin/stdout. BENCH_LOAD=python or node
+chooses; every point records which ran (`load_generator`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -24,7 +30,7 @@ from typing import Any
 import orjson
 
 from bench.observe import CpuMeter, ServerCounters, listen_overflows, redis_pid
-from bench.procs import Children, rss_mb, wait_http
+from bench.procs import ROOT, Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
 from bench.stack import Stack
@@ -37,6 +43,10 @@ PACE_HZ = 0.2  # the protocol's `interval_s`: a location every 5 s
 SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down before measuring
 CLOSE_TAIL_S = 2.0  # the close window lasts this long after the last close returned
 READMIT_TIMEOUT_S = 60.0
+NODE_LOAD = ROOT / "bench" / "ws_load_node"
+# Children.start runs Python: this one replaces itself with node (same pid, so the CPU meter and
+# the parent-death signal still hold for it).
+EXEC = "import os, sys; os.execv(sys.argv[1], sys.argv[1:])"
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,9 @@ async def start_servers(children: Children, stack: Stack, kind: str, count: int)
 class Loads:
     """The ws_load processes of one measurement, commanded together."""
 
-    def __init__(self, procs: list[asyncio.subprocess.Process]) -> None:
+    def __init__(self, procs: list[asyncio.subprocess.Process], generator: str) -> None:
         self.procs = procs
+        self.generator = generator  # "node" or "python"
 
     @property
     def pids(self) -> list[int]:
@@ -97,6 +108,27 @@ class Loads:
         return list(await asyncio.gather(*(one(p) for p in self.procs)))
 
 
+def load_command(max_seconds: float) -> tuple[str, list[str]]:
+    """Which load generator runs ("node" or "python"), and its arguments to Children.start:
+    BENCH_LOAD when set, else the Node port wherever `node` and its packages (`make
+    bench-gateway` installs them) are found (bench/RESULTS.md, "A lighter load generator")."""
+    node = shutil.which("node")
+    node_ready = node is not None and all(
+        (NODE_LOAD / "node_modules" / package).is_dir() for package in ("ws", "bufferutil")
+    )
+    choice = os.environ.get("BENCH_LOAD") or ("node" if node_ready else "python")
+    if choice == "python":
+        return choice, ["-m", "bench.ws_load", str(max_seconds)]
+    if choice != "node":
+        raise ValueError(f"BENCH_LOAD={choice!r}: python or node")
+    if node is None or not node_ready:
+        raise RuntimeError(
+            "BENCH_LOAD=node: node or bench/ws_load_node/node_modules is missing "
+            "(make bench-gateway installs them)"
+        )
+    return choice, ["-c", EXEC, node, str(NODE_LOAD / "ws_load.js"), str(max_seconds)]
+
+
 async def start_loads(
     children: Children,
     stack: Stack,
@@ -109,6 +141,7 @@ async def start_loads(
     """Split `urls` (partners adjacent; `fallbacks`, when given, aligned with them) over
     `processes` ws_load processes, pairs kept whole. The job goes down each process's stdin:
     its URLs carry tokens, which stay off the disk."""
+    generator, args = load_command(max_seconds)
     procs = []
     for p in range(processes):
         mine = [i for pair in range(p, len(urls) // 2, processes) for i in (2 * pair, 2 * pair + 1)]
@@ -117,17 +150,12 @@ async def start_loads(
             "fallbacks": [fallbacks[i] for i in mine] if fallbacks else None,
             "concurrency": 50,
         }
-        proc = await children.start(
-            f"ws_load-{name}-{p}",
-            ["-m", "bench.ws_load", str(max_seconds)],
-            stack.service_env(),
-            pipes=True,
-        )
+        proc = await children.start(f"ws_load-{name}-{p}", args, stack.service_env(), pipes=True)
         assert proc.stdin is not None
         proc.stdin.write(orjson.dumps(job) + b"\n")
         await proc.stdin.drain()
         procs.append(proc)
-    return Loads(procs)
+    return Loads(procs, generator)
 
 
 def walk_urls(servers: list[Server], walks: range, secret: str, *, cross: bool = True) -> list[str]:
@@ -267,6 +295,7 @@ async def phase(
     if watching is not None:
         await watching
     figures["cpu_share"] = cpu_share
+    figures["load_generator"] = loads.generator
     if counters is not None:
         figures.update(await counters.end())
     return figures
@@ -424,6 +453,7 @@ async def churn(
         "gc_pause_max_ms": max(w["lat_max_ms"] or 0 for w in windows),
         "close_stall_max_ms": max(t["close_stall_max_ms"] or 0 for t in timelines),
         "probe_stalls": timelines,
+        "load_generator": loads.generator,
     }
 
 
@@ -511,4 +541,5 @@ async def reconnect_storm(stack: Stack, per_instance: int, load_processes: int) 
         else overflowed - overflows,
         "survivor_counters": survivor_counters,
         "close_codes": readmit["close_codes"],
+        "load_generator": movers.generator,
     }
