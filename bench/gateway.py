@@ -109,14 +109,15 @@ class Loads:
 
 
 def load_command(max_seconds: float) -> tuple[str, list[str]]:
-    """Which load generator runs ("node" or "python"), and its arguments to Children.start:
-    BENCH_LOAD when set, else the Node port wherever `node` and its packages (`make
-    bench-gateway` installs them) are found (bench/RESULTS.md, "A lighter load generator")."""
+    """Which load generator runs ("python" or "node"), and its arguments to Children.start:
+    BENCH_LOAD when set, else the Python one. The Node port (`make bench-gateway` installs its
+    packages) costs the same CPU a frame, so it moves no figure (bench/RESULTS.md, "A lighter
+    load generator"); it stays to check that claim again."""
     node = shutil.which("node")
     node_ready = node is not None and all(
         (NODE_LOAD / "node_modules" / package).is_dir() for package in ("ws", "bufferutil")
     )
-    choice = os.environ.get("BENCH_LOAD") or ("node" if node_ready else "python")
+    choice = os.environ.get("BENCH_LOAD") or "python"
     if choice == "python":
         return choice, ["-m", "bench.ws_load", str(max_seconds)]
     if choice != "node":
