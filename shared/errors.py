@@ -6,8 +6,8 @@
 traceback and answered 500 `internal` without one.
 
 A WebSocket handler runs as long as its socket, and a middleware awaiting it keeps its own
-frame (~290 bytes) alive as long: such a handler is marked `answers_its_own_errors`, the
-middleware hands the request straight to it, and it answers its HTTP errors (a plain GET of
+frame (~290 bytes) alive as long: such a handler is marked `long_lived` (shared/long_lived.py),
+the middleware hands the request straight to it, and it answers its HTTP errors (a plain GET of
 its route) with `http_error_response` itself.
 """
 
@@ -22,6 +22,7 @@ from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from shared.jsonutil import dumps
+from shared.long_lived import is_long_lived
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +98,6 @@ def from_validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "validation_error", "request is not valid", details)
 
 
-_OWN_ERRORS = "__answers_its_own_errors__"
-
-
-def answers_its_own_errors(handler: Handler) -> Handler:
-    """Mark a long-lived handler (a WebSocket's) that the error middleware does not wrap."""
-    setattr(handler, _OWN_ERRORS, True)
-    return handler
-
-
 def http_error_response(exc: web.HTTPException) -> web.Response:
     """aiohttp's own HTTP error (>= 400) in the contract's shape."""
     code = _CODES.get(exc.status, "http_error")
@@ -116,7 +108,7 @@ def http_error_response(exc: web.HTTPException) -> web.Response:
 
 @web.middleware
 def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    if getattr(request.match_info.handler, _OWN_ERRORS, False):
+    if is_long_lived(request):
         return handler(request)
     return _answer_errors(request, handler)
 

@@ -12,13 +12,15 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Awaitable
 from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from shared.logging_setup import request_id_request_key, request_id_var, route_template
-from shared.metrics import HttpMetrics
+from shared.long_lived import is_long_lived
+from shared.metrics import HttpMetrics, metrics_key
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[\x20-\x7e]{1,128}")
@@ -36,30 +38,44 @@ def request_middleware(http: HttpMetrics) -> Middleware:
     """Put first, so that it sees every answer, the error middleware's too."""
 
     @web.middleware
-    async def observe_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def observe_request(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
         request_id = request_id_of(request.headers.get(REQUEST_ID_HEADER))
         request[request_id_request_key] = request_id
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        status = CLIENT_CLOSED
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:  # the client went away before its answer
-            raise
-        except Exception:
-            status = 500
-            raise
-        finally:
-            request_id_var.reset(token)
-            elapsed = time.perf_counter() - started
-            http.observe(route_template(request), request.method, status, elapsed)
+        if is_long_lived(request):
+            # Its connection serves nothing after it: the id is left set; it counts itself.
+            request_id_var.set(request_id)
+            return handler(request)
+        return _observed(request, handler, http, request_id)
 
     return observe_request
+
+
+async def _observed(
+    request: web.Request, handler: Handler, http: HttpMetrics, request_id: str
+) -> web.StreamResponse:
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    status = CLIENT_CLOSED
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:  # the client went away before its answer
+        raise
+    except Exception:
+        status = 500
+        raise
+    finally:
+        request_id_var.reset(token)
+        http.observe(route_template(request), request.method, status, time.perf_counter() - started)
+
+
+def observe_itself(request: web.Request, status: int, seconds: float) -> None:
+    """What the middleware does for other handlers, for a `long_lived` one when it ends."""
+    request.app[metrics_key].http.observe(route_template(request), request.method, status, seconds)
 
 
 async def send_request_id(request: web.Request, response: web.StreamResponse) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 import uuid
 from functools import partial
 from urllib.parse import parse_qsl
@@ -43,8 +44,10 @@ from services.realtime.protocol import (
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
 from shared.ended_sessions import ended_sessions_key
-from shared.errors import answers_its_own_errors, http_error_response
+from shared.errors import http_error_response
 from shared.keys import settings_key
+from shared.long_lived import long_lived
+from shared.request_id import observe_itself
 from shared.tokens import InvalidToken, TokenClaims, bearer_token, verify_token
 
 log = logging.getLogger(__name__)
@@ -68,15 +71,16 @@ SOCKET_DONE = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, W
 CONTROL = frozenset({WSMsgType.PING, WSMsgType.PONG})
 
 
-@answers_its_own_errors
+@long_lived
 async def walk_together(request: web.Request) -> web.StreamResponse:
     """The socket's handler, and its only reader for as long as it is open.
 
     The read loop is in this coroutine and each message is handled synchronously: a coroutine
     awaited while the socket is open keeps its frame (~250 bytes) for the socket's whole life.
-    For the same reason the error middleware does not wrap this handler (shared/errors.py):
-    it answers a request that is no upgrade, and logs its own failures.
+    For the same reason no middleware wraps this handler (shared/long_lived.py): it answers a
+    request that is no upgrade, logs its own failures and counts itself in the metrics.
     """
+    started = time.perf_counter()
     app = request.app
     limits = app[limits_key]
     ws = DirectWebSocketResponse(
@@ -96,7 +100,9 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     try:
         await ws.prepare(request)
     except web.HTTPException as exc:  # not a WebSocket upgrade
-        return http_error_response(exc)
+        answer = http_error_response(exc)
+        observe_itself(request, answer.status, time.perf_counter() - started)
+        return answer
     _drop_http_parser(request)
     connection: Connection | None = None
     try:
@@ -141,6 +147,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
         if connection is not None:
             _leave(app, connection)
         _break_reference_cycles(ws)
+        observe_itself(request, ws.status, time.perf_counter() - started)
     return ws
 
 
