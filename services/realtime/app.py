@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from services.realtime.heartbeat import run_heartbeat
 from services.realtime.invitation_loader import invitation_loader
 from services.realtime.keys import (
     admission_key,
+    frame_handler_key,
     invitation_loader_key,
     ledger_key,
     limits_key,
@@ -33,7 +35,7 @@ from services.realtime.presence import Presence
 from services.realtime.redis_batch import running_batch
 from services.realtime.rooms import Rooms
 from services.realtime.turns import Turns
-from services.realtime.walk_together import location_or_answer, walk_together
+from services.realtime.walk_together import location_or_answer, on_frame, walk_together
 from shared.cluster import topology_of
 from shared.db import db_pool_ctx
 from shared.ended_sessions import ended_sessions_ctx, ended_sessions_key
@@ -63,6 +65,8 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
     outbox = Outbox(topology.pubsub, app[limits_key].last_location_ttl_s, location_or_answer)
     async with running_batch(topology, outbox) as batch:
         app[redis_batch_key] = batch
+        handler: Callable[[Connection, str | None], None] = partial(on_frame, batch)
+        app[frame_handler_key] = handler
         app[presence_key] = Presence(batch, app[limits_key], topology.pubsub)
         yield
 

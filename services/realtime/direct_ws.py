@@ -27,25 +27,27 @@ WAKE_UP = WSMessage(WSMsgType.TEXT, None, None)
 
 
 class _TextToCallback(WebSocketDataQueue):
-    __slots__ = ("on_text",)
+    # The callback is the process's one; `owner` says whose socket (no closure a socket).
+    __slots__ = ("on_text", "owner")
 
     def __init__(self, protocol: Any, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(protocol, limit, loop=loop)
-        self.on_text: Callable[[str], None] | None = None
+        self.on_text: Callable[[Any, str], None] | None = None
+        self.owner: Any = None
 
     def feed_data(self, data: Any, size: int) -> None:
         """Frames already queued go first: the callback's turn starts once they are read."""
         on_text = self.on_text
         if on_text is not None and data[0] is WSMsgType.TEXT and not self._buffer:
-            on_text(data[1])
+            on_text(self.owner, data[1])
         else:
             super().feed_data(data, size)
 
 
 class DirectWebSocketResponse(web.WebSocketResponse):
-    """`on_text(callback)` switches text frames to the callback; until then (or when the
-    request's bytes already held the start of a frame, which stays with aiohttp's own reader)
-    they come out of `receive()` as usual."""
+    """`on_text(callback, owner)` switches text frames to `callback(owner, text)`; until then
+    (or when the request's bytes already held the start of a frame, which stays with aiohttp's
+    own reader) they come out of `receive()` as usual."""
 
     def _post_start(self, request: BaseRequest, protocol: str | None, writer: Any) -> None:
         handler = request.protocol
@@ -62,10 +64,11 @@ class DirectWebSocketResponse(web.WebSocketResponse):
         self._parser = parser
         handler._payload_parser = parser
 
-    def on_text(self, callback: Callable[[str], None] | None) -> None:
-        """None hands text frames back to `receive()` (and drops the callback's references)."""
+    def on_text(self, callback: Callable[[Any, str], None] | None, owner: Any = None) -> None:
+        """None hands text frames back to `receive()` (and drops the references)."""
         if isinstance(self._reader, _TextToCallback):
             self._reader.on_text = callback
+            self._reader.owner = owner
 
     def wake_up(self) -> None:
         """Make the pending `receive()` return `WAKE_UP`."""

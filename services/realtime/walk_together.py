@@ -12,7 +12,6 @@ import logging
 import socket
 import time
 import uuid
-from functools import partial
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -23,11 +22,11 @@ from services.realtime.connection import Connection, Refusal
 from services.realtime.direct_ws import WAKE_UP, DirectWebSocketResponse
 from services.realtime.keys import (
     admission_key,
+    frame_handler_key,
     invitation_loader_key,
     ledger_key,
     limits_key,
     presence_key,
-    redis_batch_key,
     rooms_key,
     teardown_key,
 )
@@ -114,10 +113,10 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
             counters.handshake("accepted")
         if isinstance(admitted, Connection):
             connection = admitted
-            batch = app[redis_batch_key]
+            on_frame = app[frame_handler_key]
             # From now on the socket's text frames are handled as they are read (direct_ws.py);
             # this loop sees what came before, the other frames and the end of the socket.
-            ws.on_text(partial(_on_frame, connection, batch))
+            ws.on_text(on_frame, connection)
             while connection.refusal is None:
                 message = await ws.receive()
                 connection.quiet = 0
@@ -129,7 +128,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
                     continue
                 if message is not WAKE_UP:
                     text = message.data if message.type is WSMsgType.TEXT else None
-                    _on_frame(connection, batch, text)
+                    on_frame(connection, text)
             refusal = connection.refusal
         # However many sockets end at once, a bounded number a loop iteration (turns.py).
         await app[teardown_key].turn()
@@ -249,9 +248,10 @@ def _leave_room(rooms: Rooms, connection: Connection) -> None:
     rooms.forget(connection)
 
 
-def _on_frame(connection: Connection, batch: RedisBatch, text: str | None) -> None:
+def on_frame(batch: RedisBatch, connection: Connection, text: str | None) -> None:
     """A client's frame (None: not a text frame): publish its location or answer its mistake.
-    A reason to close the socket is left in `connection.refusal` for its handler to act on."""
+    A reason to close the socket is left in `connection.refusal` for its handler to act on.
+    Bound to the process's batch once (`frame_handler_key`), so no socket holds a closure."""
     connection.quiet = 0
     if connection.refusal is not None or connection.closing:
         return
