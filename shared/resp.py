@@ -266,17 +266,28 @@ class SharedConnection:
         if connection is None or not connection.usable:
             connection = await self._reconnect()
         reply = connection.execute(commands)
-        while True:
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    return await asyncio.shield(reply)
-            except TimeoutError:
-                # Replies still coming (a busy process reads them late, a big batch takes
-                # long): the connection is alive, only slow. Silent for the whole wait: dead.
-                if time.monotonic() - connection.read_at < self._timeout_s:
-                    continue
-                connection.abort()
-                raise RedisTimeoutError(f"no reply from Redis in {self._timeout_s} s") from None
+        timer = asyncio.get_running_loop().call_later(
+            self._timeout_s, self._expire, connection, reply
+        )
+        try:
+            return await reply
+        finally:
+            timer.cancel()
+
+    def _expire(self, connection: RespConnection, reply: asyncio.Future[list[Any]]) -> None:
+        """A reply is late: fail it and drop the connection if it has been silent the whole
+        time; one still answering (a busy process reads it late, a big batch takes long) is
+        only slow, and is looked at again when it would have been silent that long."""
+        if reply.done():
+            return
+        silent_s = time.monotonic() - connection.read_at
+        if silent_s < self._timeout_s:
+            asyncio.get_running_loop().call_later(
+                self._timeout_s - silent_s, self._expire, connection, reply
+            )
+            return
+        reply.set_exception(RedisTimeoutError(f"no reply from Redis in {self._timeout_s} s"))
+        connection.abort()
 
     async def _reconnect(self) -> RespConnection:
         async with self._connecting:

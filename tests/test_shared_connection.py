@@ -102,3 +102,28 @@ async def test_a_redis_that_does_not_answer_fails_the_call_and_the_connection(
         await shared.execute([("GET", "x")])
     await asyncio.wait_for(silent.closed.wait(), 5)
     assert silent.accepted == 1
+
+
+async def test_a_reply_that_keeps_coming_late_is_waited_for() -> None:
+    """Only silence fails a call: bytes that trickle in for longer than the timeout (a busy
+    gateway reading a big batch's replies late) keep the connection and the call alive."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(4096)  # CLIENT SETNAME
+        writer.write(b"+OK\r\n")
+        await reader.read(4096)  # GET x
+        for part in (b"$5\r\nab", b"cd", b"e\r\n"):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.2)
+        await reader.read(4096)
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        shared = SharedConnection(Endpoint("127.0.0.1", port), "test-trickle", 0.3)
+        assert await shared.execute([("GET", "x")]) == [b"abcde"]
+    finally:
+        shared.close()
+        server.close()
