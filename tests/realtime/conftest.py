@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -155,6 +156,22 @@ async def eventually(predicate: Any, timeout_s: float = RECEIVE_TIMEOUT_S) -> No
 @pytest.fixture
 def limits() -> GatewayLimits:
     return GatewayLimits()
+
+
+def small_receive_buffer(addr_info: Any) -> socket.socket:
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    return sock
+
+
+@pytest.fixture
+async def slow_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client whose sockets take little into their kernel buffer: a stalled reader's
+    backlog reaches the gateway after a few KiB."""
+    connector = aiohttp.TCPConnector(socket_factory=small_receive_buffer)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield session
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -21,7 +20,6 @@ from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
 from services.realtime.outbox import FIRST_HOLD_S, SHED_LAG_S
 from tests.realtime.conftest import Gateway, Walk, eventually, next_of_type
-from tests.realtime.test_slow_reader import small_receive_buffer
 
 PAUSE_S = 5.0
 RATE_HZ = 50
@@ -40,13 +38,6 @@ def limits(request: pytest.FixtureRequest) -> GatewayLimits:
         slow_buffer_bytes=1024,
         pubsub_probe_s=getattr(request, "param", GatewayLimits().pubsub_probe_s),
     )
-
-
-@pytest.fixture
-async def slow_session() -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(socket_factory=small_receive_buffer)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        yield session
 
 
 async def pubsub_client_ids(redis: aioredis.Redis, names: set[str]) -> set[str]:

@@ -4,9 +4,6 @@ slows neither the sender nor anyone else."""
 from __future__ import annotations
 
 import dataclasses
-import socket
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import asyncpg
@@ -34,20 +31,6 @@ def limits() -> GatewayLimits:
         socket_send_buffer_bytes=4096,
         slow_buffer_bytes=1024,
     )
-
-
-def small_receive_buffer(addr_info: Any) -> socket.socket:
-    family, kind, proto, _, _ = addr_info
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    return sock
-
-
-@pytest.fixture
-async def slow_session() -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(socket_factory=small_receive_buffer)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        yield session
 
 
 async def test_slow_reader_gets_the_newest_location_not_a_backlog(
