@@ -253,9 +253,6 @@ class SlowClients:
         if bucket is not None:
             bucket.discard(connection)
 
-    def __len__(self) -> int:
-        return len(self._behind) + sum(len(bucket) for bucket in self._due.values())
-
     def _tick(self, at: float) -> int:
         """The first tick at or after `at`."""
         return -int(-at // self._retry_s)

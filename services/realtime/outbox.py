@@ -94,6 +94,10 @@ class Outbox:
             )
         return commands
 
+    def stop_holding(self) -> None:
+        """The process is stopping: what waits goes in the last batch."""
+        self.hold_s = 0.0
+
     def observe_lag(self, lag_s: float) -> None:
         """A probe came back `lag_s` after it was sent: hold longer while late, less once not."""
         if lag_s > SHED_LAG_S:

@@ -75,7 +75,7 @@ class RedisBatch:
             while not self._stopping:
                 await self._wait_for_work()
                 await self.flush()
-            self.outbox.hold_s = 0.0
+            self.outbox.stop_holding()
             await self.flush()
         finally:
             self._connection.close()
