@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -44,11 +45,10 @@ SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down b
 CLOSE_TAIL_S = 2.0  # the close window lasts this long after the last close returned
 READMIT_TIMEOUT_S = 60.0
 NODE_LOAD = ROOT / "bench" / "ws_load_node"
+
+
 # Children.start runs Python: this one replaces itself with node (same pid, so the CPU meter and
 # the parent-death signal still hold for it).
-EXEC = "import os, sys; os.execv(sys.argv[1], sys.argv[1:])"
-
-
 @dataclass(frozen=True)
 class Server:
     name: str
@@ -108,8 +108,8 @@ class Loads:
         return list(await asyncio.gather(*(one(p) for p in self.procs)))
 
 
-def load_command(max_seconds: float) -> tuple[str, list[str]]:
-    """Which load generator runs ("python" or "node"), and its arguments to Children.start:
+def load_command(max_seconds: float) -> tuple[str, str, list[str]]:
+    """Which load generator runs ("python" or "node"), its program and its arguments:
     BENCH_LOAD when set, else the Python one. The Node port (`make bench-gateway` installs its
     packages) costs the same CPU a frame, so it moves no figure (bench/RESULTS.md, "A lighter
     load generator"); it stays to check that claim again."""
@@ -119,7 +119,7 @@ def load_command(max_seconds: float) -> tuple[str, list[str]]:
     )
     choice = os.environ.get("BENCH_LOAD") or "python"
     if choice == "python":
-        return choice, ["-m", "bench.ws_load", str(max_seconds)]
+        return choice, sys.executable, ["-m", "bench.ws_load", str(max_seconds)]
     if choice != "node":
         raise ValueError(f"BENCH_LOAD={choice!r}: python or node")
     if node is None or not node_ready:
@@ -127,7 +127,7 @@ def load_command(max_seconds: float) -> tuple[str, list[str]]:
             "BENCH_LOAD=node: node or bench/ws_load_node/node_modules is missing "
             "(make bench-gateway installs them)"
         )
-    return choice, ["-c", EXEC, node, str(NODE_LOAD / "ws_load.js"), str(max_seconds)]
+    return choice, node, [str(NODE_LOAD / "ws_load.js"), str(max_seconds)]
 
 
 async def start_loads(
@@ -142,7 +142,7 @@ async def start_loads(
     """Split `urls` (partners adjacent; `fallbacks`, when given, aligned with them) over
     `processes` ws_load processes, pairs kept whole. The job goes down each process's stdin:
     its URLs carry tokens, which stay off the disk."""
-    generator, args = load_command(max_seconds)
+    generator, program, args = load_command(max_seconds)
     procs = []
     for p in range(processes):
         mine = [i for pair in range(p, len(urls) // 2, processes) for i in (2 * pair, 2 * pair + 1)]
@@ -151,7 +151,9 @@ async def start_loads(
             "fallbacks": [fallbacks[i] for i in mine] if fallbacks else None,
             "concurrency": 50,
         }
-        proc = await children.start(f"ws_load-{name}-{p}", args, stack.service_env(), pipes=True)
+        proc = await children.start(
+            f"ws_load-{name}-{p}", args, stack.service_env(), pipes=True, program=program
+        )
         assert proc.stdin is not None
         proc.stdin.write(orjson.dumps(job) + b"\n")
         await proc.stdin.drain()

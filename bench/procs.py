@@ -43,12 +43,14 @@ class Children:
         env: dict[str, str],
         *,
         pipes: bool = False,
+        program: str = sys.executable,
     ) -> asyncio.subprocess.Process:
-        """Start `python args...`; with `pipes`, stdin/stdout are the control channel."""
+        """Start `program args...` (Python by default); with `pipes`, stdin/stdout are the
+        control channel."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
+            program,
             *args,
             cwd=ROOT,
             env=env,
