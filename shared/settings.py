@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -13,6 +14,14 @@ from yarl import URL
 log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
+# The legal documents file shipped with the repo (LEGAL_DOCUMENTS_FILE overrides it).
+LEGAL_DOCUMENTS_FILE = (
+    Path(__file__).resolve().parent.parent
+    / "services"
+    / "api"
+    / "consents"
+    / "legal_documents.json"
+)
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "jwt-secret", "please-change-me"}
 
 
@@ -96,6 +105,26 @@ class Settings(DatabaseSettings):
     # asks for 6 months or more); the API prunes what is older.
     location_log_retention_days: int = Field(default=183, gt=0)
     db_pool_max_size: int = Field(default=20, ge=1)
+    # Where the links of emails lead (CONTRACT section 7): the API's public URL.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # SMTP for email (`smtp://user:pass@host:587`, STARTTLS when offered; `smtps://` for implicit
+    # TLS). Unset: each email is written as an .eml file under MAIL_DIR.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "withbowwow <no-reply@withbowwow.app>"
+    mail_dir: str = ".data/mail"
+    # The legal documents and their current versions (CONTRACT section 3, Consents).
+    legal_documents_file: str = str(LEGAL_DOCUMENTS_FILE)
+    # Extra objectionable words, one a line, added to the built-in lists (section 3, Filtering).
+    moderation_wordlist_file: str | None = None
+    password_reset_limit_per_address: int = Field(default=30, ge=1)
+    # Moderation (CONTRACT section 6).
+    report_limit_per_user: int = Field(default=20, ge=1)
+    auto_hide_reporters: int = Field(default=3, ge=1)
+    auto_hide_min_account_age_h: float = Field(default=24, ge=0)
+    report_evidence_retention_days: int = Field(default=365, gt=0)
+    ban_retention_days: int = Field(default=365, gt=0)
+    # A gateway that gets SIGTERM closes its sockets with 1001 in turns over this many seconds.
+    shutdown_drain_s: float = Field(default=10.0, ge=0)
     shutdown_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("trusted_proxies", "cors_origins", mode="before")

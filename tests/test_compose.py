@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from services.api.app import create_app
 from shared.settings import Settings
-from tests.conftest import make_settings
 from tests.push.conftest import running_worker
+from tests.support import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -24,7 +24,7 @@ from shared.logging_setup import (
 )
 from shared.metrics import HttpMetrics
 from shared.request_id import observe_requests
-from tests.conftest import Api
+from tests.support import Api
 
 SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
 

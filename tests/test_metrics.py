@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from services.api.app import create_app
 from shared.metrics import HTTP_BUCKETS, metrics_port_key
 from shared.settings import Settings
-from tests.conftest import Api, make_settings, sample_value, scrape
 from tests.push.conftest import eventually
+from tests.support import Api, make_settings, sample_value, scrape
 
 STANDARD_FAMILIES = {"process_cpu_seconds", "process_resident_memory_bytes", "python_info"}
 

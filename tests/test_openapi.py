@@ -19,12 +19,12 @@ import yaml
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from services.api.accounts.authentication import PUBLIC_PATHS
 from services.api.app import create_app
 from services.api.notifications.notify import NotificationType
+from services.api.web.authentication import PUBLIC_PATHS
 from shared.errors import _CODES as HTTP_ERROR_CODES
-from tests.conftest import Api, User, make_settings
 from tests.spec_refs import resolve
+from tests.support import CONSENTS, Api, User, make_settings
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
@@ -250,9 +250,10 @@ async def test_every_documented_operation_answers_as_documented(
 ) -> None:
     check = Conformance(api)
     await check.call("GET", "/healthz", 200)
+    await check.call("GET", "/legal", 200)
 
     email, password = "spec-owner@example.com", "correct horse"
-    signup = {"email": email, "password": password, "nickname": "owner"}
+    signup = {"email": email, "password": password, "nickname": "owner", "consents": CONSENTS}
     tokens = await check.call("POST", "/auth/signup", 201, json=signup)
     login = await check.call(
         "POST", "/auth/login", 200, json={"email": email, "password": password}

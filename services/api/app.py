@@ -7,14 +7,13 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from services.api.accounts.authentication import auth_middleware
 from services.api.accounts.sessions import session_housekeeping_ctx
-from services.api.keys import feed_head_reads_key, push_jobs_key
-from services.api.notifications.push_jobs import push_emitter
+from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
 from services.api.together.sweeper import invitation_sweeper_ctx
-from services.api.walks.feed_heads import READ_TIMEOUT_S
+from services.api.walks.feed_heads import READ_TIMEOUT_S, feed_head_reads_key
+from services.api.web.authentication import auth_middleware
 from services.api.web.cors import cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
 from shared.cluster import pipelined_connection, topology_of

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
+from services.api.consents import handlers as consents
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
 from services.api.notifications import settings_handlers as notification_settings
@@ -19,6 +20,7 @@ from services.api.walks import handlers as walks
 from shared.health import healthz
 
 RESOURCE_MODULES = (
+    consents,
     accounts,
     deletion,
     users,

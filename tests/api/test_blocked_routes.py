@@ -17,7 +17,7 @@ import pytest
 
 from services.api.app import create_app
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, User, make_settings
+from tests.support import Api, User, make_settings
 
 # Routes that name the blocker yet answer the blocked person: a block protects, so the blocked
 # person may block back, and "unblocking" someone they never blocked changes nothing.

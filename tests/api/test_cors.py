@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.api.app import create_app
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, make_settings
+from tests.support import Api, make_settings
 
 APP = "https://app.withbowwow.example"
 OTHER = "https://evil.example"

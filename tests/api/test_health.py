@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.api.app import create_app
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 
 async def test_healthz_ok(api_client: Any) -> None:

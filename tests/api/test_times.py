@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from tests.api.walk_support import post_walk, walk_payload
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 # UTC year 0 once its offset is taken off: `astimezone` overflows.
 YEAR_ONE_EAST = "0001-01-01T00:00:00+14:00"

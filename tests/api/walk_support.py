@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from tests.conftest import Api, User
+from tests.support import Api, User
 
 WALK_KEYS = {
     "id",
@@ -52,7 +52,7 @@ async def follow(db: asyncpg.Connection, follower: User, followee: User) -> None
     """A follow made directly in the database: these tests do not depend on the follow route.
 
     Make it before the follower's first `since` poll: a follow written behind the API's back does
-    not raise the follower's feed head (services/api/feed_heads.py)."""
+    not raise the follower's feed head (services/api/walks/feed_heads.py)."""
     await db.execute(
         "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)",
         uuid.UUID(follower.id),

@@ -21,11 +21,11 @@ from services.realtime.keys import topology_key
 from shared.settings import Settings
 from shared.walk_events import walk_channel
 from tests.cluster.conftest import flush, start_cluster
-from tests.conftest import Api
 from tests.push.conftest import eventually, running_worker
 from tests.push.fake_google import FakeGoogle
 from tests.realtime.conftest import Gateway, Walk, create_walk
 from tests.realtime.test_redis_reconnect import relays
+from tests.support import Api
 from tools.local_services import LocalCluster
 
 WALKS_PER_SHARD = 2

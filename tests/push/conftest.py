@@ -21,8 +21,8 @@ from services.api.notifications.notify import NotificationType, notify
 from services.api.push_worker.runtime import open_worker
 from services.api.push_worker.worker import Clock, PushWorker, utc_now
 from shared.settings import Settings
-from tests.conftest import make_settings
 from tests.push.fake_google import FakeGoogle
+from tests.support import make_settings
 
 PROJECT_ID = "withbowwow-test"
 CLIENT_EMAIL = "push-worker@withbowwow-test.iam.gserviceaccount.com"

@@ -13,7 +13,6 @@ from services.api.push_worker.job_stream import RETRY_KEY, JobStream
 from services.api.push_worker.metrics import PushMetrics
 from shared.metrics import ProcessMetrics
 from shared.settings import Settings
-from tests.conftest import sample_value, scrape
 from tests.push.conftest import (
     add_device,
     create_notification,
@@ -23,6 +22,7 @@ from tests.push.conftest import (
     settled,
 )
 from tests.push.fake_google import UNREGISTERED, FakeGoogle, unavailable
+from tests.support import sample_value, scrape
 
 PUSH_FAMILIES = {
     "withbowwow_push_sends",

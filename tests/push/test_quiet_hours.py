@@ -18,7 +18,6 @@ from services.api.push_worker.worker import Clock, utc_now
 from services.api.web.seoul_time import SEOUL
 from shared.settings import Settings
 from tests.api.walk_support import post_walk
-from tests.conftest import Api
 from tests.push.conftest import (
     add_device,
     create_notification,
@@ -28,6 +27,7 @@ from tests.push.conftest import (
     settled,
 )
 from tests.push.fake_google import FakeGoogle
+from tests.support import Api
 
 # The contract's bound on a release after quiet hours are switched off.
 RELEASE_BOUND_S = 15.0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from services.api.push_worker.worker import log as worker_log
 from shared.settings import Settings
-from tests.conftest import Api
 from tests.push.conftest import eventually, running_worker
 from tests.push.fake_google import FakeGoogle
+from tests.support import Api
 from tests.test_logging import captured
 
 TRACE = "follow-trace-42"

@@ -21,7 +21,6 @@ from services.api.push_worker.job_stream import CONSUMER_GROUP, JobStream
 from services.api.push_worker.runtime import CredentialsError, open_worker
 from services.api.push_worker.store import Delivery, Settlement, settle_jobs
 from shared.settings import Settings
-from tests.conftest import Api, User
 from tests.push.conftest import (
     add_device,
     create_notification,
@@ -38,6 +37,7 @@ from tests.push.fake_google import (
     slow,
     unavailable,
 )
+from tests.support import Api, User
 
 ROOT = Path(__file__).resolve().parents[2]
 

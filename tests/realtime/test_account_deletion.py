@@ -6,8 +6,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from shared.walk_events import last_location_key
-from tests.conftest import Api
 from tests.realtime.conftest import Gateway, closed_with, eventually, next_of_type
+from tests.support import Api
 
 
 async def test_partner_gets_walk_ended_then_4004_and_the_last_location_goes(

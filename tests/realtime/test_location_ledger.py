@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestServer
 from services.realtime.app import create_app
 from services.realtime.limits import GatewayLimits
 from shared.settings import Settings
-from tests.conftest import Api
 from tests.realtime.conftest import Gateway, Walk, eventually, next_of_type
+from tests.support import Api
 
 
 async def entries(db: asyncpg.Connection, walk: Walk) -> set[tuple[str, str, str | None, int]]:

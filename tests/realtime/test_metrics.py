@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 
 from shared.metrics import metrics_port_key
-from tests.conftest import sample_value, scrape
 from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type
+from tests.support import sample_value, scrape
 
 GATEWAY_FAMILIES = {
     "withbowwow_ws_connections",

@@ -8,8 +8,8 @@ import signal
 
 import aiohttp
 
-from tests.conftest import sample_value, scrape
 from tests.realtime.conftest import GatewayProcess, Walk, closed_with, next_of_type
+from tests.support import sample_value, scrape
 
 EXIT_BOUND_S = 15.0
 

@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 from services.realtime.presence import seat_key
 from shared.settings import Settings
 from shared.walk_events import publish_walk_ended
-from tests.conftest import Api
 from tests.realtime.conftest import (
     Gateway,
     Walk,
@@ -20,6 +19,7 @@ from tests.realtime.conftest import (
     eventually,
     next_of_type,
 )
+from tests.support import Api
 
 
 async def test_second_socket_on_another_instance_closes_the_first_4009(

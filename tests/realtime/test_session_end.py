@@ -11,8 +11,8 @@ import pytest
 from services.realtime.invitation_loader import InvitationLoader
 from shared.coalesced import CoalescedLookup
 from shared.settings import Settings
-from tests.conftest import Api, make_settings
 from tests.realtime.conftest import Gateway, Walk, closed_with, next_of_type
+from tests.support import Api, make_settings
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
-from services.api.accounts.authentication import current_user
 from services.api.accounts.limits import reserve_password_check
 from services.api.accounts.passwords import verify_password
 from services.api.accounts.sessions import announce_ended, end_user_sessions
@@ -41,6 +40,7 @@ from services.api.rankings.weekly import forget_user
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import StatusChange, withdraw_user
 from services.api.walks.feed_heads import forget_viewer
+from services.api.web.authentication import current_user
 from shared.errors import forbidden, unauthorized
 from shared.keys import db_pool_key, redis_key, settings_key
 from shared.walk_events import last_location_key

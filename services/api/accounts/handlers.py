@@ -9,7 +9,6 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from services.api.accounts.authentication import current_user
 from services.api.accounts.limits import (
     count_refresh_failure,
     count_signup,
@@ -26,9 +25,13 @@ from services.api.accounts.sessions import (
     rotate_session,
     start_session,
 )
+from services.api.consents.documents import load_documents
+from services.api.consents.records import record_consents
 from services.api.social.users import fetch_me
+from services.api.web.authentication import current_user
+from services.api.web.rate_limit import client_address
 from services.api.web.text_fields import SingleLine
-from shared.errors import conflict, forbidden, unauthorized
+from shared.errors import ApiError, conflict, forbidden, unauthorized
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
 from shared.settings import Settings
@@ -37,11 +40,46 @@ from shared.tokens import InvalidToken, verify_token
 routes = web.RouteTableDef()
 
 
+class SignupConsentsIn(BaseModel):
+    """The versions of the documents accepted, and the age confirmation (section 3, Consents)."""
+
+    model_config = ConfigDict(extra="forbid")
+    terms: str | None = Field(default=None, max_length=64)
+    privacy: str | None = Field(default=None, max_length=64)
+    location_terms: str | None = Field(default=None, max_length=64)
+    marketing: bool | None = None
+    age_14_or_over: bool | None = None
+
+
 class SignupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     email: EmailStr
     password: str = Field(min_length=8, max_length=256)
     nickname: SingleLine = Field(min_length=1, max_length=30)
+    consents: SignupConsentsIn
+
+
+def _accepted_versions(consents: SignupConsentsIn, settings: Settings) -> dict[str, str]:
+    """What sign-up records as given: every required document at its current version (else 422
+    naming each one missing or out of date), and marketing when ticked. Under 14 is refused:
+    a guardian's consent is not offered."""
+    documents = load_documents(settings.legal_documents_file)
+    given = consents.model_dump()
+    details = [
+        {"field": f"consents.{kind}", "message": f"accept the current version ({doc.version})"}
+        for kind, doc in documents.items()
+        if doc.required and given.get(kind) != doc.version
+    ]
+    if consents.age_14_or_over is not True:
+        details.append(
+            {"field": "consents.age_14_or_over", "message": "you must be 14 or over to sign up"}
+        )
+    if details:
+        raise ApiError(422, "validation_error", "consents are missing or out of date", details)
+    versions = {kind: doc.version for kind, doc in documents.items() if doc.required}
+    if consents.marketing and "marketing" in documents:
+        versions["marketing"] = documents["marketing"].version
+    return versions
 
 
 class LoginIn(BaseModel):
@@ -76,9 +114,10 @@ async def _answer(
 @routes.post("/auth/signup")
 async def signup(request: web.Request) -> web.Response:
     body = SignupIn.model_validate_json(await request.read())
+    settings = request.app[settings_key]
+    versions = _accepted_versions(body.consents, settings)
     await count_signup(request)
     password_hash = await hash_password(body.password)
-    settings = request.app[settings_key]
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         try:
             user_id = await conn.fetchval(
@@ -90,6 +129,7 @@ async def signup(request: web.Request) -> web.Response:
             )
         except asyncpg.UniqueViolationError:
             raise conflict("an account with this email already exists") from None
+        await record_consents(conn, user_id, versions, "given", client_address(request))
         tokens = await start_session(conn, settings, user_id)
         answer = await _answer(conn, settings, user_id, tokens)
     await remember_sign_in(request, body.email)

@@ -9,7 +9,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.api.accounts.authentication import current_user
+from services.api.web.authentication import current_user
 from shared.errors import not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key

@@ -13,8 +13,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.accounts.authentication import current_user
 from services.api.visibility import notification_shown_to
+from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
 from shared.errors import ApiError

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
+from aiohttp import web
 from redis.typing import EncodableT, FieldT
 
 from shared.logging_setup import request_id_var
@@ -84,3 +85,6 @@ async def push_emitter(redis: RedisClient) -> AsyncIterator[PushJobEmitter]:
         yield emitter
     finally:
         await emitter.drain()
+
+
+push_jobs_key = web.AppKey("push_jobs", PushJobEmitter)

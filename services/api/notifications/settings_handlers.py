@@ -16,9 +16,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, field_validator
 
-from services.api.accounts.authentication import current_user
-from services.api.keys import push_jobs_key
 from services.api.notifications.notify import NOTIFICATION_TYPES
+from services.api.notifications.push_jobs import push_jobs_key
 from services.api.notifications.push_settings import (
     PushSettings,
     QuietHours,
@@ -27,6 +26,7 @@ from services.api.notifications.push_settings import (
     release_held,
     write_settings,
 )
+from services.api.web.authentication import current_user
 from shared.errors import invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.accounts.authentication import current_user
 from services.api.rankings.badges import user_badges
 from services.api.visibility import user_visible
+from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import not_found
 from shared.jsonutil import dumps

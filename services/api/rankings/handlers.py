@@ -16,7 +16,6 @@ import asyncpg
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from services.api.accounts.authentication import current_user
 from services.api.rankings.weekly import (
     Standing,
     WeekKeys,
@@ -30,6 +29,7 @@ from services.api.rankings.weekly import (
     without,
 )
 from services.api.visibility import blocked_either_way
+from services.api.web.authentication import current_user
 from services.api.web.pagination import page_params
 from services.api.web.presenters import USER_SUMMARY_COLUMNS
 from services.api.web.seoul_time import week_start

@@ -15,11 +15,11 @@ import uuid
 import asyncpg
 from aiohttp import web
 
-from services.api.accounts.authentication import current_user
 from services.api.social.follows import remove_follows_between
 from services.api.social.user_lists import my_list_response
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import cancel_open_between, settle_overdue_between
+from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import invalid, not_found
 from shared.jsonutil import dumps

@@ -10,8 +10,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.api.accounts.authentication import current_user
 from services.api.visibility import user_visible
+from services.api.web.authentication import current_user
 from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import SingleLine

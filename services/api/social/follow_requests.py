@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.accounts.authentication import current_user
 from services.api.social.follows import decline_follow_request, take_follow_requests
 from services.api.social.user_lists import my_list_response
 from services.api.walks import feed_heads
+from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import not_found
 from shared.jsonutil import dumps

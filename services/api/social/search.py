@@ -22,8 +22,8 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from services.api.accounts.authentication import current_user
 from services.api.visibility import user_findable_by
+from services.api.web.authentication import current_user
 from services.api.web.pagination import limit_param, query_value
 from services.api.web.presenters import USER_SUMMARY_COLUMNS
 from shared.errors import invalid

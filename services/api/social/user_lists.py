@@ -9,7 +9,7 @@ from typing import Any, Literal
 import asyncpg
 from aiohttp import web
 
-from services.api.accounts.authentication import current_user
+from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
 from shared.jsonutil import dumps

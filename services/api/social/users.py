@@ -11,9 +11,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from services.api.accounts.authentication import current_user
-from services.api.keys import push_jobs_key
 from services.api.notifications.notify import notify_unless_repeated
+from services.api.notifications.push_jobs import push_jobs_key
 from services.api.social.follows import (
     FollowList,
     add_follow,
@@ -28,6 +27,7 @@ from services.api.social.follows import (
 from services.api.social.profiles import fetch_profile
 from services.api.visibility import user_visible
 from services.api.walks import feed_heads
+from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import SingleLine

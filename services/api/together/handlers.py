@@ -16,9 +16,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.accounts.authentication import current_user
-from services.api.keys import push_jobs_key
 from services.api.notifications.notify import notify
+from services.api.notifications.push_jobs import push_jobs_key
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import (
     ACCEPT,
@@ -40,6 +39,7 @@ from services.api.together.queries import (
     settle_overdue_of_user,
 )
 from services.api.visibility import has_blocked, user_visible
+from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
 from services.api.web.text_fields import MultiLine
 from services.api.web.times import Time

@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 from aiohttp import web
 
-from services.api.keys import push_jobs_key
+from services.api.notifications.push_jobs import push_jobs_key
 from services.api.rankings.badges import award_badges
 from services.api.rankings.walk_facts import WalkFacts
 from services.api.rankings.weekly import (

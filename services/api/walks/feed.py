@@ -16,11 +16,11 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.api.accounts.authentication import current_user
-from services.api.keys import feed_head_reads_key
 from services.api.walks import feed_heads
+from services.api.walks.feed_heads import feed_head_reads_key
 from services.api.walks.feed_queries import feed_page, feed_poll, newest_feed_cursor
 from services.api.walks.queries import walk_json
+from services.api.web.authentication import current_user
 from services.api.web.pagination import BEGINNING, Cursor, page_of, page_params, since_param
 from services.api.web.polling import poll_response
 from shared.keys import db_pool_key, redis_key

@@ -30,11 +30,16 @@ import uuid
 from collections.abc import Iterable
 
 import asyncpg
+from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.api.web.pagination import BEGINNING, Cursor
 from shared.cluster import PipelinedConnection
 from shared.redis_client import RedisClient, slot_groups
+
+# The feed poll's reads of its viewer's head: one pipelined connection, or one per primary on a
+# Redis Cluster.
+feed_head_reads_key: web.AppKey[PipelinedConnection] = web.AppKey("feed_head_reads")
 
 log = logging.getLogger(__name__)
 

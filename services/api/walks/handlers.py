@@ -16,8 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from services.api.accounts.authentication import current_user
-from services.api.keys import push_jobs_key
+from services.api.notifications.push_jobs import push_jobs_key
 from services.api.rankings.walk_facts import WalkFacts
 from services.api.visibility import user_visible
 from services.api.walks import effects as walk_effects
@@ -29,6 +28,7 @@ from services.api.walks.queries import (
     walk_detail_json,
     walk_json,
 )
+from services.api.web.authentication import current_user
 from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import MultiLine

@@ -12,9 +12,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.accounts.authentication import current_user
-from services.api.keys import push_jobs_key
 from services.api.notifications.notify import notify
+from services.api.notifications.push_jobs import push_jobs_key
 from services.api.walks.interactions_queries import (
     add_comment,
     add_like,
@@ -25,6 +24,7 @@ from services.api.walks.interactions_queries import (
     remove_like,
 )
 from services.api.walks.queries import visible_walk_owner
+from services.api.web.authentication import current_user
 from services.api.web.pagination import Cursor, page_params, since_param
 from services.api.web.path_params import path_uuid
 from services.api.web.polling import poll_response

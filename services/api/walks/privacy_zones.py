@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.accounts.authentication import current_user
+from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import conflict, not_found
 from shared.jsonutil import dumps

@@ -9,7 +9,7 @@ import jwt
 
 from shared.settings import Settings
 from shared.tokens import issue_token
-from tests.conftest import Api, assert_error
+from tests.support import CONSENTS, Api, assert_error
 
 
 async def test_signup_returns_user_and_token_pair(api: Api) -> None:
@@ -17,7 +17,12 @@ async def test_signup_returns_user_and_token_pair(api: Api) -> None:
         "POST",
         "/auth/signup",
         expect=201,
-        json={"email": "Choco@Example.com", "password": "12345678", "nickname": "초코"},
+        json={
+            "email": "Choco@Example.com",
+            "password": "12345678",
+            "nickname": "초코",
+            "consents": CONSENTS,
+        },
     )
     assert body["token_type"] == "bearer"
     assert body["expires_in"] > 0
@@ -33,7 +38,7 @@ async def test_signup_rejects_short_password_and_bad_email(api: Api) -> None:
         "POST",
         "/auth/signup",
         expect=422,
-        json={"email": "nope", "password": "short", "nickname": "a"},
+        json={"email": "nope", "password": "short", "nickname": "a", "consents": CONSENTS},
     )
     assert_error(body, "validation_error")
     fields = {d["field"] for d in body["error"]["details"]}
@@ -41,7 +46,12 @@ async def test_signup_rejects_short_password_and_bad_email(api: Api) -> None:
 
 
 async def test_signup_duplicate_email_is_409_case_insensitively(api: Api) -> None:
-    payload = {"email": "dup@example.com", "password": "12345678", "nickname": "a"}
+    payload = {
+        "email": "dup@example.com",
+        "password": "12345678",
+        "nickname": "a",
+        "consents": CONSENTS,
+    }
     await api.call("POST", "/auth/signup", expect=201, json=payload)
     payload["email"] = "DUP@example.com"
     assert_error(await api.call("POST", "/auth/signup", expect=409, json=payload), "conflict")
@@ -154,7 +164,12 @@ async def test_control_characters_are_422_not_500(api: Api) -> None:
         "POST",
         "/auth/signup",
         expect=422,
-        json={"email": "nul@example.com", "password": "12345678", "nickname": "a\u0000b"},
+        json={
+            "email": "nul@example.com",
+            "password": "12345678",
+            "nickname": "a\u0000b",
+            "consents": CONSENTS,
+        },
     )
     assert [d["field"] for d in body["error"]["details"]] == ["nickname"]
     body = await api.call(

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
 from shared.settings import Settings
-from tests.conftest import Api, assert_error, make_settings
+from tests.support import CONSENTS, Api, assert_error, make_settings
 
 PASSWORD = "correct horse"
 OWNER_ADDRESS = "198.51.100.1"
@@ -31,7 +31,7 @@ async def signup_from(client: TestClient, address: str) -> tuple[int, str]:
     email = f"u{uuid.uuid4().hex[:10]}@example.com"
     resp = await client.post(
         "/auth/signup",
-        json={"email": email, "password": PASSWORD, "nickname": "n"},
+        json={"email": email, "password": PASSWORD, "nickname": "n", "consents": CONSENTS},
         headers={"X-Forwarded-For": address},
     )
     return resp.status, email
@@ -202,7 +202,12 @@ async def test_signups_from_one_address_are_limited(
         "POST",
         "/auth/signup",
         expect=429,
-        json={"email": "late@example.com", "password": "12345678", "nickname": "late"},
+        json={
+            "email": "late@example.com",
+            "password": "12345678",
+            "nickname": "late",
+            "consents": CONSENTS,
+        },
     )
     assert_error(body, "rate_limited")
     assert await db.fetchval("SELECT count(*) FROM users WHERE email = 'late@example.com'") == 0

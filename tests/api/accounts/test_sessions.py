@@ -16,8 +16,8 @@ from shared.keys import db_pool_key
 from shared.settings import Settings
 from shared.tokens import issue_token
 from tests.api.walk_support import walk_payload
-from tests.conftest import Api, User, assert_error
 from tests.realtime.conftest import eventually
+from tests.support import Api, User, assert_error
 
 PASSWORD = "correct horse"
 

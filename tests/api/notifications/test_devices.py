@@ -9,7 +9,7 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 
-from tests.conftest import Api, assert_error
+from tests.support import Api, assert_error
 
 FCM_TOKEN = "dGVzdA:APA91bH-x_y-z0123456789_abcdefghijklmnop-qrstuvwxyz"
 

@@ -14,7 +14,7 @@ from services.api.notifications.notify import NOTIFICATION_TYPES
 from services.api.notifications.push_settings import PushSettings, QuietHours
 from services.api.web.seoul_time import SEOUL
 from tests.api.walk_support import pushed_notification_ids
-from tests.conftest import Api, assert_error
+from tests.support import Api, assert_error
 
 ROUTE = "/me/notification-settings"
 

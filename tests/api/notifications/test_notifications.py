@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def get_notifications(api: Api, user: User, **params: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from tests.api.walk_effects_support import (
     record_walk,
 )
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, assert_error
+from tests.support import Api, assert_error
 
 # Seoul day n (n = 1..) runs from 15:00 UTC of the day before to 14:59:59.999999 UTC of this one.
 LAST_INSTANT_OF_SEOUL_DAY_1 = dt.datetime(2026, 11, 2, 14, 59, 59, 999999, tzinfo=UTC)

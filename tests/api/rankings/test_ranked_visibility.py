@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from services.api.app import create_app
 from services.api.rankings.weekly import ranking_from_database
 from services.api.web.seoul_time import week_start
-from tests.conftest import Api, User, make_settings
+from tests.support import Api, User, make_settings
 
 
 async def record(api: Api, user: User, distance_m: float, visibility: str) -> str:

@@ -31,7 +31,7 @@ from tests.api.walk_effects_support import (
     notifications_of,
     record_walk,
 )
-from tests.conftest import Api, User, assert_error, make_settings
+from tests.support import Api, User, assert_error, make_settings
 
 MONDAY_MIDNIGHT_SEOUL = dt.datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # Monday 2026-11-23, Seoul
 LAST_INSTANT_OF_PREVIOUS_WEEK = MONDAY_MIDNIGHT_SEOUL - dt.timedelta(microseconds=1)

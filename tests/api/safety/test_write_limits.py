@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from services.api.app import create_app
-from tests.conftest import Api, User, assert_error, make_settings
+from tests.support import Api, User, assert_error, make_settings
 
 
 async def invitations_received(db: asyncpg.Connection, user: User) -> int:

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from shared.walk_events import walk_channel
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def block(api: Api, blocker: User, blocked: User, expect: int = 201) -> Any:

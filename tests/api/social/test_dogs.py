@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def add_dog(api: Api, owner: User, **fields: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from tests.api.social.test_follows import push_jobs
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def approving(api: Api) -> User:

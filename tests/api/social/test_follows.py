@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def push_jobs(redis: aioredis.Redis, at_least: int) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def _search(api: Api, user: User, query: str, **params: Any) -> Any:

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.conftest import Api, assert_error
+from tests.support import CONSENTS, Api, assert_error
 
 
 async def test_get_me_shows_own_email(api: Api) -> None:
@@ -100,7 +100,12 @@ async def test_invisible_characters_in_a_nickname_are_422(api: Api, nickname: st
     user = await api.signup("bori")
     body = await api.call("PATCH", "/me", user, expect=422, json={"nickname": nickname})
     assert [d["field"] for d in body["error"]["details"]] == ["nickname"]
-    signup = {"email": "spoof@example.com", "password": "correct horse", "nickname": nickname}
+    signup = {
+        "email": "spoof@example.com",
+        "password": "correct horse",
+        "nickname": nickname,
+        "consents": CONSENTS,
+    }
     body = await api.call("POST", "/auth/signup", expect=422, json=signup)
     assert [d["field"] for d in body["error"]["details"]] == ["nickname"]
     assert (await api.call("GET", "/me", user, expect=200))["nickname"] == "bori"

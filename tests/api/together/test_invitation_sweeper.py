@@ -27,7 +27,7 @@ from shared.db import create_pool
 from shared.keys import db_pool_key, redis_key, settings_key
 from shared.redis_client import create_redis
 from shared.walk_events import walk_channel
-from tests.conftest import Api, make_settings
+from tests.support import Api, make_settings
 
 WAIT_S = 10.0
 

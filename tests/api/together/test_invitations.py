@@ -17,7 +17,7 @@ from redis.asyncio.client import PubSub
 from services.api.app import create_app
 from shared.keys import settings_key
 from shared.walk_events import walk_channel
-from tests.conftest import Api, User, assert_error, make_settings
+from tests.support import Api, User, assert_error, make_settings
 
 WAIT_S = 10.0
 INVITATION_FIELDS = {

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.api.together.location_log import PRUNE_BATCH, prune_location_log
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 NOW = dt.datetime.now(dt.UTC)
 

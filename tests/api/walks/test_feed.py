@@ -16,7 +16,7 @@ from tests.api.walk_support import (
     post_walk,
     three_people,
 )
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 
 async def feed_ids(api: Api, user: User, **params: str) -> list[str]:

@@ -18,7 +18,7 @@ from services.api.web.pagination import Cursor
 from shared.resp import Endpoint, SharedConnection
 from shared.settings import Settings
 from tests.api.walk_support import post_walk
-from tests.conftest import Api, User
+from tests.support import Api, User
 
 T0 = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 LOW_ID, HIGH_ID = uuid.UUID(int=1), uuid.UUID(int=2**128 - 1)

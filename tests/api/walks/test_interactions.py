@@ -19,7 +19,7 @@ from tests.api.walk_support import (
     pushed_notification_ids,
     three_people,
 )
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 COMMENT_KEYS = {"id", "walk_id", "user", "body", "created_at"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from services.api.web.pagination import Cursor
 from tests.api.walk_support import follow, post_walk
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 FUTURE = "2999-01-01T00:00:00+00:00"
 

@@ -13,7 +13,7 @@ import pytest
 
 from services.api.visibility import EARTH_RADIUS_M, visible_path
 from tests.api.walk_support import follow, post_walk
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 HOME = (37.5665, 126.9780)
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180

@@ -20,7 +20,7 @@ from tests.api.walk_support import (
     three_people,
     walk_payload,
 )
-from tests.conftest import Api, User, assert_error
+from tests.support import Api, User, assert_error
 
 SERVER_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 

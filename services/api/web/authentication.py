@@ -18,21 +18,37 @@ import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.api.keys import user_id_key
 from shared.ended_sessions import ended_sessions_key
 from shared.errors import unauthorized
 from shared.keys import db_pool_key, settings_key
 from shared.tokens import InvalidToken, bearer_token, verify_token
 
+user_id_key = web.RequestKey("user_id", uuid.UUID)
+
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/auth/signup", "/auth/login", "/auth/refresh", "/auth/logout"}
+    {
+        "/healthz",
+        "/legal",
+        "/auth/signup",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/auth/verify-email",
+        "/auth/password-reset",
+        "/auth/password-reset/confirm",
+        "/auth/delete-request",
+        "/auth/delete-confirm",
+    }
 )
+# The web pages (section 7) need no token; `/admin/` takes the staff session instead, checked
+# by the console's own middleware. Prefixes end with "/", so "/admin" never opens "/administer".
+PUBLIC_PREFIXES = ("/account/", "/admin/", "/static/")
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     unmatched = request.match_info.http_exception is not None  # 404/405 stay 404/405
-    if unmatched or request.path in PUBLIC_PATHS:
+    if unmatched or request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
