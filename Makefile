@@ -45,7 +45,9 @@ run: install
 migrate: install
 	$(PY) -m tools.devstack migrate
 
+# The browser tests drive Debian's Chromium (tools/browser.sh installs it where it is missing).
 test: install
+	bash tools/browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 $(SPECLINT_STAMP): $(SPECLINT_DIR)/package-lock.json

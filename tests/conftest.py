@@ -26,11 +26,13 @@ import redis as sync_redis
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser
 
 from services.api.app import create_app
 from services.api.migrate import migrate
 from shared.logging_setup import AccessLogger, TextFormatter
 from shared.settings import Settings
+from tests.browser_support import chromium
 from tests.support import Api, make_settings
 from tools.local_services import (
     LOCAL_POSTGRES_URL,
@@ -289,3 +291,10 @@ async def api_client(settings: Settings, aiohttp_client: Any) -> TestClient:
 @pytest.fixture
 def api(api_client: TestClient) -> Api:
     return Api(api_client)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's binary), one a test: tests/browser_support.py."""
+    async with chromium() as launched:
+        yield launched
