@@ -33,6 +33,9 @@ from shared.keys import db_pool_key
 routes = web.RouteTableDef()
 
 MAX_QUERY_CHARS = 50
+_INT4_MAX = 2**31 - 1
+# A key is a lowered nickname (30 characters at most); a cursor's is bounded well above that.
+_MAX_KEY_CHARS = 200
 # The sort key of every tier: the lowered nickname in code-point order, as stored beside it
 # (migration `20261201110300_nickname_search_key.sql`) and indexed by `users_nickname_search_idx`.
 _KEY = "u.nickname_key"
@@ -84,21 +87,29 @@ class SearchCursor:
 
     @classmethod
     def decode(cls, text: str) -> SearchCursor:
-        """Raise ValueError if `text` is not a cursor this route made."""
+        """Raise ValueError if `text` is not a cursor this route made: a tier, a position
+        that fits PostgreSQL's int, a key that PostgreSQL can hold (no NUL), a uuid."""
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             tier_number, *parts = orjson.loads(raw)
+            if type(tier_number) is not int:
+                raise ValueError("not a tier")
             tier = Tier(tier_number)
             *head, last_id = parts
             if tier is Tier.CONTAINS:
                 position, key = head
-                if type(position) is not int:
+                if type(position) is not int or not 0 <= position <= _INT4_MAX:
                     raise ValueError("not a position")
-                return cls(tier, (position, str(key), uuid.UUID(last_id)))
-            [key] = head
-            return cls(tier, (str(key), uuid.UUID(last_id)))
+            else:
+                [key] = head
+            if type(key) is not str or "\x00" in key or len(key) > _MAX_KEY_CHARS:
+                raise ValueError("not a key")
+            if type(last_id) is not str:
+                raise ValueError("not an id")
+            last = uuid.UUID(last_id)
         except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
             raise ValueError("not a search cursor") from exc
+        return cls(tier, (position, key, last) if tier is Tier.CONTAINS else (key, last))
 
     @classmethod
     def of(cls, tier: Tier, record: asyncpg.Record) -> SearchCursor:
@@ -115,7 +126,8 @@ _TIER_START: dict[Tier, tuple[Any, ...]] = {
 
 
 def _query_param(request: web.Request) -> str:
-    text = request.query.get("query", "").strip()
+    # NFC, as nicknames are stored: `초코` sent decomposed (NFD) finds `초코`.
+    text = unicodedata.normalize("NFC", request.query.get("query", "")).strip()
     if not 1 <= len(text) <= MAX_QUERY_CHARS:
         raise invalid("query", f"query must be 1 to {MAX_QUERY_CHARS} characters")
     if any(unicodedata.category(c) == "Cc" for c in text):

@@ -1,9 +1,11 @@
 """Keyset pagination on `(created_at, id)`, and the `since` parameter of the polls.
 
-A cursor is opaque to the app: base64url of `<ISO time>|<uuid>`. `since` takes either a cursor
-or a bare ISO-8601 time (with its offset), so any time the server returned can be sent back as
-is; a `since` later than the server's clock is taken as its now, so a phone whose clock runs
-ahead still sees what is new. An empty `?limit=`, `?before=` or `?since=` is taken as absent.
+A cursor is opaque to the app: base64url of `<ISO time>|<uuid>`, exactly as `Cursor.encode`
+writes them (anything else, a hand-made cursor with a NUL or a loose time, is 422). `since`
+takes either a cursor or a bare ISO-8601 time (with its offset), so any time the server
+returned can be sent back as is; a `since` later than the server's clock is taken as its now,
+so a phone whose clock runs ahead still sees what is new. An empty `?limit=`, `?before=` or
+`?since=` is taken as absent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,12 @@ from shared.errors import invalid
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _LAST_ID = uuid.UUID(int=(1 << 128) - 1)
+# What `Cursor.encode` writes, and nothing else: an aware time to the microsecond, a uuid.
+_CURSOR_TEXT = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d)"
+    r"\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    re.ASCII,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +50,9 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise ValueError("not a cursor") from exc
-        time_text, sep, id_text = raw.partition("|")
-        if not sep:
+        if (parts := _CURSOR_TEXT.fullmatch(raw)) is None:
             raise ValueError("not a cursor")
+        time_text, id_text = parts.groups()
         return cls(parse_time(time_text), uuid.UUID(id_text))
 
     @classmethod
