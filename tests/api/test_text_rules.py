@@ -5,14 +5,21 @@ in NFC so that `초코` typed decomposed (NFD) is the same text and the same sea
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+import services.api.migrate
 from tests.api.walk_support import post_walk, walk_payload
 from tests.support import Api, User, assert_error
 
+MIGRATION = (
+    Path(services.api.migrate.__file__).parent / "migrations" / "20261204150000_text_nfc.sql"
+)
 INVISIBLE = ["\u202e", "\u200b", "\u2066", "\u200f", "\ufeff"]
 Write = Callable[[Api, User, User, str], Awaitable[Any]]
 
@@ -86,3 +93,19 @@ async def test_a_decomposed_query_finds_a_composed_nickname_and_the_reverse(api:
             params = {"query": unicodedata.normalize(form, query)}
             body = await api.call("GET", "/users", me, expect=200, params=params)
             assert [item["id"] for item in body["items"]] == [found.id], (query, form)
+
+
+async def test_the_migration_rewrites_text_stored_before_in_nfc(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    me, old = await api.signup(), await api.signup()
+    await db.execute(
+        "UPDATE users SET nickname = $1 WHERE id = $2",
+        unicodedata.normalize("NFD", "초코아빠"),
+        uuid.UUID(old.id),
+    )
+    body = await api.call("GET", "/users", me, expect=200, params={"query": "초코"})
+    assert body["items"] == []
+    await db.execute(MIGRATION.read_text(encoding="utf-8"))
+    body = await api.call("GET", "/users", me, expect=200, params={"query": "초코"})
+    assert [item["nickname"] for item in body["items"]] == ["초코아빠"]
