@@ -84,7 +84,7 @@ def error_response(error: ApiError) -> web.Response:
 
 
 def from_validation_error(exc: ValidationError) -> ApiError:
-    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    errors = exc.errors(include_url=False, include_input=False)
     if any(e["type"] == "json_invalid" for e in errors):
         return ApiError(400, "invalid_json", "request body is not valid JSON")
     details = [
@@ -92,6 +92,8 @@ def from_validation_error(exc: ValidationError) -> ApiError:
             "field": ".".join(str(p) for p in e["loc"]) or "body",
             "message": e["msg"],
             "type": e["type"],
+            # A rule that names why it refused (the filter's "objectionable") says so.
+            **({"reason": e["ctx"]["reason"]} if "reason" in e.get("ctx", {}) else {}),
         }
         for e in errors
     ]

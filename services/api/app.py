@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
+from services.api.filtering.fields import use_wordlist
 from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
+    use_wordlist(settings.moderation_wordlist_file)
     observe_requests(app, http_metrics(app).http)
     app[forwarded_for_warning_key] = ForwardedForWarning()
     app.cleanup_ctx.extend(

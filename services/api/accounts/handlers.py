@@ -27,6 +27,7 @@ from services.api.accounts.sessions import (
 )
 from services.api.consents.documents import load_documents
 from services.api.consents.records import record_consents
+from services.api.filtering.fields import PublicLine
 from services.api.social.users import fetch_me
 from services.api.web.authentication import current_user
 from services.api.web.rate_limit import client_address
@@ -55,7 +56,7 @@ class SignupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     email: EmailStr
     password: str = Field(min_length=8, max_length=256)
-    nickname: SingleLine = Field(min_length=1, max_length=30)
+    nickname: PublicLine = Field(min_length=1, max_length=30)
     consents: SignupConsentsIn
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.api.filtering.fields import PublicLine
 from services.api.visibility import user_visible
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Cursor, page_of, page_params
@@ -29,7 +30,7 @@ _EARLIEST_ZONE = dt.timezone(dt.timedelta(hours=14))
 
 class DogIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: SingleLine = Field(min_length=1, max_length=50)
+    name: PublicLine = Field(min_length=1, max_length=50)
     breed: SingleLine | None = Field(default=None, max_length=50)
     # strict: only a "YYYY-MM-DD" string, not a number of seconds or a datetime.
     birth_date: dt.date | None = Field(default=None, strict=True)

@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from services.api.filtering.fields import PublicLine
 from services.api.notifications.notify import notify_unless_repeated
 from services.api.notifications.push_jobs import push_jobs_key
 from services.api.social.follows import (
@@ -30,7 +31,6 @@ from services.api.walks import feed_heads
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
 from services.api.web.path_params import path_uuid
-from services.api.web.text_fields import SingleLine
 from services.api.web.write_limits import count_write
 from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
@@ -60,7 +60,7 @@ class MePatch(BaseModel):
     """Absent fields stay as they are; `profile_image_url: null` clears the image."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    nickname: SingleLine | None = Field(default=None, min_length=1, max_length=30)
+    nickname: PublicLine | None = Field(default=None, min_length=1, max_length=30)
     profile_image_url: HttpUrlText | None = None
     approve_followers: StrictBool | None = None
 

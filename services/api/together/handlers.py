@@ -16,6 +16,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.api.filtering.fields import PublicText
 from services.api.notifications.notify import notify
 from services.api.notifications.push_jobs import push_jobs_key
 from services.api.together.endings import announce_walk_endings
@@ -41,7 +42,6 @@ from services.api.together.queries import (
 from services.api.visibility import has_blocked, user_visible
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
-from services.api.web.text_fields import MultiLine
 from services.api.web.times import Time
 from services.api.web.write_limits import count_write
 from shared.errors import ApiError, conflict, forbidden, invalid, not_found
@@ -68,7 +68,7 @@ _STATUS_CHOICES: Mapping[str, InvitationStatus] = {s: s for s in get_args(Invita
 class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     invitee_id: uuid.UUID
-    message: MultiLine | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    message: PublicText | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     scheduled_at: Time | None = None
 
 

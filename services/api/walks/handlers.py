@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from services.api.filtering.fields import PublicText
 from services.api.notifications.push_jobs import push_jobs_key
 from services.api.rankings.walk_facts import WalkFacts
 from services.api.visibility import user_visible
@@ -31,7 +32,6 @@ from services.api.walks.queries import (
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
-from services.api.web.text_fields import MultiLine
 from services.api.web.times import EpochSeconds, Time
 from shared.errors import forbidden, invalid, not_found
 from shared.jsonutil import dumps
@@ -63,7 +63,7 @@ class WalkIn(BaseModel):
     distance_m: float = Field(ge=0, le=MAX_DISTANCE_M, allow_inf_nan=False, strict=True)
     visibility: Literal["public", "followers", "private"] = "public"
     dog_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_DOGS_PER_WALK)
-    memo: MultiLine | None = Field(default=None, max_length=1000)
+    memo: PublicText | None = Field(default=None, max_length=1000)
     path: list[PathPoint] | None = Field(default=None, max_length=MAX_PATH_POINTS)
     invitation_id: uuid.UUID | None = None
 

@@ -12,6 +12,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.api.filtering.fields import PublicText
 from services.api.notifications.notify import notify
 from services.api.notifications.push_jobs import push_jobs_key
 from services.api.walks.interactions_queries import (
@@ -28,7 +29,6 @@ from services.api.web.authentication import current_user
 from services.api.web.pagination import Cursor, page_params, since_param
 from services.api.web.path_params import path_uuid
 from services.api.web.polling import poll_response
-from services.api.web.text_fields import MultiLine
 from services.api.web.write_limits import count_write
 from shared.errors import forbidden, not_found
 from shared.jsonutil import dumps
@@ -44,7 +44,7 @@ DEFAULT_COMMENTS_PER_POLL = 100
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    body: MultiLine = Field(min_length=1, max_length=1000)
+    body: PublicText = Field(min_length=1, max_length=1000)
 
 
 async def _lock_visible_walk(
