@@ -1,6 +1,6 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
-    python -m bench.runner [all|gateway|api|search|deletion|push|zones|cluster]
+    python -m bench.runner [all|gateway|api|search|deletion|push|zones|filtering|cluster]
                            [--repeat N] [--quick] [--database NAME]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
@@ -29,7 +29,7 @@ from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_j
 
 log = logging.getLogger("bench")
 
-# The suites that run on the big seeded database (`zones` brings its own small one).
+# The suites that run on the big seeded database (`zones` and `filtering` bring their own).
 SEEDED_SUITES_IN_ORDER = ("gateway", "api", "search", "deletion", "push")
 # `api` (`make bench-api`) runs the feed, user search and account deletion scenarios.
 API_SUITES = ["api", "search", "deletion"]
@@ -427,6 +427,10 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
             await cluster.suite(stack, sizes, n)
         if "zones" in suites:
             await privacy_zones.suite(stack, sizes, n, admin_url)
+        if "filtering" in suites:
+            from bench import filtering
+
+            await filtering.suite(stack, sizes, n, admin_url)
 
 
 def main() -> None:
@@ -436,7 +440,7 @@ def main() -> None:
         "suite",
         nargs="?",
         default="all",
-        choices=["all", *SEEDED_SUITES_IN_ORDER, "zones", "cluster"],
+        choices=["all", *SEEDED_SUITES_IN_ORDER, "zones", "filtering", "cluster"],
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
@@ -444,7 +448,7 @@ def main() -> None:
     parser.add_argument("--database", help="the seeded database (default: withbowwow_bench)")
     args = parser.parse_args()
     if args.suite == "all":
-        suites = [*SEEDED_SUITES_IN_ORDER, "zones"]
+        suites = [*SEEDED_SUITES_IN_ORDER, "zones", "filtering"]
     else:
         suites = API_SUITES if args.suite == "api" else [args.suite]
     sizes = QUICK if args.quick else Sizes()
