@@ -6,9 +6,10 @@ read as Latin. Then two matchers, one a script:
 
 - English, by whole words: a word is the Latin letters of a run without spaces, with leetspeak
   read as letters (`sh1t`, `$h!t`, `a55`) and symbols between letters dropped (`s.h.i.t`);
-  a run of single letters is one word (`f u c k`); letters repeated to stretch a word count
-  once (`fuuuck`). A listed word matches alone or with a common ending (`fucking`, `shits`),
-  never inside another word, so `Scunthorpe`, `assistant`, `classic` and `Sussex` pass.
+  a run of single letters is one word (`f u c k`); a letter typed three times or more to
+  stretch a word counts once (`fuuuck`). A listed word matches alone or with a common ending
+  (`fucking`, `shits`), never inside another word, so `Scunthorpe`, `assistant`, `classic` and
+  `Sussex` pass.
   Entries with spaces are phrases, matched on the words in order.
 - Korean, inside words (particles and endings attach to them), on jamo rather than syllables:
   `씨발`, `씨 발`, `씨1발`, `ㅆ ㅣ 발` and `ㅅㅂ` (an entry written in consonants) are all
@@ -51,14 +52,6 @@ _LATIN_WORD = re.compile("[a-z]+")
 _LETTER = re.compile("[a-z]")
 # Combining marks left by decomposition (`ü` → `u` + U+0308), dropped.
 _ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
-
-
-def _is_choseong(c: str) -> bool:
-    return "\u1100" <= c <= "\u115f"
-
-
-def _is_jungseong(c: str) -> bool:
-    return "\u1160" <= c <= "\u11a7"
 
 
 def _is_jongseong(c: str) -> bool:
