@@ -139,7 +139,7 @@ class _Entries:
             folded = fold(entry)
             if any(_is_jamo(c) for c in folded):
                 korean.add(assemble_jamo(_NOT_JAMO.sub("", folded)))
-            elif words := _LATIN_WORD.findall(folded):
+            elif words := _LATIN_WORD.findall(folded.translate(_LEET_I)):
                 if len(words) == 1:
                     english.add(words[0])
                 else:
