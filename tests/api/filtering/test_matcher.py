@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from services.api.app import create_app
 from services.api.filtering.matcher import Matcher, built_in
+from tests.support import make_settings
 
 DISGUISED = {
     "consonants only": "ㅅㅂ",
@@ -79,3 +81,15 @@ def test_the_operators_words_are_added_to_the_built_in_ones(tmp_path: Path) -> N
     assert matcher.objectionable("snoot b00p")
     assert matcher.objectionable("ㅅㅂ")
     assert not built_in().objectionable("멍청이")
+
+
+def test_a_moderation_wordlist_file_that_cannot_be_read_stops_the_service(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        create_app(
+            make_settings(
+                "postgresql://unused@127.0.0.1:1/x",
+                "redis://127.0.0.1:1/0",
+                moderation_wordlist_file=str(tmp_path / "missing.txt"),
+            )
+        )
+    create_app(make_settings("postgresql://unused@127.0.0.1:1/x", "redis://127.0.0.1:1/0"))
