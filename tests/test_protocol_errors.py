@@ -75,6 +75,35 @@ async def test_an_unparsable_request_gets_the_error_shape_without_an_echo(
     assert b"eyJ" not in body and b"xxxxxxxx" not in body and b"aaaaaaaa" not in body
 
 
+async def test_an_unparsable_request_gets_a_new_request_id_that_its_log_line_carries(
+    served: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, headers, _ = await _raw(
+        served,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: mine\r\nX-"
+        + b"a" * 9000
+        + b": 1\r\n\r\n",
+    )
+    assert status == 400
+    request_id = headers["x-request-id"]
+    assert request_id and request_id != "mine"  # nothing of an unparsable request is trusted
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [getattr(r, "request_id", None) for r in logged] == [request_id]
+
+
+async def test_the_message_says_what_could_not_be_parsed(served: int) -> None:
+    _, _, too_long = await _raw(
+        served, b"GET /healthz?x=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert "8190 bytes" in json.loads(too_long)["error"]["message"]
+    _, _, malformed = await _raw(served, b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n")
+    assert json.loads(malformed)["error"] == {
+        "code": "bad_request",
+        "message": "the request could not be parsed",
+        "details": [],
+    }
+
+
 async def test_a_request_under_the_limit_is_served_as_usual(served: int) -> None:
     status, _, body = await _raw(
         served,
