@@ -9,6 +9,12 @@ STAMP  := $(VENV)/.installed
 SPECLINT_DIR   := tools/speclint
 SPECLINT       := $(SPECLINT_DIR)/node_modules/.bin/redocly
 SPECLINT_STAMP := $(SPECLINT_DIR)/node_modules/.installed
+# The typed-client check: TypeScript types generated from docs/openapi.yaml by openapi-typescript,
+# and tools/specclient/client_check.ts (what a client must write without a cast) type-checked
+# against them by tsc; openapi-typescript, openapi-fetch and typescript pinned in its lock.
+SPECCLIENT_DIR   := tools/specclient
+SPECCLIENT_BIN   := $(SPECCLIENT_DIR)/node_modules/.bin
+SPECCLIENT_STAMP := $(SPECCLIENT_DIR)/node_modules/.installed
 # docs/asyncapi.yaml is linted as soon as it exists; until then `make lint` says it is absent.
 SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
 # The gateway benches' load generator (`ws` with `bufferutil`, pinned in its package-lock.json).
@@ -54,12 +60,18 @@ $(SPECLINT_STAMP): $(SPECLINT_DIR)/package-lock.json
 	npm ci --prefix $(SPECLINT_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(SPECLINT_STAMP)
 
-lint: install $(SPECLINT_STAMP)
+$(SPECCLIENT_STAMP): $(SPECCLIENT_DIR)/package-lock.json
+	npm ci --prefix $(SPECCLIENT_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(SPECCLIENT_STAMP)
+
+lint: install $(SPECLINT_STAMP) $(SPECCLIENT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	@test -f docs/asyncapi.yaml || echo "make lint: docs/asyncapi.yaml does not exist, so only docs/openapi.yaml is linted"
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(SPECLINT) lint --format=stylish $(SPECS)
+	$(SPECCLIENT_BIN)/openapi-typescript docs/openapi.yaml -o $(SPECCLIENT_DIR)/generated/openapi.d.ts
+	$(SPECCLIENT_BIN)/tsc -p $(SPECCLIENT_DIR)
 
 # Push jobs the worker gave up on (newest first).
 push-dead: install
@@ -67,7 +79,7 @@ push-dead: install
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache $(SPECLINT_DIR)/node_modules \
-		$(WS_LOAD_DIR)/node_modules
+		$(SPECCLIENT_DIR)/node_modules $(SPECCLIENT_DIR)/generated $(WS_LOAD_DIR)/node_modules
 
 # Benchmarks (bench/): figures go to bench/results/*.json and bench/RESULTS.md; CI does not run them.
 # BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
