@@ -40,6 +40,12 @@ export async function requestIdOf(): Promise<string> {
   return headers["X-Request-ID"];
 }
 
+export function challengeOf(
+  headers: operations["getMe"]["responses"][401]["headers"],
+): "Bearer" {
+  return headers["WWW-Authenticate"];
+}
+
 // Each page types its own items (no `unknown[]` from a shared base).
 export async function walkDistances(userId: string): Promise<number[]> {
   const { data } = await api.GET("/users/{id}/walks", { params: { path: { id: userId } } });
