@@ -15,7 +15,7 @@ SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
 WS_LOAD_DIR    := bench/ws_load_node
 WS_LOAD_STAMP  := $(WS_LOAD_DIR)/node_modules/.installed
 
-.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-cluster push-dead clean
+.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-export bench-cluster push-dead clean
 
 install: $(STAMP)
 
@@ -94,3 +94,6 @@ bench-push: install
 
 bench-zones: install
 	$(PY) -m bench.runner zones $(BENCH_ARGS)
+
+bench-export: install
+	$(PY) -m bench.runner export $(BENCH_ARGS)

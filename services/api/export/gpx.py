@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 from typing import Any
 from xml.sax.saxutils import escape
@@ -59,6 +60,7 @@ def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+_UTC = "+00:00"
 # A point as PostgreSQL writes `path::text`: keys ordered by length ("t" first), numbers as
 # plain decimals (numeric never uses an exponent), one space after each colon and comma.
 _STORED_POINT = re.compile(
@@ -66,38 +68,59 @@ _STORED_POINT = re.compile(
 )
 
 
-def _points(path_text: str) -> list[tuple[str, str, str]]:
-    """(lat, lon, time) of every point, as GPX writes them, from the stored path's text."""
+class _EpochTimes:
+    """`xsd:dateTime`s of epoch seconds as PostgreSQL writes them (`1764000000.5`), exactly
+    (the fraction's digits as given), one `strftime` a minute rather than one a point."""
+
+    def __init__(self) -> None:
+        self._minutes: dict[int, str] = {}
+
+    def __call__(self, epoch: str) -> str:
+        whole, dot, fraction = epoch.partition(".")
+        seconds = int(whole)
+        prefix = self._minutes.get(seconds // 60)
+        if prefix is None:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(seconds - seconds % 60))
+            self._minutes[seconds // 60] = prefix
+        return f"{prefix}{seconds % 60:02d}{dot}{fraction}Z"
+
+
+def _trkpts(path_text: str) -> str:
+    """The `<trkpt>` lines of every point, from the stored path's text: one f-string a point
+    over `findall`'s groups (cheaper than `re.sub` with a template, measured)."""
     found = _STORED_POINT.findall(path_text)
-    if len(found) == path_text.count("{"):
-        return [
-            (
-                lat,
-                lng if not lng.startswith("180") else _longitude(float(lng)),
-                iso[:-6] + "Z" if iso.endswith("+00:00") else _time(iso or float(epoch)),
-            )
+    if len(found) != path_text.count("{"):
+        # Written some other way: read it as JSON (slower, same result).
+        return "".join(
+            [
+                f'<trkpt lat="{_decimal(p["lat"])}" lon="{_longitude(p["lng"])}">'
+                f"<time>{_time(p['t'])}</time></trkpt>\n"
+                for p in orjson.loads(path_text)
+            ]
+        )
+    when = _EpochTimes()
+    return "".join(
+        [
+            f'<trkpt lat="{lat}" lon="{_longitude(float(lng)) if lng[:3] == "180" else lng}">'
+            f"<time>{(iso[:-6] + 'Z' if iso[-6:] == _UTC else _time(iso)) if iso else when(epoch)}"
+            "</time></trkpt>\n"
             for iso, epoch, lat, lng in found
         ]
-    # Written some other way: read it as JSON (slower, same result).
-    return [
-        (_decimal(p["lat"]), _longitude(p["lng"]), _time(p["t"])) for p in orjson.loads(path_text)
-    ]
+    )
 
 
 def walk_gpx(
     walk_id: uuid.UUID, started_at: dt.datetime, memo: str | None, path_text: str
 ) -> bytes:
     """The GPX document of one walk, from its stored `path` (the jsonb's text)."""
-    parts = [
-        _HEAD,
-        f"<metadata><time>{_when(started_at)}</time></metadata>\n",
-        f"<trk><name>{walk_id}</name>",
-        f"<desc>{_text(memo)}</desc>" if memo else "",
-        "<type>walk</type><trkseg>\n",
-    ]
-    parts += [
-        f'<trkpt lat="{lat}" lon="{lon}"><time>{time}</time></trkpt>\n'
-        for lat, lon, time in _points(path_text)
-    ]
-    parts.append("</trkseg></trk>\n</gpx>\n")
-    return "".join(parts).encode()
+    return "".join(
+        (
+            _HEAD,
+            f"<metadata><time>{_when(started_at)}</time></metadata>\n",
+            f"<trk><name>{walk_id}</name>",
+            f"<desc>{_text(memo)}</desc>" if memo else "",
+            "<type>walk</type><trkseg>\n",
+            _trkpts(path_text),
+            "</trkseg></trk>\n</gpx>\n",
+        )
+    ).encode()

@@ -14,8 +14,10 @@ without their tokens.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from functools import partial
 from typing import Any
 
@@ -37,6 +39,7 @@ from services.api.web.presenters import user_columns, user_summary
 # Rows fetched per round trip; a walk's path is ~150 KB of text, hence fewer of those.
 ROWS_PER_FETCH = 200
 PATHS_PER_FETCH = 8
+PATHS_AHEAD = 8
 
 
 def _shown(alias: str, user_id_column: str) -> str:
@@ -155,12 +158,36 @@ async def _walks(conn: asyncpg.Connection, user_id: uuid.UUID, archive: ZipStrea
 
 async def _walk_paths(conn: asyncpg.Connection, user_id: uuid.UUID, archive: ZipStream) -> None:
     """One GPX file a walk with a path: the whole path (the owner's own, so no privacy zone
-    trims it), read as text a few walks at a time and turned into GPX in a worker thread."""
+    trims it), read as text a few walks at a time and turned into GPX in a worker thread.
+
+    PostgreSQL writing out the next paths and this process building the GPX of the last ones
+    run at once: a reader task keeps up to `PATHS_AHEAD` walks queued (bounded memory)."""
     query = """SELECT id, started_at, memo, path::text AS path FROM walks
                 WHERE user_id = $1 AND path IS NOT NULL ORDER BY created_at, id"""
-    async for walk in conn.cursor(query, user_id, prefetch=PATHS_PER_FETCH):
-        build = partial(walk_gpx, walk["id"], walk["started_at"], walk["memo"], walk["path"])
-        await archive.write_file(gpx_name(walk["id"]), build)
+    ahead: asyncio.Queue[asyncpg.Record | None] = asyncio.Queue(PATHS_AHEAD)
+    failed: list[Exception] = []
+
+    async def read() -> None:
+        try:
+            async for walk in conn.cursor(query, user_id, prefetch=PATHS_PER_FETCH):
+                await ahead.put(walk)
+        except Exception as exc:  # handed to the writer below, which raises it
+            failed.append(exc)
+        await ahead.put(None)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (walk := await ahead.get()) is not None:
+            build = partial(walk_gpx, walk["id"], walk["started_at"], walk["memo"], walk["path"])
+            await archive.write_file(gpx_name(walk["id"]), build)
+        await reader
+    finally:
+        if not reader.done():  # the writing failed (the client went away): stop reading
+            reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await reader
+    if failed:
+        raise failed[0]
 
 
 async def _comments(conn: asyncpg.Connection, user_id: uuid.UUID, archive: ZipStream) -> None:
