@@ -3,7 +3,7 @@
 The response starts as soon as the first entry is written and carries each entry as it is
 made (chunked), all of it read in one REPEATABLE READ, read-only transaction: one consistent
 snapshot, however long the client takes. At most `EXPORT_LIMIT` a user an hour (429), as each
-one reads everything the account holds.
+one reads everything the account holds, and at most `export_slots` run at once in a process.
 
 Once the first byte is sent the status cannot change: a failure after it (the client gone, or
 still not reading after `archive.STALL_TIMEOUT_S`) ends the connection, and the client sees a
@@ -12,6 +12,7 @@ truncated archive rather than a valid one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -22,12 +23,22 @@ from services.api.web.authentication import current_user
 from services.api.web.rate_limit import Limit, enforce
 from shared.errors import not_found
 from shared.keys import db_pool_key
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
 EXPORT_LIMIT = Limit("export-user", 5, 3600)
+
+# Exports running at once in one process, each holding a pooled connection for as long as its
+# client takes to read: a quarter of the pool, so slow readers never starve the other routes.
+# Past it, a request waits for a slot before it reads anything.
+export_slots_key = web.AppKey("export_slots", asyncio.Semaphore)
+
+
+def export_slots(settings: Settings) -> asyncio.Semaphore:
+    return asyncio.Semaphore(max(1, settings.db_pool_max_size // 4))
 
 
 @routes.get("/me/export")
@@ -43,6 +54,7 @@ async def export_my_data(request: web.Request) -> web.StreamResponse:
     )
     response.enable_chunked_encoding()
     async with (
+        request.app[export_slots_key],
         request.app[db_pool_key].acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):

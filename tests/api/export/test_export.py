@@ -14,6 +14,7 @@ import asyncpg
 import gpxpy
 import orjson
 
+from services.api.export.handlers import export_slots_key
 from tests.api.export.gpx_schema import gpx_1_1_problems
 from tests.api.walk_support import post_walk
 from tests.support import Api, User, assert_error
@@ -328,6 +329,8 @@ async def test_the_archive_starts_before_it_is_complete_and_is_one_snapshot(
         assert first.startswith(b"PK\x03\x04")  # a ZIP's first local header
         await _wait_for_lock_waiter(db)  # the export is held at badges.json: not complete
         assert not resp.content.at_eof()
+        # It holds its process's one export slot (a pool of 5): another export would wait.
+        assert api.client.app[export_slots_key].locked()
         await locker.execute(
             "INSERT INTO comments (walk_id, user_id, body) VALUES ($1, $2, 'later')",
             uuid.UUID(walk["id"]),
@@ -340,6 +343,7 @@ async def test_the_archive_starts_before_it_is_complete_and_is_one_snapshot(
         rest = await resp.read()
     finally:
         await locker.close()
+    assert not api.client.app[export_slots_key].locked()  # given back: the next one runs
 
     with zipfile.ZipFile(io.BytesIO(first + rest)) as archive:
         badges = orjson.loads(archive.read("badges.json"))
