@@ -6,9 +6,11 @@ The route table is read from `create_app(...)` without starting the app, so no s
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
@@ -221,7 +223,8 @@ class Conformance:
         if user is not None:
             headers.update(user.headers)
         resp = await self.api.client.request(method, url, headers=headers, **kwargs)
-        text = await resp.text()
+        raw = await resp.read()
+        text = raw.decode(errors="replace")
         assert resp.status == status, f"{method} {url}: {resp.status} {text}"
         operation = SPEC["paths"][template][method.lower()]
         documented = operation["responses"].get(str(status))
@@ -234,6 +237,10 @@ class Conformance:
         if "content" not in response:
             assert text == "", f"{method} {template} {status} has an undocumented body"
             return None
+        (media_type,) = response["content"]
+        if media_type != "application/json":  # a file (the export's ZIP): its type and bytes
+            assert resp.content_type == media_type, f"{method} {template}: {resp.content_type}"
+            return raw
         body = json.loads(text)
         schema = {
             **response["content"]["application/json"]["schema"],
@@ -390,6 +397,10 @@ async def test_every_documented_operation_answers_as_documented(
         "GET", "/me/location-log", 200, owner, params={"before": ledger["next_cursor"]}
     )
     await check.call("GET", "/me/location-log", 422, owner, params={"limit": "0"})
+
+    archive = await check.call("GET", "/me/export", 200, owner)
+    assert zipfile.is_zipfile(io.BytesIO(archive))
+    await check.call("GET", "/me/export", 401)
 
     notifications = await check.call("GET", "/notifications", 200, owner)
     assert notifications["items"], "the likes, comment and follow above notify the owner"
