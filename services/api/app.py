@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
+from services.api.export.handlers import export_slots, export_slots_key
 from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.cors_origins:
         app.on_response_prepare.append(cors_headers(settings.cors_origins))
     app[forwarded_for_warning_key] = ForwardedForWarning()
+    app[export_slots_key] = export_slots(settings)
     app.cleanup_ctx.extend(
         [
             db_pool_ctx,
