@@ -20,7 +20,7 @@ SPECS          := docs/openapi.yaml docs/asyncapi.yaml
 WS_LOAD_DIR    := bench/ws_load_node
 WS_LOAD_STAMP  := $(WS_LOAD_DIR)/node_modules/.installed
 
-.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-export bench-cluster push-dead clean
+.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-export bench-cluster bench-pubsub push-dead clean
 
 install: $(STAMP)
 
@@ -98,6 +98,10 @@ bench-api: install
 
 bench-cluster: install $(WS_LOAD_STAMP)
 	$(PY) -m bench.runner cluster $(BENCH_ARGS)
+
+# Sharded pub/sub on a local cluster: the gateway's links against redis-py's (bench/pubsub_clients.py).
+bench-pubsub: install
+	$(PY) -m bench.pubsub_clients $(BENCH_ARGS)
 
 bench-push: install
 	$(PY) -m bench.runner push $(BENCH_ARGS)
