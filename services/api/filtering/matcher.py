@@ -221,7 +221,9 @@ class _Readings:
                 letters.append(readings[0])
             if len(letters) > 1:
                 words.add("".join(letters))
-            if letters and not jamo and all(len(p) == 1 for p in letters):
+            if not letters and not jamo:
+                continue  # digits or symbols alone separate nothing: `씨 1 발`, `f - u - c - k`
+            if not jamo and all(len(p) == 1 for p in letters):
                 end_jamo()
                 letters_run.extend(letters)
                 continue

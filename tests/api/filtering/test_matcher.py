@@ -18,6 +18,8 @@ DISGUISED = {
     "a cluster consonant": "ㅄ",
     "a digit inside": "시1발",
     "syllables spaced out": "씨 발",
+    "a digit between spaced syllables": "씨 1 발",
+    "dashes between spaced letters": "f - u - c - k",
     "symbols inside": "병.신",
     "typed jamo by jamo": "ㅅㅣㅂㅏㄹ",
     "a particle attached": "개새끼야",
