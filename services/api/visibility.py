@@ -83,20 +83,21 @@ def follow_count_seen_by(user: str, side: str, viewer: str) -> str:
     )
 
 
-def comment_visible_to(comment: str, viewer: str) -> str:
+def comment_shown_to(comment: str, viewer: str) -> str:
     """SQL condition: the comment aliased `comment` (on a walk the viewer may see) is shown to
     `viewer`: its author is `listed_to` them (a blocker's words never reach the blocked person
     under the blocker's name, nor the other way round). The interactions poll lists comments,
-    and counts them (`comment_count_seen_by`), through this."""
+    and counts them (`comment_count_shown_to`), through this one condition: any further rule
+    for comments (moderation's hidden comments) belongs in it, and the count follows."""
     return listed_to(f"{comment}.user_id", viewer)
 
 
-def comment_count_seen_by(walk: str, viewer: str) -> str:
+def comment_count_shown_to(walk: str, viewer: str) -> str:
     """SQL scalar: the walk's `comment_count` less the comments `viewer` is not shown
-    (`comment_visible_to`), so the count beside a thread is the thread's length."""
+    (`comment_shown_to`), so the count beside a thread is the thread's length."""
     return (
         f"({walk}.comment_count - (SELECT count(*) FROM comments vcc "
-        f"WHERE vcc.walk_id = {walk}.id AND NOT {comment_visible_to('vcc', viewer)}))"
+        f"WHERE vcc.walk_id = {walk}.id AND NOT {comment_shown_to('vcc', viewer)}))"
     )
 
 

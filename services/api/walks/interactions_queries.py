@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.api.visibility import comment_count_seen_by, comment_visible_to
+from services.api.visibility import comment_count_shown_to, comment_shown_to
 from services.api.walks.queries import VISIBLE
 from services.api.web.pagination import BEGINNING, Cursor
 from services.api.web.presenters import user_columns, user_summary
@@ -124,12 +124,12 @@ async def interactions_poll(
     """The walk's counters, the viewer's like and `updated_at`, with the oldest `limit` comments
     newer than `after` (all from the first when None) and older than `before`, oldest first;
     None if the viewer may not see the walk. Comments and their count go through the
-    visibility rule (`comment_visible_to`): neither side of a block sees the other's. One
+    visibility rule (`comment_shown_to`): neither side of a block sees the other's. One
     statement: one snapshot and one round trip for the 30-second poll."""
     after = after or BEGINNING
     rows = await conn.fetch(
         f"""WITH state AS (
-                SELECT w.id, w.like_count, {comment_count_seen_by("w", "$1")} AS comment_count,
+                SELECT w.id, w.like_count, {comment_count_shown_to("w", "$1")} AS comment_count,
                        w.updated_at,
                        EXISTS (SELECT 1 FROM likes l
                                WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me
@@ -140,7 +140,7 @@ async def interactions_poll(
                 SELECT {COMMENT_COLUMNS}
                 FROM comments c JOIN users u ON u.id = c.user_id
                 WHERE c.walk_id = $2 AND (c.created_at, c.id) > ($3, $4)
-                  AND (c.created_at, c.id) < ($5, $6) AND {comment_visible_to("c", "$1")}
+                  AND (c.created_at, c.id) < ($5, $6) AND {comment_shown_to("c", "$1")}
                 ORDER BY c.created_at, c.id
                 LIMIT $7
             )
