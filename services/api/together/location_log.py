@@ -38,14 +38,19 @@ PRUNE_BATCH = 1000
 location_log_pruner_key = web.AppKey("location_log_pruner", asyncio.Task[None])
 
 
+# The partner of an entry (`LEFT JOIN users p ON p.id = l.partner_id`), as the owner of the
+# ledger at $1 may see them: every query that presents entries selects this (`entry_json`).
+PARTNER_COLUMNS = f"""{user_columns("p", "partner")},
+    {user_visible_to("p.id", "$1")} AS partner_shown"""
+
+
 async def list_location_log(
     conn: asyncpg.Connection, user_id: uuid.UUID, page: Page
 ) -> list[asyncpg.Record]:
     """A page (plus one row, for `page_of`) of the user's entries, newest first."""
     records: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT l.id, l.invitation_id, l.direction, l.first_at, l.last_at, l.count,
-                   {user_columns("p", "partner")},
-                   {user_visible_to("p.id", "$1")} AS partner_shown
+                   {PARTNER_COLUMNS}
               FROM location_access_log l
               LEFT JOIN users p ON p.id = l.partner_id
              WHERE l.user_id = $1 AND (l.first_at, l.id) < ($2, $3)
@@ -60,10 +65,11 @@ async def list_location_log(
 
 
 def _partner_json(record: Any) -> dict[str, Any] | None:
-    """The partner's summary; only their id when they blocked the caller; None when gone."""
+    """The partner's summary; their id without nickname or picture when they blocked the
+    caller; None when gone."""
     partner = user_summary(record, "partner")
     if partner is not None and not record["partner_shown"]:
-        return {"id": partner["id"]}
+        return {"id": partner["id"], "nickname": None, "profile_image_url": None}
     return partner
 
 

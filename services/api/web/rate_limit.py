@@ -128,7 +128,8 @@ def _sliding(limit: Limit, now: float, count: int, previous: int) -> int | None:
     else:
         # This window's own count must fade, during the next one.
         at = start + limit.window_s + (1 - room / count) * limit.window_s
-    return max(1, math.ceil(at - now))
+    # Never more than a window: by then a true sliding window has let every counted attempt go.
+    return max(1, min(limit.window_s, math.ceil(at - now)))
 
 
 def _too_many(retry_after_s: int) -> ApiError:

@@ -97,7 +97,9 @@ async def test_the_location_log_keeps_a_blockers_id_but_not_their_profile(
         )
     await block(api, partner, walker)
     entries = (await api.call("GET", "/me/location-log", walker, expect=200))["items"]
-    assert [e["partner"] for e in entries] == [{"id": partner.id}]
+    assert [e["partner"] for e in entries] == [
+        {"id": partner.id, "nickname": None, "profile_image_url": None}
+    ]
     # The blocker still sees the person they blocked, as everywhere.
     entries = (await api.call("GET", "/me/location-log", partner, expect=200))["items"]
     assert entries[0]["partner"]["nickname"] == walker.nickname

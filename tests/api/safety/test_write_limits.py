@@ -132,3 +132,5 @@ def test_the_sliding_estimate_weighs_the_previous_window_by_what_is_left_of_it()
     assert rate_limit._sliding(limit, 1050.0, 6, 10) == 20
     # This window alone is over: its own count must fade during the next one.
     assert rate_limit._sliding(limit, 1099.0, 11, 0) == 1 + math.ceil(100 * (1 - 9 / 11))
+    # Never more than a window.
+    assert rate_limit._sliding(limit, 1000.0, 100, 0) == 100
