@@ -11,6 +11,7 @@ in-process, which no other load on the machine can inflate as much.
 from __future__ import annotations
 
 import math
+import secrets
 import statistics
 import time
 import uuid
@@ -23,7 +24,8 @@ from bench import results
 from bench.figures import Sizes, medians, repeat, verdict, within
 from bench.procs import Children, wait_http
 from bench.stack import Stack, ensure_database
-from services.api.visibility import EARTH_RADIUS_M, visible_path
+from services.api.visibility import EARTH_RADIUS_M, EDGE_TRIM_RADII, visible_path
+from services.api.walks.privacy_zones import draw_hidden_area
 from shared.db import init_connection
 from shared.tokens import issue_token
 from tools.local_services import free_port
@@ -61,12 +63,13 @@ def zones_on_path() -> list[tuple[float, float, float]]:
 
 
 def zones_off_path() -> list[tuple[float, float, float]]:
-    """Ten 100 m zones spread around the loop, each at least ~170 m outside it: every point is
-    tested and kept, so the answer is as long as without zones."""
+    """Ten 100 m zones spread around the loop, each at least ~500 m outside it (beyond the
+    reach of its hidden area, at most 4.5 radii from the given point): every point is tested
+    and kept, so the answer is as long as without zones."""
     return [
         (
-            HOME[0] + 1.25 * 0.006 * math.sin(2 * math.pi * k / ZONES),
-            HOME[1] + 0.012 - 1.25 * 0.012 * math.cos(2 * math.pi * k / ZONES),
+            HOME[0] + 1.75 * 0.006 * math.sin(2 * math.pi * k / ZONES),
+            HOME[1] + 0.012 - 1.75 * 0.012 * math.cos(2 * math.pi * k / ZONES),
             100.0,
         )
         for k in range(ZONES)
@@ -89,8 +92,10 @@ async def arrange(conn: asyncpg.Connection) -> tuple[uuid.UUID, dict[str, uuid.U
             loop_path(),
         )
         await conn.executemany(
-            "INSERT INTO privacy_zones (user_id, lat, lng, radius_m) VALUES ($1, $2, $3, $4)",
-            [(owner, *zone) for zone in owned],
+            """INSERT INTO privacy_zones
+                   (user_id, lat, lng, radius_m, hidden_lat, hidden_lng, hidden_radius_m)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            [(owner, *zone, *draw_hidden_area(*zone)) for zone in owned],
         )
     return stranger, walks
 
@@ -115,11 +120,16 @@ def figures(samples: list[float]) -> dict[str, float]:
 
 
 def time_trim(zones: list[tuple[float, float, float]]) -> dict[str, Any]:
-    path, zone_lists = loop_path(), [list(z) for z in zones]
+    """The trim as a read does it: each zone's hidden area, edge allowance and seed."""
+    path, walk_id = loop_path(), uuid.uuid4()
+    zone_lists = [
+        [*draw_hidden_area(*zone), zone[2] * EDGE_TRIM_RADII, secrets.token_hex(32)]
+        for zone in zones
+    ]
     samples = []
     for _ in range(TRIM_REPEATS):
         started = time.perf_counter()
-        visible_path(path, zone_lists)
+        visible_path(path, zone_lists, walk_id)
         samples.append((time.perf_counter() - started) * 1000)
     return figures(samples)
 
@@ -177,10 +187,11 @@ async def suite(stack: Stack, sizes: Sizes, n: int, admin_url: str) -> None:
         {
             "about": f"GET /walks/{{id}} of the same {POINTS:,}-point path (a ~5 km loop from "
             "home), read by a stranger, for three owners: `no_zones` (the path as stored); "
-            f"`zones_off_path`, {ZONES} zones around the loop holding none of its points (every "
-            "point tested, all returned: the trim's whole cost); `zones_on_path`, home, two "
-            "more on the loop and seven elsewhere (fewer points to encode, which offsets the "
-            f"test). {SAMPLES} requests each, one at a time, in turn, after {WARMUP} of warm-up; "
+            f"`zones_off_path`, {ZONES} zones around the loop whose hidden areas hold none of "
+            "its points (every point tested, all returned: the trim's whole cost); "
+            "`zones_on_path`, home, two more on the loop and seven elsewhere (fewer points to "
+            f"encode, which offsets the test). {SAMPLES} requests each, one at a time, in turn, "
+            f"after {WARMUP} of warm-up; "
             "the API at LOG_LEVEL=WARNING. `trim_in_process`: `visible_path` alone on the same "
             f"path and zones, {TRIM_REPEATS} times. The machine was shared with other "
             "engineers' test suites while measuring.",

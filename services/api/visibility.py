@@ -5,13 +5,20 @@
   (to unblock them).
 - Between two people either of whom blocked the other, nothing connects: neither appears to the
   other in a list, the feed or search, and neither may follow or invite the other:
-  `unblocked_between`.
+  `unblocked_between`. A block and an invitation between the same two take `lock_pair` first,
+  so that a block racing an invitation always ends it.
 - A walk: its owner; anyone the owner has not blocked if public; the owner's followers if
   "followers" (a walk the caller may not see is 404 everywhere): `walk_visible_to`.
 - Its path: the owner sees all of it; anyone else sees it without the points inside the owner's
-  privacy zones. Trimmed when read, so a zone also covers walks recorded before it, and a zone
-  removed shows their points again. Every query that returns a path selects `path_zones_for`
-  beside it and answers `visible_path(...)`.
+  privacy zones, and, for a walk together, inside the partner's (but not the viewer's own).
+  What a zone hides is its secret hidden area (a larger circle around an offset centre) plus a
+  stretch drawn per walk at each edge, so no number of walks outlines the given point.
+  Trimmed when read, so a zone also covers walks recorded before it, and a zone removed shows
+  their points again. Every query that returns a path selects `path_zones_for` beside it and
+  answers `visible_path(path, path_zones, walk id)`.
+- A person in a list that belongs to someone else (followers, following, comments) and in its
+  count: `listed_to` (neither blocked the other); the counts shown beside a list count through
+  it too (`follow_count_seen_by`), so a count never counts someone the list leaves out.
 - A user, in search: one SQL condition, `user_findable_by`; in the weekly ranking (read from
   Redis), the same people left out as a set, `blocked_either_way`.
 - What everyone may see of someone's walking, the weekly rankings and the badges, counts their
@@ -27,6 +34,8 @@ arguments are SQL expressions: a column such as `w.user_id`, or a bound paramete
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import uuid
 from typing import Any
@@ -50,6 +59,45 @@ def unblocked_between(a: str, b: str) -> str:
     return (
         f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE (vb.blocker_id = {a} AND vb.blocked_id = {b}) "
         f"OR (vb.blocker_id = {b} AND vb.blocked_id = {a}))"
+    )
+
+
+def listed_to(user: str, viewer: str) -> str:
+    """SQL condition: the user `user` may appear to `viewer` in a list of people that belongs to
+    someone else (their followers, whom they follow, the comments on their walk), and so in any
+    count of that list: neither blocked the other. A list and its count use this same rule, so
+    a count never counts someone the list leaves out."""
+    return unblocked_between(user, viewer)
+
+
+def follow_count_seen_by(user: str, side: str, viewer: str) -> str:
+    """SQL scalar: how many followers (`side` "followers") or followees ("following") of `user`
+    `viewer` may see listed (`listed_to`), the number shown beside the list."""
+    mine, theirs = {
+        "followers": ("followee_id", "follower_id"),
+        "following": ("follower_id", "followee_id"),
+    }[side]
+    return (
+        f"(SELECT count(*) FROM follows vc WHERE vc.{mine} = {user} "
+        f"AND {listed_to(f'vc.{theirs}', viewer)})"
+    )
+
+
+def comment_shown_to(comment: str, viewer: str) -> str:
+    """SQL condition: the comment aliased `comment` (on a walk the viewer may see) is shown to
+    `viewer`: its author is `listed_to` them (a blocker's words never reach the blocked person
+    under the blocker's name, nor the other way round). The interactions poll lists comments,
+    and counts them (`comment_count_shown_to`), through this one condition: any further rule
+    for comments (moderation's hidden comments) belongs in it, and the count follows."""
+    return listed_to(f"{comment}.user_id", viewer)
+
+
+def comment_count_shown_to(walk: str, viewer: str) -> str:
+    """SQL scalar: the walk's `comment_count` less the comments `viewer` is not shown
+    (`comment_shown_to`), so the count beside a thread is the thread's length."""
+    return (
+        f"({walk}.comment_count - (SELECT count(*) FROM comments vcc "
+        f"WHERE vcc.walk_id = {walk}.id AND NOT {comment_shown_to('vcc', viewer)}))"
     )
 
 
@@ -96,6 +144,21 @@ async def has_blocked(
     return blocked
 
 
+async def lock_pair(conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID) -> None:
+    """Hold the pair {a, b} until the transaction ends: a block between the two and anything
+    that connects them (an invitation) take it first, in the same transaction as their check
+    and their write, so one of them always sees the other's commit. Without it an invitation
+    checked before a block commits, and inserted after the block's cancel ran, survives the
+    block. A transaction-scoped advisory lock on the ordered pair: no row is locked, and the
+    order of the two ids does not matter."""
+    low, high = sorted((a, b))
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('pair:' || $1::uuid || ':' || $2::uuid, 0))",
+        low,
+        high,
+    )
+
+
 def _blocked_either_way(viewer: str) -> str:
     """SQL subquery: the ids of everyone `viewer` blocked or was blocked by. With `viewer` a bound
     parameter it is read once (a hashed subplan) rather than probed for each row it is tested
@@ -132,14 +195,26 @@ async def blocked_either_way(
     return {row[0] for row in rows}
 
 
+# The further stretch of path hidden at each edge of a zone, per walk: up to this share of the
+# zone's given radius, drawn from the zone's `trim_seed` and the walk's id.
+EDGE_TRIM_RADII = 0.5
+
+
 def path_zones_for(walk_alias: str, viewer_param: str) -> str:
-    """SQL select item `path_zones`: the walk owner's zones as `[[lat, lng, radius_m], ...]` when
-    the viewer is someone else, NULL for the owner (who sees the whole path) or without zones."""
+    """SQL select item `path_zones`: what `visible_path` hides for a viewer other than the
+    walk's owner, NULL for the owner (who sees the whole path) or without zones. The zones of
+    the owner and, for a walk together (`invitation_id`), of the partner, who walked the same
+    way from the same door; never the viewer's own. Each as `[lat, lng, radius_m, edge_m,
+    seed]`: the zone's secret hidden circle (services/api/walks/privacy_zones.py, never the
+    circle its owner gave), the most each edge may hide beyond it, and the seed of that draw."""
     w, v = walk_alias, viewer_param
     return (
         f"CASE WHEN {w}.user_id = {v} THEN NULL ELSE "
-        f"(SELECT jsonb_agg(jsonb_build_array(pz.lat, pz.lng, pz.radius_m)) "
-        f"FROM privacy_zones pz WHERE pz.user_id = {w}.user_id) END AS path_zones"
+        f"(SELECT jsonb_agg(jsonb_build_array(pz.hidden_lat, pz.hidden_lng, pz.hidden_radius_m, "
+        f"pz.radius_m * {EDGE_TRIM_RADII}, encode(pz.trim_seed, 'hex'))) "
+        f"FROM privacy_zones pz WHERE pz.user_id = {w}.user_id "
+        f"OR (pz.user_id <> {v} AND pz.user_id IN (SELECT unnest(ARRAY[vi.inviter_id, "
+        f"vi.invitee_id]) FROM invitations vi WHERE vi.id = {w}.invitation_id))) END AS path_zones"
     )
 
 
@@ -159,18 +234,44 @@ def _prepare(lat: float, lng: float, radius_m: float) -> _Prepared:
     return (lat - dlat, lat + dlat, lat, lng, dlng_max, cos_lat, math.sin(angle / 2) ** 2)
 
 
-def visible_path(path: list[dict[str, Any]] | None, zones: list[list[float]] | None) -> Any:
+def _edge_trims(seed_hex: str, walk_id: uuid.UUID, edge_m: float) -> tuple[float, float]:
+    """The extra metres hidden before a stretch in this zone and after it, for this walk: the
+    same on every read (a keyed hash of the walk's id), different from walk to walk, and
+    unknowable without the zone's secret seed."""
+    digest = hmac.new(bytes.fromhex(seed_hex), walk_id.bytes, hashlib.sha256).digest()
+    before, after = int.from_bytes(digest[:8]), int.from_bytes(digest[8:16])
+    return edge_m * before / 2**64, edge_m * after / 2**64
+
+
+def _metres(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """The great-circle distance between two points of a path (haversine)."""
+    lat1, lat2 = math.radians(a["lat"]), math.radians(b["lat"])
+    hav = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin(math.radians(b["lng"] - a["lng"]) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(hav)))
+
+
+def visible_path(
+    path: list[dict[str, Any]] | None,
+    zones: list[list[Any]] | None,
+    walk_id: uuid.UUID | None = None,
+) -> Any:
     """The path as its viewer may see it: without the points inside any of `zones` (the
-    `path_zones` selected by `path_zones_for`; None for the owner). One plain loop, as this runs
-    over thousands of points per read (bench/privacy_zones.py)."""
+    `path_zones` selected by `path_zones_for`; None for the owner), and, for a zone with an
+    edge allowance and a seed, without a further stretch drawn for this walk (`walk_id`) before
+    and after each run of hidden points, so the visible ends do not lie on the zone's circle
+    either. A zone given as `[lat, lng, radius_m]` hides its circle exactly. One plain loop, as
+    this runs over thousands of points per read (bench/privacy_zones.py)."""
     if not path or not zones:
         return path
-    prepared = [_prepare(*zone) for zone in zones]
+    prepared = [(*_prepare(*zone[:3]), z) for z, zone in enumerate(zones)]
     sin, cos, radians = math.sin, math.cos, math.radians
-    kept = []
+    hidden_by: list[int] = []  # the zone that hides each point, or -1
     for point in path:
         lat, lng = point["lat"], point["lng"]
-        for lat_min, lat_max, zlat, zlng, dlng_max, zcos, hav_max in prepared:
+        for lat_min, lat_max, zlat, zlng, dlng_max, zcos, hav_max, z in prepared:
             if lat < lat_min or lat > lat_max:
                 continue
             dlng = abs(lng - zlng)
@@ -183,7 +284,56 @@ def visible_path(path: list[dict[str, Any]] | None, zones: list[list[float]] | N
                 + zcos * cos(radians(lat)) * sin(radians(dlng) / 2) ** 2
             )
             if hav <= hav_max:
+                hidden_by.append(z)
                 break
         else:
-            kept.append(point)
-    return kept
+            hidden_by.append(-1)
+    if max(hidden_by) < 0:
+        return path
+    hidden = [z >= 0 for z in hidden_by]
+    if walk_id is not None:
+        _hide_edges(path, zones, hidden_by, hidden, walk_id)
+    return [point for point, gone in zip(path, hidden, strict=True) if not gone]
+
+
+def _hide_edges(
+    path: list[dict[str, Any]],
+    zones: list[list[Any]],
+    hidden_by: list[int],
+    hidden: list[bool],
+    walk_id: uuid.UUID,
+) -> None:
+    """Widen each run of points hidden by a zone: the stretch before it and the one after it,
+    each as long as drawn for this walk and zone (`_edge_trims`), the longest of the run's
+    zones."""
+    trims: dict[int, tuple[float, float]] = {}
+    for z, zone in enumerate(zones):
+        if len(zone) >= 5:
+            trims[z] = _edge_trims(zone[4], walk_id, zone[3])
+    if not trims:
+        return
+    n, i = len(path), 0
+    while i < n:
+        if hidden_by[i] < 0:
+            i += 1
+            continue
+        start = i
+        while i < n and hidden_by[i] >= 0:
+            i += 1
+        run = {hidden_by[j] for j in range(start, i)}
+        before = max((trims[z][0] for z in run if z in trims), default=0.0)
+        after = max((trims[z][1] for z in run if z in trims), default=0.0)
+        walked, j = 0.0, start - 1
+        while j >= 0:
+            walked += _metres(path[j], path[j + 1])
+            if walked > before:
+                break
+            hidden[j] = True
+            j -= 1
+        walked, j = 0.0, i
+        while j < n:
+            walked += _metres(path[j - 1], path[j])
+            if walked > after:
+                break
+            hidden[j] = True
+            j += 1

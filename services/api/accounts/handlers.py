@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.api.accounts.limits import (
+    count_login_failure,
     count_refresh_failure,
     count_signup,
     remember_sign_in,
@@ -147,6 +148,7 @@ async def login(request: web.Request) -> web.Response:
             "SELECT id, password_hash FROM users WHERE lower(email) = lower($1)", body.email
         )
         if not await verify_password(row["password_hash"] if row else None, body.password):
+            await count_login_failure(request, body.email)  # 429 past the account's ceiling
             raise unauthorized("wrong email or password")
         assert row is not None
         async with conn.transaction():

@@ -4,7 +4,9 @@ Failures count, not attempts (web/rate_limit.py `reserve`), except for sign-ups,
 accounts. Each failure is counted against keys chosen so that no one can spend someone else's
 budget:
 - a login against (account, address), a per-account ceiling far above it, and a per-address
-  ceiling far above that; a wrong password sent for an account from another address does not
+  ceiling far above that; the per-account ceiling counts and refuses failures only, after the
+  password was checked, so the owner's right password always gets through (argon2 costs the
+  same either way); a wrong password sent for an account from another address does not
   touch its owner's (account, address) budget, a success there forgets that budget's failures,
   and an address whose account has signed in there before (a sign-up or a login, remembered
   for a refresh token's lifetime) is exempt from both ceilings: guesses from elsewhere or a
@@ -60,16 +62,33 @@ def _account_address_check(request: web.Request, account: str, address: str) -> 
 
 
 async def reserve_login(request: web.Request, email: str) -> Reservation:
+    """Before the password is checked: the (account, address) and per-address budgets, which
+    slow guessing from any one place. The per-account ceiling is not among them: it is applied
+    to failures only, after the password was checked (`count_login_failure`), so that wrong
+    passwords sent from elsewhere never stop the owner's right one."""
     settings = request.app[settings_key]
     window_s = settings.auth_failure_window_s
     account, address = email.lower(), client_address(request)
     checks = [_account_address_check(request, account, address)]
     if not await _signed_in_there_before(request, account, address):
-        checks += [
-            (Limit("login-acct", settings.login_failure_limit_per_account, window_s), account),
-            (Limit("login-addr", settings.login_failure_limit_per_address, window_s), address),
-        ]
+        checks.append(
+            (Limit("login-addr", settings.login_failure_limit_per_address, window_s), address)
+        )
     return await reserve(request, *checks)
+
+
+async def count_login_failure(request: web.Request, email: str) -> None:
+    """A wrong password: count it against the account's ceiling (unless the address is one the
+    account signed in from before); 429 once the account has had too many, which tells a
+    distributed guesser to stop without ever refusing a right password."""
+    settings = request.app[settings_key]
+    account, address = email.lower(), client_address(request)
+    if await _signed_in_there_before(request, account, address):
+        return
+    limit = Limit(
+        "login-acct", settings.login_failure_limit_per_account, settings.auth_failure_window_s
+    )
+    await enforce(request, (limit, account))
 
 
 async def _signed_in_there_before(request: web.Request, account: str, address: str) -> bool:

@@ -29,7 +29,7 @@ from services.api.notifications.handlers import notification_item
 from services.api.notifications.push_settings import read_settings
 from services.api.rankings.badges import user_badges
 from services.api.social.users import fetch_me
-from services.api.together.location_log import entry_json
+from services.api.together.location_log import PARTNER_COLUMNS, entry_json
 from services.api.together.queries import invitation_json
 from services.api.visibility import notification_shown_to, user_visible_to
 from services.api.walks.privacy_zones import list_zones
@@ -277,15 +277,16 @@ async def _notifications(conn: asyncpg.Connection, user_id: uuid.UUID, archive: 
 
 
 async def _location_log(conn: asyncpg.Connection, user_id: uuid.UUID, archive: ZipStream) -> None:
-    """The ledger as `GET /me/location-log` shows it: the partner always named (the law's
-    point is whom a location went to), null once they deleted their account."""
+    """The ledger as `GET /me/location-log` shows it: the partner always there by id (the
+    law's point is whom a location went to), without their profile if they blocked the
+    caller, null once they deleted their account."""
     async with archive.json_list("location-log.json") as out:
         await out.items(
             _rows(
                 conn,
                 entry_json,
                 f"""SELECT l.invitation_id, l.direction, l.first_at, l.last_at, l.count,
-                           {user_columns("p", "partner")}
+                           {PARTNER_COLUMNS}
                       FROM location_access_log l LEFT JOIN users p ON p.id = l.partner_id
                      WHERE l.user_id = $1 ORDER BY l.first_at, l.id""",
                 user_id,

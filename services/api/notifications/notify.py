@@ -2,6 +2,16 @@
 
 The caller emits the returned ids as push jobs after its commit
 (`request.app[push_jobs_key].emit(ids)`).
+
+What one person can make another's phone do is bounded here, whatever route causes it:
+- one actor writes at most `PER_ACTOR_PER_HOUR` notifications to one recipient in any hour
+  (a sliding hour); past it the action still happens (the comment is on the walk) but notifies
+  no one. Checked under a lock on the (recipient, actor) pair, so a burst cannot pass it together;
+- pushes of one thread are coalesced (`COALESCED_TYPES`: comments, per walk and recipient): at
+  most one push per `FOLD_WINDOW`; a notification within it is either the thread's next push,
+  due when the window ends (the carrier), or, if that is already scheduled, folded into it
+  (`push_state = 'folded'`, in the in-app list, never pushed by itself; the carrier's
+  `push_count` grows, and its push says "3 new comments"). docs/push.md tells the whole rule.
 """
 
 from __future__ import annotations
@@ -25,6 +35,11 @@ NotificationType = Literal[
 # Every type, in the order the settings list them (GET /me/notification-settings).
 NOTIFICATION_TYPES: tuple[NotificationType, ...] = get_args(NotificationType)
 
+PER_ACTOR_PER_HOUR = 20
+# The types whose pushes are coalesced per (recipient, walk): a thread many people may add to.
+COALESCED_TYPES = frozenset({"walk_commented"})
+FOLD_WINDOW = dt.timedelta(minutes=1)
+
 
 async def notify(
     conn: asyncpg.Connection,
@@ -38,6 +53,8 @@ async def notify(
     `walk_liked` for the same liker and walk)."""
     if actor_id is not None and actor_id == recipient_id:
         return None
+    if actor_id is not None and not await _under_actor_ceiling(conn, recipient_id, actor_id):
+        return None
     notification_id: uuid.UUID | None = await conn.fetchval(
         """INSERT INTO notifications (user_id, type, actor_id, data)
            VALUES ($1, $2, $3, $4)
@@ -48,7 +65,103 @@ async def notify(
         actor_id,
         data or {},
     )
+    if notification_id is not None and type in COALESCED_TYPES:
+        walk_id = _walk_of(data)
+        if walk_id is not None:
+            await _coalesce_push(conn, notification_id, recipient_id, type, walk_id)
     return notification_id
+
+
+def _walk_of(data: dict[str, Any] | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str((data or {})["walk_id"]))
+    except (KeyError, ValueError):
+        return None
+
+
+async def _under_actor_ceiling(
+    conn: asyncpg.Connection, recipient_id: uuid.UUID, actor_id: uuid.UUID
+) -> bool:
+    """Whether the actor may still notify the recipient this hour. Holds the pair's lock until
+    commit (a key of its own: `notify:`), so concurrent notifications are counted one by one."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(
+                      hashtextextended('notify:' || $1::uuid || ':' || $2::uuid, 0))""",
+        recipient_id,
+        actor_id,
+    )
+    # A statement of its own: its snapshot is taken once the lock is held, so it sees what the
+    # transaction that held it before committed.
+    written: int = await conn.fetchval(
+        """SELECT count(*) FROM notifications
+            WHERE user_id = $1 AND actor_id = $2
+              AND created_at > clock_timestamp() - interval '1 hour'""",
+        recipient_id,
+        actor_id,
+    )
+    return written < PER_ACTOR_PER_HOUR
+
+
+async def _coalesce_push(
+    conn: asyncpg.Connection,
+    notification_id: uuid.UUID,
+    recipient_id: uuid.UUID,
+    type: str,
+    walk_id: uuid.UUID,
+) -> None:
+    """Pushed now (the thread's first in `FOLD_WINDOW`), scheduled as the thread's next push
+    when the window ends, or folded into that scheduled push. The thread's row is locked until
+    commit (the upsert), so concurrent notifications of one thread take turns."""
+    fold = await conn.fetchrow(
+        """INSERT INTO push_folds (recipient_id, type, walk_id, next_push_at)
+           SELECT $1, $2, $3, clock_timestamp() + $4::interval
+           WHERE EXISTS (SELECT 1 FROM walks WHERE id = $3)
+           ON CONFLICT (recipient_id, type, walk_id)
+           DO UPDATE SET recipient_id = EXCLUDED.recipient_id
+           RETURNING (xmax = 0) AS first, next_push_at, carrier_id, carrier_due_at,
+                     clock_timestamp() AS now""",
+        recipient_id,
+        type,
+        walk_id,
+        FOLD_WINDOW,
+    )
+    if fold is None or fold["first"]:  # no such walk (any more), or the thread's first
+        return
+    key = (recipient_id, type, walk_id)
+    if fold["now"] >= fold["next_push_at"]:  # the window is over: push now, start a new one
+        await conn.execute(
+            """UPDATE push_folds SET next_push_at = clock_timestamp() + $4::interval,
+                                     carrier_id = NULL, carrier_due_at = NULL
+               WHERE recipient_id = $1 AND type = $2 AND walk_id = $3""",
+            *key,
+            FOLD_WINDOW,
+        )
+        return
+    if fold["carrier_id"] is not None and fold["now"] < fold["carrier_due_at"]:
+        carried = await conn.fetchval(
+            """UPDATE notifications SET push_count = push_count + 1
+               WHERE id = $1 AND push_state = 'pending' RETURNING true""",
+            fold["carrier_id"],
+        )
+        if carried:
+            await conn.execute(
+                "UPDATE notifications SET push_state = 'folded' WHERE id = $1", notification_id
+            )
+            return
+    # This one carries the thread's next push, due when the window ends.
+    await conn.execute(
+        "UPDATE notifications SET push_due_at = $2 WHERE id = $1",
+        notification_id,
+        fold["next_push_at"],
+    )
+    await conn.execute(
+        """UPDATE push_folds SET carrier_id = $4, carrier_due_at = next_push_at,
+                                 next_push_at = next_push_at + $5::interval
+           WHERE recipient_id = $1 AND type = $2 AND walk_id = $3""",
+        *key,
+        notification_id,
+        FOLD_WINDOW,
+    )
 
 
 async def notify_unless_repeated(

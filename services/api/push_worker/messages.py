@@ -26,6 +26,9 @@ class PushNotification:
     actor_id: uuid.UUID | None
     actor_nickname: str | None
     data: dict[str, Any]
+    # How many notifications this push announces: more than 1 when later ones of its thread
+    # were folded into it (services/api/notifications/notify.py, docs/push.md).
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ def title_and_body(n: PushNotification) -> tuple[str, str]:
             return "팔로우 요청", f"{actor}님이 회원님을 팔로우하고 싶어 해요"
         case "walk_liked":
             return "좋아요", f"{actor}님이 회원님의 산책을 좋아해요"
+        case "walk_commented" if n.count > 1:
+            return f"새 댓글 {n.count}개", f"회원님의 산책에 새 댓글이 {n.count}개 달렸어요"
         case "walk_commented":
             return "새 댓글", f"{actor}님이 회원님의 산책에 댓글을 남겼어요"
         case "badge_earned":
@@ -95,6 +100,8 @@ def data_payload(n: PushNotification) -> dict[str, str]:
         data["actor_id"] = str(n.actor_id)
     data["type"] = n.type
     data["notification_id"] = str(n.id)
+    if n.count > 1:
+        data["count"] = str(n.count)
     return data
 
 

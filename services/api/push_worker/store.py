@@ -82,9 +82,10 @@ WITH claimed AS (
              ORDER BY id
                FOR UPDATE SKIP LOCKED) AS free
      WHERE n.id = free.id
- RETURNING n.id, n.user_id, n.type, n.actor_id, n.data, n.push_attempts
+ RETURNING n.id, n.user_id, n.type, n.actor_id, n.data, n.push_attempts, n.push_count
 )
-SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, a.nickname AS actor_nickname,
+SELECT c.id, c.user_id, c.type, c.actor_id, c.data, c.push_attempts, c.push_count,
+       a.nickname AS actor_nickname,
        s.push_off, s.quiet_start, s.quiet_end,
        NOT {notification_shown_to("c", "c.user_id")} AS hidden
   FROM claimed c
@@ -118,6 +119,7 @@ async def claim_jobs(
                 actor_id=row["actor_id"],
                 actor_nickname=row["actor_nickname"],
                 data=row["data"] or {},
+                count=row["push_count"],
             ),
             attempt=row["push_attempts"],
             settings=PushSettings.from_columns(

@@ -19,6 +19,7 @@ from services.api.social.follows import remove_follows_between
 from services.api.social.user_lists import my_list_response
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import cancel_open_between, settle_overdue_between
+from services.api.visibility import lock_pair
 from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import invalid, not_found
@@ -56,6 +57,7 @@ async def block_user(request: web.Request) -> web.Response:
         # An overdue walk ends as finished (so it can still be recorded), not cancelled.
         endings = await settle_overdue_between(conn, max_walk, me, blocked_id)
         async with conn.transaction():
+            await lock_pair(conn, me, blocked_id)  # an invitation being sent ends first
             created = await add_block(conn, me, blocked_id)
             if created is not None:
                 await remove_follows_between(conn, me, blocked_id)
@@ -69,17 +71,16 @@ async def block_user(request: web.Request) -> web.Response:
 
 @routes.delete("/users/{id}/block")
 async def unblock_user(request: web.Request) -> web.Response:
-    """204 whether or not the user was blocked; follows the block removed stay removed."""
+    """204 for any id, whether or not the user was blocked or exists: the answer must not tell a
+    blocker from an unknown id (the blocked person's own account may be gone, and a probe must
+    learn nothing). Follows the block removed stay removed."""
     blocked_id = path_uuid(request, "user")
     async with request.app[db_pool_key].acquire() as conn:
-        exists = await conn.fetchval(
-            """WITH unblocked AS (DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2)
-               SELECT EXISTS (SELECT 1 FROM users WHERE id = $2)""",
+        await conn.execute(
+            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
             current_user(request),
             blocked_id,
         )
-    if not exists:
-        raise not_found("user")
     return web.Response(status=204)
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.api.visibility import unblocked_between, user_visible_to
+from services.api.visibility import follow_count_seen_by, listed_to, user_visible_to
 from services.api.web.pagination import Page
 from services.api.web.presenters import user_columns, user_summary
 
@@ -126,8 +126,11 @@ async def decline_follow_request(
     return declined is not None
 
 
-async def follower_count(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM follows WHERE followee_id = $1", user_id)
+async def follower_count(conn: asyncpg.Connection, user_id: uuid.UUID, viewer_id: uuid.UUID) -> int:
+    """The user's followers that `viewer_id` may see listed (as `GET /users/{id}` counts them)."""
+    count: int = await conn.fetchval(
+        f"SELECT {follow_count_seen_by('$1', 'followers', '$2')}", user_id, viewer_id
+    )
     return count
 
 
@@ -149,7 +152,7 @@ async def list_follows(
         f"""SELECT f.created_at, u.id, {user_columns("u", "user")}
             FROM follows f JOIN users u ON u.id = f.{theirs}
             WHERE f.{mine} = $1 AND (f.created_at, f.{theirs}) < ($2, $3)
-              AND {unblocked_between("u.id", "$5")}
+              AND {listed_to("u.id", "$5")}
             ORDER BY f.created_at DESC, f.{theirs} DESC
             LIMIT $4""",
         user_id,

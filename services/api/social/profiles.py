@@ -7,19 +7,19 @@ from typing import Any
 
 import asyncpg
 
-from services.api.visibility import user_visible_to, walk_visible_to
+from services.api.visibility import follow_count_seen_by, user_visible_to, walk_visible_to
 
 
 async def fetch_profile(
     conn: asyncpg.Connection, user_id: uuid.UUID, viewer_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """The public profile of `user_id` as `viewer_id` sees it (None if they may not see the user):
-    walk_count counts only the walks the viewer may see, so the number never reveals a hidden
-    walk."""
+    each count counts only what the viewer may see listed (the walks, the followers and
+    followees), so a number never reveals a hidden walk or a person the list leaves out."""
     row = await conn.fetchrow(
         f"""SELECT u.id, u.nickname, u.profile_image_url, u.created_at,
-                   (SELECT count(*) FROM follows WHERE followee_id = u.id) AS follower_count,
-                   (SELECT count(*) FROM follows WHERE follower_id = u.id) AS following_count,
+                   {follow_count_seen_by("u.id", "followers", "$2")} AS follower_count,
+                   {follow_count_seen_by("u.id", "following", "$2")} AS following_count,
                    (SELECT count(*) FROM walks w
                      WHERE w.user_id = u.id AND {walk_visible_to("w", "$2")}) AS walk_count,
                    EXISTS (SELECT 1 FROM follows

@@ -26,7 +26,7 @@ from services.api.social.follows import (
     take_follow_requests,
 )
 from services.api.social.profiles import fetch_profile
-from services.api.visibility import user_visible
+from services.api.visibility import lock_pair, user_visible
 from services.api.walks import feed_heads
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
@@ -146,6 +146,7 @@ async def follow_user(request: web.Request) -> web.Response:
     notification_id = None
     created, count = False, 0
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        await lock_pair(conn, me, followee_id)  # a block racing this follow removes it after
         target = await follow_target(conn, followee_id, me)
         if target is None:
             raise not_found("user")
@@ -158,7 +159,7 @@ async def follow_user(request: web.Request) -> web.Response:
             new = created = await add_follow(conn, me, followee_id)
             if created:
                 await feed_heads.raise_for_follow(request.app[redis_key], conn, [me], followee_id)
-            count = await follower_count(conn, followee_id)
+            count = await follower_count(conn, followee_id, me)
         if new:
             notification_id = await notify_unless_repeated(
                 conn,

@@ -39,7 +39,7 @@ from services.api.together.queries import (
     settle_overdue_invitation,
     settle_overdue_of_user,
 )
-from services.api.visibility import has_blocked, user_visible
+from services.api.visibility import has_blocked, lock_pair, user_visible
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
 from services.api.web.times import Time
@@ -109,6 +109,13 @@ async def send_invitation(request: web.Request) -> web.Response:
         endings = await settle_overdue_between(conn, _max_walk(request), user_id, body.invitee_id)
         try:
             async with conn.transaction():
+                # The pair's lock, then the block checks again: a block committed meanwhile is
+                # seen here, and one still running waits for this insert and cancels it.
+                await lock_pair(conn, user_id, body.invitee_id)
+                if not await user_visible(conn, body.invitee_id, user_id):
+                    raise not_found("user")
+                if await has_blocked(conn, user_id, body.invitee_id):
+                    raise conflict("you have blocked this user; unblock them first")
                 record = await create_invitation(
                     conn,
                     inviter_id=user_id,
@@ -124,6 +131,8 @@ async def send_invitation(request: web.Request) -> web.Response:
                     actor_id=user_id,
                     data={"invitation_id": str(record["id"])},
                 )
+        except ApiError as exc:  # a block that committed meanwhile
+            refusal = exc
         except asyncpg.ForeignKeyViolationError:
             refusal = not_found("user")
         except asyncpg.UniqueViolationError:

@@ -4,7 +4,9 @@ section 3), and the sweep that forgets entries after `LOCATION_LOG_RETENTION_DAY
 The realtime gateway writes the entries, in batches, as it relays locations
 (services/realtime/ledger.py): one per walk and direction, `provided` (the caller's locations
 went to the partner) or `received` (the partner's came to the caller), with the first and last
-relay and how many; never where. The partner is `null` once they deleted their account.
+relay and how many; never where. The partner is `null` once they deleted their account, and
+only `{id}` (the law's record, without their live nickname and picture) once they blocked the
+caller (`user_visible_to`, services/api/visibility.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from services.api.visibility import user_visible_to
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
@@ -35,13 +38,19 @@ PRUNE_BATCH = 1000
 location_log_pruner_key = web.AppKey("location_log_pruner", asyncio.Task[None])
 
 
+# The partner of an entry (`LEFT JOIN users p ON p.id = l.partner_id`), as the owner of the
+# ledger at $1 may see them: every query that presents entries selects this (`entry_json`).
+PARTNER_COLUMNS = f"""{user_columns("p", "partner")},
+    {user_visible_to("p.id", "$1")} AS partner_shown"""
+
+
 async def list_location_log(
     conn: asyncpg.Connection, user_id: uuid.UUID, page: Page
 ) -> list[asyncpg.Record]:
     """A page (plus one row, for `page_of`) of the user's entries, newest first."""
     records: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT l.id, l.invitation_id, l.direction, l.first_at, l.last_at, l.count,
-                   {user_columns("p", "partner")}
+                   {PARTNER_COLUMNS}
               FROM location_access_log l
               LEFT JOIN users p ON p.id = l.partner_id
              WHERE l.user_id = $1 AND (l.first_at, l.id) < ($2, $3)
@@ -55,10 +64,19 @@ async def list_location_log(
     return records
 
 
+def _partner_json(record: Any) -> dict[str, Any] | None:
+    """The partner's summary; their id without nickname or picture when they blocked the
+    caller; None when gone."""
+    partner = user_summary(record, "partner")
+    if partner is not None and not record["partner_shown"]:
+        return {"id": partner["id"], "nickname": None, "profile_image_url": None}
+    return partner
+
+
 def entry_json(record: Any) -> dict[str, Any]:
     return {
         "invitation_id": record["invitation_id"],
-        "partner": user_summary(record, "partner"),
+        "partner": _partner_json(record),
         "direction": record["direction"],
         "first_at": record["first_at"],
         "last_at": record["last_at"],

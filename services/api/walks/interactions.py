@@ -21,6 +21,7 @@ from services.api.walks.interactions_queries import (
     comment_author,
     comment_json,
     delete_comment,
+    hold_people,
     interactions_poll,
     remove_like,
 )
@@ -30,7 +31,7 @@ from services.api.web.pagination import Cursor, page_params, since_param
 from services.api.web.path_params import path_uuid
 from services.api.web.polling import poll_response
 from services.api.web.write_limits import count_write
-from shared.errors import forbidden, not_found
+from shared.errors import forbidden, not_found, unauthorized
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
@@ -50,7 +51,11 @@ class CommentIn(BaseModel):
 async def _lock_visible_walk(
     conn: asyncpg.Connection, walk_id: uuid.UUID, viewer_id: uuid.UUID
 ) -> uuid.UUID:
-    """The owner of a walk the viewer may see, its row locked until commit; else 404."""
+    """The owner of a walk the viewer may see, its row locked until commit; else 404. The
+    people's rows first, then the walk's: the order account deletion takes, so a deletion and
+    its account's own like or comment never deadlock (401 if the deletion ran first)."""
+    if not await hold_people(conn, walk_id, viewer_id):
+        raise unauthorized("this account no longer exists")
     owner_id = await visible_walk_owner(conn, walk_id, viewer_id, lock=True)
     if owner_id is None:
         raise not_found("walk")

@@ -1,9 +1,11 @@
 """Likes and comments on a walk, with the counters and the `updated_at` clock kept beside them.
 
-Call these inside a transaction, after `visible_walk_owner(..., lock=True)` has answered for the
-walk: that check is the visibility rule, and its row lock orders concurrent changes to one
-walk's counters. A counter moves only when a row was really inserted or deleted (INSERT ... ON
-CONFLICT DO NOTHING RETURNING, DELETE ... RETURNING), so racing requests never double count.
+Call these inside a transaction, after `hold_people` and then `visible_walk_owner(...,
+lock=True)` have answered for the walk (users' rows before the walk's, the order account
+deletion locks in): that check is the visibility rule, and its row lock orders concurrent
+changes to one walk's counters. A counter moves only when a row was really inserted or
+deleted (INSERT ... ON CONFLICT DO NOTHING RETURNING, DELETE ... RETURNING), so racing requests
+never double count.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from services.api.visibility import comment_count_shown_to, comment_shown_to
 from services.api.walks.queries import VISIBLE
 from services.api.web.pagination import BEGINNING, Cursor
 from services.api.web.presenters import user_columns, user_summary
@@ -20,6 +23,20 @@ from services.api.web.presenters import user_columns, user_summary
 Counter = Literal["like_count", "comment_count"]
 
 COMMENT_COLUMNS = f"c.id, c.walk_id, c.body, c.created_at, {user_columns('u', 'author')}"
+
+
+async def hold_people(conn: asyncpg.Connection, walk_id: uuid.UUID, actor_id: uuid.UUID) -> bool:
+    """Take the lock order account deletion takes (services/api/accounts/deletion.py): the
+    users' rows first, the walk's row after. Holds the rows of the actor and of the walk's owner
+    (FOR KEY SHARE, in id order) until commit, which the like or comment and its notification
+    need anyway (their foreign keys take the same lock, but only after the walk's row). False
+    when the actor's account is gone (deleted by a request that ran first)."""
+    owner_id = await conn.fetchval("SELECT user_id FROM walks WHERE id = $1", walk_id)
+    people = sorted({actor_id, owner_id} - {None})
+    held = await conn.fetch(
+        "SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE", people
+    )
+    return any(row["id"] == actor_id for row in held)
 
 
 async def _move_counter(
@@ -106,12 +123,14 @@ async def interactions_poll(
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
     """The walk's counters, the viewer's like and `updated_at`, with the oldest `limit` comments
     newer than `after` (all from the first when None) and older than `before`, oldest first;
-    None if the viewer may not see the walk. One statement: one snapshot and one round trip for
-    the 30-second poll."""
+    None if the viewer may not see the walk. Comments and their count go through the
+    visibility rule (`comment_shown_to`): neither side of a block sees the other's. One
+    statement: one snapshot and one round trip for the 30-second poll."""
     after = after or BEGINNING
     rows = await conn.fetch(
         f"""WITH state AS (
-                SELECT w.id, w.like_count, w.comment_count, w.updated_at,
+                SELECT w.id, w.like_count, {comment_count_shown_to("w", "$1")} AS comment_count,
+                       w.updated_at,
                        EXISTS (SELECT 1 FROM likes l
                                WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me
                 FROM walks w
@@ -121,7 +140,7 @@ async def interactions_poll(
                 SELECT {COMMENT_COLUMNS}
                 FROM comments c JOIN users u ON u.id = c.user_id
                 WHERE c.walk_id = $2 AND (c.created_at, c.id) > ($3, $4)
-                  AND (c.created_at, c.id) < ($5, $6)
+                  AND (c.created_at, c.id) < ($5, $6) AND {comment_shown_to("c", "$1")}
                 ORDER BY c.created_at, c.id
                 LIMIT $7
             )

@@ -99,4 +99,5 @@ def walk_json(record: asyncpg.Record) -> dict[str, Any]:
 def walk_detail_json(record: asyncpg.Record) -> dict[str, Any]:
     """`GET /walks/{id}`: the Walk with its recorded path (a list, or null) as the viewer may
     see it (selected with `PATH_COLUMNS`)."""
-    return {**walk_json(record), "path": visible_path(record["path"], record["path_zones"])}
+    path = visible_path(record["path"], record["path_zones"], record["id"])
+    return {**walk_json(record), "path": path}

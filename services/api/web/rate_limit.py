@@ -1,7 +1,12 @@
-"""Fixed-window request limits in Redis, shared by every API instance.
+"""Sliding-window request limits in Redis, shared by every API instance.
 
-A limit is a counter per key and window (`ratelimit:{name}:{key digest}:{window}`). Two ways to
-spend it:
+A limit is a counter per key and window (`ratelimit:{name:key digest}:{window}`), read as a
+sliding window: what the last `window_s` seconds counted is estimated as this window's count
+plus the previous window's, weighted by how much of it still lies within the last `window_s`
+(the two-bucket weighted window). So no burst gets twice the budget across a window's edge, as
+fixed clock windows allowed (5 invitations at :59:57 and 5 more at :00:00), and each check
+still costs one script, in the same round trip as the others: the two counters of a key share
+a hash tag, so they are one slot's on a cluster too. Two ways to spend it:
 - `enforce` counts every request: for actions that are costly whether or not they succeed
   (a sign-up makes an account; a write that notifies someone);
 - `reserve` counts an attempt that may turn out a failure, and `Reservation.refund` gives it back
@@ -20,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
@@ -53,11 +60,16 @@ class ForwardedForWarning:
 forwarded_for_warning_key = web.AppKey("forwarded_for_warning", ForwardedForWarning)
 
 
-# KEYS: the window's counter; ARGV: its lifetime. One key: the same on one Redis or a cluster.
+# The clock the windows are read with (a test may set it to stand at a window's edge).
+clock: Callable[[], float] = time.time
+
+# KEYS: this window's counter, the previous window's (one hash tag: one slot on a cluster);
+# ARGV: the counter's lifetime (two windows, as the next window reads it). Returns both counts.
 _COUNT = """
 local count = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-return count
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+return {count, previous}
 """
 
 
@@ -98,7 +110,26 @@ def _among(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> boo
 
 def _counter(limit: Limit, key: str, window: int) -> str:
     digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-    return f"ratelimit:{limit.name}:{digest}:{window}"
+    return f"ratelimit:{{{limit.name}:{digest}}}:{window}"
+
+
+def _sliding(limit: Limit, now: float, count: int, previous: int) -> int | None:
+    """Seconds until one more attempt fits, if this one (already in `count`) went over the
+    budget of the last `window_s` seconds; None if it fits. The estimate: `count` plus
+    `previous` weighted by the share of the previous window still within the last window_s."""
+    start = (now // limit.window_s) * limit.window_s
+    elapsed = (now - start) / limit.window_s  # 0..1 into this window
+    if count + previous * (1 - elapsed) <= limit.max_requests:
+        return None
+    room = limit.max_requests - 1  # one more must fit
+    if count <= room and previous > 0:
+        # The previous window's weight falls until one more fits, within this window.
+        at = start + (1 - (room - count) / previous) * limit.window_s
+    else:
+        # This window's own count must fade, during the next one.
+        at = start + limit.window_s + (1 - room / count) * limit.window_s
+    # Never more than a window: by then a true sliding window has let every counted attempt go.
+    return max(1, min(limit.window_s, math.ceil(at - now)))
 
 
 def _too_many(retry_after_s: int) -> ApiError:
@@ -131,23 +162,24 @@ class Reservation:
 
 
 async def _count(redis: RedisClient, checks: tuple[Check, ...]) -> tuple[list[str], int | None]:
-    """Count one attempt against every check; (their counters, seconds until the latest
-    exhausted window ends, or None if none is exhausted)."""
-    now = int(time.time())
-    windows = [now // limit.window_s for limit, _ in checks]
+    """Count one attempt against every check; (their counters, seconds until the attempt would
+    fit every sliding window, or None if it fits them now)."""
+    now = clock()
+    windows = [int(now // limit.window_s) for limit, _ in checks]
     counters = [
         _counter(limit, key, window) for (limit, key), window in zip(checks, windows, strict=True)
     ]
-    # One script a counter: each counts atomically, and on a cluster each is its own slot's
-    # (a MULTI over several counters would be refused there, CROSSSLOT).
+    # One script a key: each counts atomically, and on a cluster each is its own slot's (a
+    # MULTI over several keys would be refused there, CROSSSLOT).
     async with redis.pipeline(transaction=False) as pipe:
-        for (limit, _), counter in zip(checks, counters, strict=True):
-            pipe.eval(_COUNT, 1, counter, limit.window_s + 1)
+        for (limit, key), window, counter in zip(checks, windows, counters, strict=True):
+            pipe.eval(_COUNT, 2, counter, _counter(limit, key, window - 1), 2 * limit.window_s + 1)
         replies = await pipe.execute()
     retry_after: int | None = None
-    for i, ((limit, _), window) in enumerate(zip(checks, windows, strict=True)):
-        if int(replies[i]) > limit.max_requests:
-            retry_after = max(retry_after or 0, (window + 1) * limit.window_s - now)
+    for (limit, _), (count, previous) in zip(checks, replies, strict=True):
+        wait = _sliding(limit, now, int(count), int(previous))
+        if wait is not None:
+            retry_after = max(retry_after or 0, wait)
     return counters, retry_after
 
 
@@ -181,8 +213,11 @@ async def reserve(request: web.Request, *checks: Check) -> Reservation:
 async def reset(request: web.Request, check: Check) -> None:
     """Forget what this window counted for one key (a login succeeded: its mistakes are over)."""
     limit, key = check
-    counter = _counter(limit, key, int(time.time()) // limit.window_s)
+    window = int(clock() // limit.window_s)
     try:
-        await request.app[redis_key].delete(counter)
+        # Both windows the sliding estimate reads (one slot: the hash tag is the same).
+        await request.app[redis_key].delete(
+            _counter(limit, key, window), _counter(limit, key, window - 1)
+        )
     except Exception as exc:
         log.warning("rate limit not reset (%s)", type(exc).__name__)

@@ -43,7 +43,18 @@ async def test_blocking_yourself_is_422_and_an_unknown_user_404(api: Api) -> Non
     assert_error(await block(api, me, me, expect=422), "validation_error")
     ghost = User(str(uuid.uuid4()), "", "", "", "")
     assert_error(await block(api, me, ghost, expect=404), "not_found")
-    await api.call("DELETE", f"/users/{ghost.id}/block", me, expect=404)
+
+
+async def test_unblocking_answers_204_alike_for_a_blocked_a_stranger_and_an_unknown_id(
+    api: Api,
+) -> None:
+    """The answer must not tell a blocked account from an id that names no one."""
+    me, bori, stranger = await api.signup(), await api.signup(), await api.signup()
+    await block(api, me, bori)
+    ghost = User(str(uuid.uuid4()), "", "", "", "")
+    for other in (bori, stranger, ghost):
+        resp = await api.client.delete(f"/users/{other.id}/block", headers=me.headers)
+        assert (resp.status, await resp.read()) == (204, b"")
 
 
 async def test_unblock_is_204_and_lets_them_see_the_blocker_again(api: Api) -> None:
