@@ -13,13 +13,16 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.api.walks.queries import VISIBLE
+from services.api.visibility import comment_visible_to, seen_comment_count, seen_like_count
+from services.api.walks.queries import VISIBLE, moderation_json
 from services.api.web.pagination import BEGINNING, Cursor
 from services.api.web.presenters import user_columns, user_summary
 
 Counter = Literal["like_count", "comment_count"]
 
-COMMENT_COLUMNS = f"c.id, c.walk_id, c.body, c.created_at, {user_columns('u', 'author')}"
+COMMENT_COLUMNS = (
+    f"c.id, c.walk_id, c.body, c.created_at, c.hidden_reason, {user_columns('u', 'author')}"
+)
 
 
 async def _move_counter(
@@ -66,7 +69,7 @@ async def add_comment(
 ) -> asyncpg.Record:
     record: asyncpg.Record = await conn.fetchrow(
         f"""WITH c AS (INSERT INTO comments (walk_id, user_id, body) VALUES ($1, $2, $3)
-                       RETURNING id, walk_id, user_id, body, created_at)
+                       RETURNING id, walk_id, user_id, body, created_at, hidden_reason)
             SELECT {COMMENT_COLUMNS} FROM c JOIN users u ON u.id = c.user_id""",
         walk_id,
         user_id,
@@ -111,7 +114,8 @@ async def interactions_poll(
     after = after or BEGINNING
     rows = await conn.fetch(
         f"""WITH state AS (
-                SELECT w.id, w.like_count, w.comment_count, w.updated_at,
+                SELECT w.id, {seen_like_count("w")} AS like_count,
+                       {seen_comment_count("w")} AS comment_count, w.updated_at,
                        EXISTS (SELECT 1 FROM likes l
                                WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me
                 FROM walks w
@@ -121,6 +125,7 @@ async def interactions_poll(
                 SELECT {COMMENT_COLUMNS}
                 FROM comments c JOIN users u ON u.id = c.user_id
                 WHERE c.walk_id = $2 AND (c.created_at, c.id) > ($3, $4)
+                  AND {comment_visible_to("c", "$1")}
                   AND (c.created_at, c.id) < ($5, $6)
                 ORDER BY c.created_at, c.id
                 LIMIT $7
@@ -144,6 +149,7 @@ async def interactions_poll(
 
 def comment_json(record: asyncpg.Record) -> dict[str, Any]:
     return {
+        **moderation_json(record),
         "id": record["id"],
         "walk_id": record["walk_id"],
         "user": user_summary(record, "author"),
