@@ -21,6 +21,7 @@ import pyotp
 
 from services.api.moderation.audit import audit
 from services.api.moderation.staff_sessions import end_staff_sessions
+from shared.db import init_connection
 from shared.settings import DatabaseSettings
 
 ISSUER = "withbowwow"
@@ -100,6 +101,7 @@ def parser() -> argparse.ArgumentParser:
 async def run(argv: list[str], database_url: str, out: TextIO = sys.stdout) -> int:
     args = parser().parse_args(argv)
     conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
     try:
         if args.command == "grant":
             return await grant(conn, args.email, args.role, out)
