@@ -29,7 +29,7 @@ from services.api.web.pagination import Cursor, page_of, page_params, query_valu
 from services.api.web.path_params import path_uuid
 from shared.errors import ApiError, conflict, invalid, not_found
 from shared.jsonutil import dumps
-from shared.keys import db_pool_key, settings_key
+from shared.keys import db_pool_key, redis_key, settings_key
 
 routes = web.RouteTableDef()
 
@@ -314,12 +314,13 @@ async def restore(request: web.Request) -> web.Response:
     content_id = path_uuid(request, kind)
     staff = current_staff(request)
     after = AfterCommit()
+    redis = request.app[redis_key]
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         owner = await conn.fetchval(
             f"SELECT user_id FROM {'walks' if kind == 'walk' else 'comments'} WHERE id = $1",
             content_id,
         )
-        restored = await restore_content(conn, kind, content_id, after)  # type: ignore[arg-type]
+        restored = await restore_content(conn, redis, kind, content_id, after)  # type: ignore[arg-type]
         if restored is None:
             raise not_found(kind)
         await audit(
@@ -349,7 +350,7 @@ async def unsuspend(request: web.Request) -> web.Response:
     staff = current_staff(request)
     settings = request.app[settings_key]
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        if not await unsuspend_user(conn, settings, user_id):
+        if not await unsuspend_user(conn, request.app[redis_key], settings, user_id):
             raise not_found("user")
         await audit(
             conn,

@@ -31,7 +31,10 @@ from services.api.rankings.weekly import count_walk, forget_week, uncount_walk
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import StatusChange, withdraw_user
 from services.api.visibility import COUNTED_VISIBILITIES
+from services.api.walks import feed_heads
+from services.api.web.pagination import Cursor
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.redis_client import RedisClient
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,10 @@ class AfterCommit:
     count: list[WalkFacts] = field(default_factory=list)
 
     async def run(self, app: web.Application) -> None:
-        await announce_walk_endings(app[redis_key], self.endings)
+        # The person's own sockets hear first that their sessions ended (4001), then the
+        # partners that the walks ended (walk_ended, 4004).
         await announce_ended(app, self.sessions)
+        await announce_walk_endings(app[redis_key], self.endings)
         app[push_jobs_key].emit([n for n in self.notifications if n is not None])
         redis, pool = app[redis_key], app[db_pool_key]
         for walk in self.uncount:
@@ -136,9 +141,14 @@ async def hide_content(
 
 
 async def restore_content(
-    conn: asyncpg.Connection, kind: ContentType, content_id: uuid.UUID, after: AfterCommit
+    conn: asyncpg.Connection,
+    redis: RedisClient,
+    kind: ContentType,
+    content_id: uuid.UUID,
+    after: AfterCommit,
 ) -> bool | None:
-    """Undo a hide; None if there is no such walk or comment, else whether it was hidden."""
+    """Undo a hide; None if there is no such walk or comment, else whether it was hidden. A
+    walk enters feeds again as a new one does: the feed heads are raised before the commit."""
     exists = await conn.fetchval(
         f"SELECT hidden_reason IS NOT NULL FROM {_TABLES[kind]} WHERE id = $1 FOR UPDATE",
         content_id,
@@ -155,6 +165,9 @@ async def restore_content(
         )
         if row["visibility"] in COUNTED_VISIBILITIES:
             after.count.append(_facts(row))
+        await feed_heads.raise_for_walk(
+            redis, conn, row["user_id"], row["visibility"], Cursor.of(row)
+        )
     else:
         walk_id = await conn.fetchval(
             "UPDATE comments SET hidden_reason = NULL WHERE id = $1 RETURNING walk_id", content_id
@@ -195,8 +208,11 @@ async def suspend_user(
     return True
 
 
-async def unsuspend_user(conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID) -> bool:
-    """Lift a suspension or ban; whether the account exists."""
+async def unsuspend_user(
+    conn: asyncpg.Connection, redis: RedisClient, settings: Settings, user_id: uuid.UUID
+) -> bool:
+    """Lift a suspension or ban; whether the account exists. Their walks enter their
+    followers' feeds again as after a new follow: the feed heads are raised before commit."""
     email = await conn.fetchval(
         "UPDATE users SET suspended_until = NULL WHERE id = $1 RETURNING email", user_id
     )
@@ -205,6 +221,10 @@ async def unsuspend_user(conn: asyncpg.Connection, settings: Settings, user_id: 
     await conn.execute(
         "DELETE FROM banned_emails WHERE email_hash = $1", email_hash(settings, email)
     )
+    followers = await conn.fetchval(
+        "SELECT array_agg(follower_id) FROM follows WHERE followee_id = $1", user_id
+    )
+    await feed_heads.raise_for_follow(redis, conn, list(followers or []), user_id)
     return True
 
 

@@ -278,3 +278,175 @@ async def test_auto_hide_needs_enough_reporters_with_old_accounts(
     await api.call("GET", f"/walks/{walk['id']}", other, expect=404)
     mine = await api.call("GET", f"/walks/{walk['id']}", author, expect=200)
     assert mine["moderation"]["hidden"] is True
+
+
+async def this_week_walk(api: Api, user: User, distance_m: float) -> str:
+    import datetime as dt
+
+    ended = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    walk = await post_walk(
+        api,
+        user,
+        started_at=(ended - dt.timedelta(minutes=30)).isoformat(),
+        ended_at=ended.isoformat(),
+        distance_m=distance_m,
+    )
+    return str(walk["id"])
+
+
+def ranked_ids(body: dict[str, object]) -> list[str]:
+    return [item["user"]["id"] for item in body["items"]]  # type: ignore[attr-defined, index]
+
+
+async def test_hidden_walks_and_suspended_people_leave_the_rankings_and_return(
+    api: Api, database_url: str
+) -> None:
+    walker, other, reporter = await api.signup(), await api.signup(), await api.signup()
+    walk_id = await this_week_walk(api, walker, 5000)
+    await this_week_walk(api, other, 1000)
+    assert ranked_ids(await api.call("GET", "/rankings/weekly", other))[0] == walker.id
+    report_id = await report(api, reporter, "walk", walk_id)
+    member = await make_staff(api, database_url)
+    session = await sign_in(api, member)
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/reports/{report_id}/resolve",
+        session["csrf_token"],
+        expect=200,
+        json={"action": "hide"},
+    )
+    assert walker.id not in ranked_ids(await api.call("GET", "/rankings/weekly", other))
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/content/walk/{walk_id}/restore",
+        session["csrf_token"],
+        expect=200,
+    )
+    assert ranked_ids(await api.call("GET", "/rankings/weekly", other))[0] == walker.id
+
+    user_report = await report(api, reporter, "user", walker.id)
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/reports/{user_report}/resolve",
+        session["csrf_token"],
+        expect=200,
+        json={"action": "suspend", "days": 1},
+    )
+    ranking = await api.call("GET", "/rankings/weekly", other)
+    assert ranked_ids(ranking) == [other.id] and ranking["me"]["rank"] == 1
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/users/{walker.id}/unsuspend",
+        session["csrf_token"],
+        expect=200,
+    )
+    assert ranked_ids(await api.call("GET", "/rankings/weekly", other))[0] == walker.id
+
+
+async def test_a_restored_walk_reenters_a_followers_feed_poll(api: Api, database_url: str) -> None:
+    author, follower, reporter = await api.signup(), await api.signup(), await api.signup()
+    await api.call("POST", f"/users/{author.id}/follow", follower, expect=201)
+    start = await api.call("GET", "/feed", follower)
+    walk = await post_walk(api, author)
+    report_id = await report(api, reporter, "walk", walk["id"])
+    member = await make_staff(api, database_url)
+    session = await sign_in(api, member)
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/reports/{report_id}/resolve",
+        session["csrf_token"],
+        expect=200,
+        json={"action": "hide"},
+    )
+    hidden = await api.call("GET", f"/feed?since={start['latest_cursor']}", follower)
+    assert hidden["new_count"] == 0
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/content/walk/{walk['id']}/restore",
+        session["csrf_token"],
+        expect=200,
+    )
+    back = await api.call("GET", f"/feed?since={start['latest_cursor']}", follower)
+    assert back["new_count"] == 1 and back["items"][0]["id"] == walk["id"]
+
+
+async def test_the_moderation_metrics_are_on_the_internal_listener(
+    api: Api, database_url: str
+) -> None:
+    from shared.metrics import metrics_port_key
+    from tests.support import sample_value, scrape
+
+    author, reporter = await api.signup(), await api.signup()
+    report_id = await report(api, reporter, "user", author.id, "hate")
+    assert api.client.server.app is not None
+    port = api.client.server.app[metrics_port_key]
+    families = await scrape(port)
+    assert (
+        sample_value(families["withbowwow_reports_open"], "withbowwow_reports_open", reason="hate")
+        == 1
+    )
+    assert (
+        sample_value(
+            families["withbowwow_report_oldest_open_seconds"],
+            "withbowwow_report_oldest_open_seconds",
+        )
+        >= 0
+    )
+    member = await make_staff(api, database_url)
+    session = await sign_in(api, member)
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/reports/{report_id}/resolve",
+        session["csrf_token"],
+        expect=200,
+        json={"action": "dismiss"},
+    )
+    families = await scrape(port)
+    actions = families["withbowwow_moderation_actions"]
+    assert sample_value(actions, "withbowwow_moderation_actions_total", action="dismiss") == 1
+    assert (
+        sample_value(families["withbowwow_reports_open"], "withbowwow_reports_open", reason="hate")
+        == 0
+    )
+
+
+async def test_evidence_is_pruned_after_the_retention_and_not_before(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    from services.api.moderation.evidence import prune_evidence
+
+    author, reporter = await api.signup(), await api.signup()
+    await report(api, reporter, "user", author.id)
+    await db.execute(
+        "UPDATE reports SET status = 'dismissed', resolved_at = now() - interval '364 days'"
+    )
+    assert await prune_evidence(db, 365, 100) == 0
+    await db.execute("UPDATE reports SET resolved_at = now() - interval '366 days'")
+    assert await prune_evidence(db, 365, 100) == 1
+    assert await db.fetchval("SELECT snapshot FROM reports") is None
+    assert (await api.call("GET", "/me/reports", reporter))["items"][0]["status"] == "dismissed"
+
+
+async def test_the_staff_cookie_is_secure_behind_https(
+    aiohttp_client: object, database_url: str, redis_url: str
+) -> None:
+    from services.api.app import create_app
+    from tests.api.moderation.staff_support import grant
+    from tests.support import make_settings
+
+    settings = make_settings(database_url, redis_url, public_base_url="https://api.example.com")
+    api = Api(await aiohttp_client(create_app(settings)))  # type: ignore[operator]
+    member = await grant(database_url, await api.signup())
+    resp = await api.client.post(
+        "/admin/api/session",
+        json={"email": member.user.email, "password": PASSWORD, "totp": member.code()},
+    )
+    assert resp.status == 200
+    assert "Secure" in resp.headers["Set-Cookie"]

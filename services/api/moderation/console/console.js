@@ -83,7 +83,7 @@ function snapshotText(target) {
   if (!snap) return "(evidence no longer kept)";
   if (target.type === "walk") return snap.memo || "(walk without a memo)";
   if (target.type === "comment") return snap.body;
-  return snap.nickname;
+  return `Profile: ${snap.nickname}`;
 }
 
 function renderCase(item) {
@@ -215,6 +215,7 @@ async function loadUser(id) {
   }
   const reportTable = (rows) => {
     const body = el("tbody");
+    if (!rows.length) body.append(el("tr", {}, el("td", { colspan: "5", class: "none" }, "None.")));
     for (const r of rows) {
       body.append(el("tr", {}, el("td", {}, when(r.created_at)), el("td", {}, `${r.target.type}`),
         el("td", {}, r.reason), el("td", {}, r.note || ""), el("td", {}, r.status)));
@@ -223,6 +224,7 @@ async function loadUser(id) {
       el("th", {}, "Reason"), el("th", {}, "Note"), el("th", {}, "Status"))), body);
   };
   const actions = el("tbody");
+  if (!u.actions.length) actions.append(el("tr", {}, el("td", { colspan: "5", class: "none" }, "None.")));
   for (const a of u.actions) {
     const row = el("tr", {}, el("td", {}, when(a.at)), el("td", {}, a.staff ? a.staff.nickname : "—"),
       el("td", {}, `${a.action}${a.target && a.target.action ? ` (${a.target.action})` : ""}`),
