@@ -216,6 +216,7 @@ async def get_user(request: web.Request) -> web.Response:
         )
     body = {
         **dict(profile),
+        "profile": dict(profile),
         **(status or {}),
         "reports_against": [_report_row(r) for r in against],
         "reports_by": [_report_row(r) for r in by],
@@ -225,6 +226,18 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 # --- actions -------------------------------------------------------------------------------
+
+
+async def _auto_hidden(conn: asyncpg.Connection, kind: str, target_id: uuid.UUID) -> bool:
+    """Whether the walk or comment is hidden by auto-hide alone (no moderator ever hid it)."""
+    hidden = await _hidden(conn, kind, target_id)
+    decided: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM reports WHERE target_type = $1 AND target_id = $2
+                          AND action = 'hide')""",
+        kind,
+        target_id,
+    )
+    return hidden and not decided
 
 
 class ResolveIn(BaseModel):
@@ -264,6 +277,13 @@ async def resolve_report(request: web.Request) -> web.Response:
         if not open_reports:
             raise conflict("the reports on this target are already resolved")
         person = report["target_user_id"]
+        if (
+            body.action == "dismiss"
+            and kind != "user"
+            and await _auto_hidden(conn, kind, target_id)
+        ):
+            # Hidden by reports alone "until a moderator decides": dismissing shows it again.
+            await restore_content(conn, request.app[redis_key], kind, target_id, after)
         if body.action == "hide":
             await hide_content(conn, kind, target_id, report["reason"], after)
         elif body.action in ("suspend", "ban"):

@@ -258,7 +258,7 @@ async def test_dismiss_changes_nothing_but_the_reports(api: Api, database_url: s
 
 
 async def test_auto_hide_needs_enough_reporters_with_old_accounts(
-    api: Api, db: asyncpg.Connection
+    api: Api, db: asyncpg.Connection, database_url: str
 ) -> None:
     author, other = await api.signup(), await api.signup()
     walk = await post_walk(api, author)
@@ -278,6 +278,22 @@ async def test_auto_hide_needs_enough_reporters_with_old_accounts(
     await api.call("GET", f"/walks/{walk['id']}", other, expect=404)
     mine = await api.call("GET", f"/walks/{walk['id']}", author, expect=200)
     assert mine["moderation"]["hidden"] is True
+
+    # Hidden "until a moderator decides": dismissing the reports shows it again.
+    member = await make_staff(api, database_url)
+    session = await sign_in(api, member)
+    queue = await staff_call(api, "GET", "/admin/api/reports", None, expect=200)
+    assert queue["items"][0]["target"]["hidden"] is True
+    first_report = queue["items"][0]["reports"][0]["id"]
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/reports/{first_report}/resolve",
+        session["csrf_token"],
+        expect=200,
+        json={"action": "dismiss"},
+    )
+    await api.call("GET", f"/walks/{walk['id']}", other, expect=200)
 
 
 async def this_week_walk(api: Api, user: User, distance_m: float) -> str:

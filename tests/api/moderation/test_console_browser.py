@@ -74,7 +74,7 @@ async def test_a_moderator_hides_a_walk_and_suspends_a_walker_from_the_console(
         await next_of_type(ws, "hello")
     moderator = await make_staff(api, database_url)
 
-    context = await browser.new_context(viewport=DESKTOP)
+    context = await browser.new_context(viewport=DESKTOP, locale="ko-KR")
     page = await context.new_page()
     base = str(api.client.make_url("/admin/"))
     await page.goto(base)
@@ -108,10 +108,10 @@ async def test_a_moderator_hides_a_walk_and_suspends_a_walker_from_the_console(
     await api.call("GET", f"/users/{walker.id}", other, expect=404)
 
     await page.goto(f"{base}#/users/{walker.id}")
-    await expect(page.locator("#user")).to_contain_text("suspended until")
+    await expect(page.locator("#user .badge.warn")).to_contain_text("정지")
     await screenshot(page, "moderation-user")
-    await page.click("text=Unsuspend")
-    await expect(page.locator("#user .badge.ok")).to_have_text("active")
+    await page.click("#user .profile button")
+    await expect(page.locator("#user .badge.ok")).to_have_text("정상")
     await api.call("GET", f"/users/{walker.id}", other, expect=200)
     await context.close()
 
@@ -127,3 +127,19 @@ async def test_the_console_forbids_framing_caching_and_inline_script(api: Api) -
         assert resp.headers["Referrer-Policy"] == "no-referrer"
     page = await (await api.client.get("/admin/")).text()
     assert "<script>" not in page and "onclick" not in page and "<script src=" in page
+
+
+async def test_the_console_speaks_korean_or_english_as_the_browser_prefers(api: Api) -> None:
+    async def language(accept: str | None) -> str:
+        headers = {"Accept-Language": accept} if accept else {}
+        resp = await api.client.get("/admin/", headers=headers)
+        assert resp.headers["Vary"] == "Accept-Language"
+        page = await resp.text()
+        assert "{{" not in page
+        return page.split('<html lang="', 1)[1].split('"', 1)[0]
+
+    assert await language(None) == "ko"
+    assert await language("ko-KR,ko;q=0.9,en;q=0.8") == "ko"
+    assert await language("en-US,en;q=0.9,ko;q=0.5") == "en"
+    assert await language("fr-FR, en;q=0.5") == "en"
+    assert await language("fr-FR") == "ko"
