@@ -252,3 +252,50 @@ async def test_granting_a_role_to_an_unknown_email_fails(database_url: str) -> N
         == 1
     )
     _ = grant  # the helper used above
+
+
+async def test_every_staff_action_writes_its_audit_row(
+    api: Api, database_url: str, db: asyncpg.Connection
+) -> None:
+    import io
+
+    from services.api import staff as staff_command
+    from tests.api.walk_support import post_walk
+
+    author, reporter = await api.signup(), await api.signup()
+    walk = await post_walk(api, author)
+    report = await api.call(
+        "POST",
+        "/reports",
+        reporter,
+        expect=201,
+        json={"target": {"type": "walk", "id": walk["id"]}, "reason": "spam"},
+    )
+    member = await make_staff(api, database_url, "admin")
+    session = await sign_in(api, member)
+    csrf = session["csrf_token"]
+    await staff_call(
+        api,
+        "POST",
+        f"/admin/api/reports/{report['id']}/resolve",
+        csrf,
+        expect=200,
+        json={"action": "hide", "note": "spam link"},
+    )
+    await staff_call(api, "POST", f"/admin/api/content/walk/{walk['id']}/restore", csrf, expect=200)
+    await staff_call(api, "POST", f"/admin/api/users/{author.id}/unsuspend", csrf, expect=200)
+    await staff_call(api, "DELETE", "/admin/api/session", csrf, expect=204)
+    assert await staff_command.run(["revoke", member.user.email], database_url, io.StringIO()) == 0
+    rows = await db.fetch("SELECT staff_id, action, target, note FROM audit_log ORDER BY at, id")
+    assert [r["action"] for r in rows] == [
+        "grant",
+        "sign_in",
+        "resolve",
+        "restore",
+        "unsuspend",
+        "sign_out",
+        "revoke",
+    ]
+    resolve = rows[2]
+    assert str(resolve["staff_id"]) == member.user.id and resolve["note"] == "spam link"
+    assert resolve["target"]["action"] == "hide" and resolve["target"]["id"] == walk["id"]
