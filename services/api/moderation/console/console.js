@@ -200,7 +200,13 @@ async function act(node, action) {
     await api("POST", `/admin/api/reports/${node.dataset.reportId}/resolve`, body);
     node.classList.add("done");
     flash(T.done(T.actions[action]));
-    setTimeout(() => { nextCase(node); node.remove(); updateCount(); }, 150);
+    setTimeout(() => {
+      nextCase(node);
+      node.remove();
+      updateCount();
+      // Keep a queue of a hundred cases flowing: fetch the next ones before the list runs dry.
+      if (cases().length < 10 && state.cursor) loadQueue(state.status, true);
+    }, 150);
   } catch (err) {
     flash(T.failed(err.message));
   } finally {
