@@ -19,6 +19,7 @@ from services.api.web.pagination import BEGINNING, Cursor
 from services.api.web.presenters import user_columns, user_summary
 
 Counter = Literal["like_count", "comment_count"]
+_SEEN = {"like_count": seen_like_count("w"), "comment_count": seen_comment_count("w")}
 
 COMMENT_COLUMNS = (
     f"c.id, c.walk_id, c.body, c.created_at, c.hidden_reason, {user_columns('u', 'author')}"
@@ -29,12 +30,13 @@ async def _move_counter(
     conn: asyncpg.Connection, walk_id: uuid.UUID, counter: Counter, delta: int
 ) -> int:
     """Add `delta` to the counter and bump `updated_at` (only if delta is not 0); its value."""
+    seen = _SEEN[counter]  # as others see it: without hidden comments, suspended people's
     if delta == 0:
-        value: int = await conn.fetchval(f"SELECT {counter} FROM walks WHERE id = $1", walk_id)
+        value: int = await conn.fetchval(f"SELECT {seen} FROM walks w WHERE w.id = $1", walk_id)
     else:
         value = await conn.fetchval(
-            f"""UPDATE walks SET {counter} = {counter} + $2, updated_at = clock_timestamp()
-                WHERE id = $1 RETURNING {counter}""",
+            f"""UPDATE walks w SET {counter} = w.{counter} + $2, updated_at = clock_timestamp()
+                WHERE w.id = $1 RETURNING {seen}""",
             walk_id,
             delta,
         )

@@ -466,3 +466,26 @@ async def test_the_staff_cookie_is_secure_behind_https(
     )
     assert resp.status == 200
     assert "Secure" in resp.headers["Set-Cookie"]
+
+
+async def test_a_suspended_persons_likes_and_comments_leave_the_counts(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    owner, suspended, other = await api.signup(), await api.signup(), await api.signup()
+    walk = await post_walk(api, owner)
+    await api.call("POST", f"/walks/{walk['id']}/likes", suspended, expect=201)
+    await api.call(
+        "POST", f"/walks/{walk['id']}/comments", suspended, expect=201, json={"body": "hi"}
+    )
+    await db.execute(
+        "UPDATE users SET suspended_until = now() + interval '1 day' WHERE id = $1", suspended.id
+    )
+    seen = await api.call("GET", f"/walks/{walk['id']}", other, expect=200)
+    assert (seen["like_count"], seen["comment_count"]) == (0, 0)
+    liked = await api.call("POST", f"/walks/{walk['id']}/likes", other, expect=201)
+    assert liked["like_count"] == 1
+    polled = await api.call("GET", f"/walks/{walk['id']}/interactions", other, expect=200)
+    assert (polled["like_count"], polled["comment_count"], polled["comments"]) == (1, 0, [])
+    await db.execute("UPDATE users SET suspended_until = NULL WHERE id = $1", suspended.id)
+    back = await api.call("GET", f"/walks/{walk['id']}", other, expect=200)
+    assert (back["like_count"], back["comment_count"]) == (2, 1)
