@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
+from services.api.export.handlers import export_slots, export_slots_key
 from services.api.moderation.console_pages import add_security_headers
 from services.api.moderation.evidence import evidence_pruner_ctx
 from services.api.moderation.metrics import watch_moderation
@@ -18,7 +19,7 @@ from services.api.together.location_log import location_log_pruner_ctx
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S, feed_head_reads_key
 from services.api.web.authentication import auth_middleware
-from services.api.web.cors import cors_middleware
+from services.api.web.cors import cors_headers, cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
 from shared.cluster import pipelined_connection, topology_of
 from shared.db import db_pool_ctx
@@ -51,7 +52,8 @@ async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # CORS outermost: its headers go on every answer to a listed origin, errors included.
+    # CORS outermost: it answers preflights before anything else; its headers go on every answer
+    # as it is prepared, errors and streamed ones included.
     cors = [cors_middleware(settings.cors_origins)] if settings.cors_origins else []
     app = web.Application(
         middlewares=[*cors, error_middleware, auth_middleware, staff_middleware],
@@ -62,7 +64,10 @@ def create_app(settings: Settings) -> web.Application:
     observe_requests(app, metrics.http)
     watch_moderation(app, metrics)
     app.on_response_prepare.append(add_security_headers)
+    if settings.cors_origins:
+        app.on_response_prepare.append(cors_headers(settings.cors_origins))
     app[forwarded_for_warning_key] = ForwardedForWarning()
+    app[export_slots_key] = export_slots(settings)
     app.cleanup_ctx.extend(
         [
             db_pool_ctx,

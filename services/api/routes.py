@@ -7,6 +7,7 @@ from aiohttp import web
 from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
+from services.api.export import handlers as export
 from services.api.moderation import console_api, console_pages, reports, staff_sessions
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
@@ -44,6 +45,7 @@ RESOURCE_MODULES = (
     staff_sessions,
     console_api,
     console_pages,
+    export,
 )
 
 
