@@ -24,6 +24,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from services.api.app import create_app
+from services.api.moderation import console_pages
 from services.api.notifications.notify import NotificationType
 from services.api.notifications.push_settings import PushSettings
 from services.api.web.authentication import PUBLIC_PATHS
@@ -42,6 +43,9 @@ POLLS = ("/feed", "/walks/{id}/interactions")
 REQUEST_ID_REF = {"$ref": "#/components/headers/XRequestId"}
 # Query parameters whose empty value (`?limit=`) is taken as absent (web/pagination.py).
 EMPTY_IS_ABSENT = {"limit", "before", "since"}
+# The web pages of CONTRACT section 7 (HTML and the files they load) are for browsers, not part
+# of the API a client is generated from: tests/api/moderation/test_console_browser.py holds them.
+WEB_PAGES = frozenset(route.path for route in console_pages.routes)  # type: ignore[attr-defined]
 
 
 def _app_routes() -> set[tuple[str, str]]:
@@ -51,7 +55,9 @@ def _app_routes() -> set[tuple[str, str]]:
     return {
         (route.method, route.resource.canonical)
         for route in app.router.routes()
-        if route.method not in IGNORED_METHODS and route.resource is not None
+        if route.method not in IGNORED_METHODS
+        and route.resource is not None
+        and route.resource.canonical not in WEB_PAGES
     }
 
 
@@ -114,6 +120,12 @@ def test_only_the_public_routes_skip_the_bearer_token() -> None:
     assert SPEC["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     for method, path, operation in _operations():
         public = operation.get("security") == []
+        if path.startswith("/admin/"):  # the console: the staff session, or its sign-in page
+            staff = operation.get("security") == [{"staffSession": []}]
+            signing_in = (method, path) == ("POST", "/admin/api/session")
+            assert staff == (path.startswith("/admin/api/") and not signing_in), (method, path)
+            assert public or staff, (method, path)
+            continue
         assert public == (path in PUBLIC_PATHS), (method, path)
         if not public:
             assert "401" in operation["responses"], (method, path)
@@ -426,7 +438,7 @@ class Conformance:
 
 
 async def test_every_documented_operation_answers_as_documented(
-    api: Api, db: asyncpg.Connection
+    api: Api, db: asyncpg.Connection, database_url: str
 ) -> None:
     check = Conformance(api)
     await check.call("GET", "/healthz", 200)
@@ -625,6 +637,8 @@ async def test_every_documented_operation_answers_as_documented(
         "POST", "/me/follow-requests/{user_id}/decline", 404, owner, path=friend_request
     )
 
+    await _exercise_moderation(check, api, database_url, owner, friend)
+
     # Sessions last: these end the owner's.
     await check.call(
         "POST",
@@ -657,3 +671,92 @@ async def test_every_documented_operation_answers_as_documented(
 
     unexercised = {(method, path) for method, path, _ in _operations()} - check.exercised
     assert not unexercised, "documented but never checked here:\n" + _listing(unexercised)
+
+
+async def _exercise_moderation(
+    check: Conformance, api: Api, database_url: str, owner: User, friend: User
+) -> None:
+    """Reports, and the console's API with a staff session (tests/api/moderation)."""
+    from tests.api.moderation.staff_support import grant
+
+    walk = await api.call(
+        "POST",
+        "/walks",
+        friend,
+        expect=201,
+        json={
+            "started_at": "2026-11-20T07:00:00+09:00",
+            "ended_at": "2026-11-20T07:30:00+09:00",
+            "distance_m": 1000,
+            "memo": "report me",
+        },
+    )
+    target = {"type": "walk", "id": walk["id"]}
+    report = await check.call(
+        "POST", "/reports", 201, owner, json={"target": target, "reason": "spam"}
+    )
+    await check.call("POST", "/reports", 200, owner, json={"target": target, "reason": "spam"})
+    await check.call("POST", "/reports", 422, owner, json={"target": target, "reason": "x"})
+    await check.call(
+        "POST",
+        "/reports",
+        404,
+        owner,
+        json={"target": {"type": "user", "id": str(uuid.uuid4())}, "reason": "spam"},
+    )
+    await check.call("GET", "/me/reports", 200, owner)
+
+    admin = await grant(database_url, friend, "admin")
+    await check.call("GET", "/admin/api/reports", 401)
+    await check.call(
+        "POST",
+        "/admin/api/session",
+        401,
+        json={"email": friend.email, "password": "wrong one", "totp": admin.code()},
+    )
+    await check.call("POST", "/admin/api/session", 422, json={"email": friend.email})
+    session = await check.call(
+        "POST",
+        "/admin/api/session",
+        200,
+        json={"email": friend.email, "password": "correct horse", "totp": admin.code()},
+    )
+    csrf = {"X-CSRF-Token": session["csrf_token"]}
+    await check.call("GET", "/admin/api/session", 200)
+    queue = await check.call("GET", "/admin/api/reports", 200, params={"status": "open"})
+    assert queue["items"]
+    await check.call("GET", "/admin/api/reports", 422, params={"status": "nope"})
+    resolve = "/admin/api/reports/{id}/resolve"
+    report_id = {"id": report["id"]}
+    await check.call("POST", resolve, 403, path=report_id, json={"action": "hide"})
+    await check.call("POST", resolve, 422, path=report_id, headers=csrf, json={"action": "x"})
+    await check.call(
+        "POST",
+        resolve,
+        404,
+        path={"id": str(uuid.uuid4())},
+        headers=csrf,
+        json={"action": "dismiss"},
+    )
+    await check.call("POST", resolve, 200, path=report_id, headers=csrf, json={"action": "hide"})
+    await check.call("POST", resolve, 409, path=report_id, headers=csrf, json={"action": "hide"})
+    restore = "/admin/api/content/{type}/{id}/restore"
+    await check.call("POST", restore, 200, path={"type": "walk", "id": walk["id"]}, headers=csrf)
+    await check.call(
+        "POST", restore, 404, path={"type": "walk", "id": str(uuid.uuid4())}, headers=csrf
+    )
+    await check.call("GET", "/admin/api/users/{id}", 200, path={"id": friend.id})
+    await check.call("GET", "/admin/api/users/{id}", 404, path={"id": str(uuid.uuid4())})
+    unsuspend = "/admin/api/users/{id}/unsuspend"
+    await check.call("POST", unsuspend, 200, path={"id": owner.id}, headers=csrf, json={})
+    await check.call("GET", "/admin/api/audit", 200, params={"limit": "2"})
+    await check.call("DELETE", "/admin/api/session", 204, headers=csrf)
+    moderator = await grant(database_url, owner, "moderator")
+    await check.call(
+        "POST",
+        "/admin/api/session",
+        200,
+        json={"email": owner.email, "password": "correct horse", "totp": moderator.code()},
+    )
+    await check.call("GET", "/admin/api/audit", 403)
+    api.client.session.cookie_jar.clear()

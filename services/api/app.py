@@ -10,6 +10,10 @@ from aiohttp import web
 from services.api.accounts.sessions import session_housekeeping_ctx
 from services.api.export.handlers import export_slots, export_slots_key
 from services.api.filtering.fields import use_wordlist
+from services.api.moderation.console_pages import add_security_headers
+from services.api.moderation.evidence import evidence_pruner_ctx
+from services.api.moderation.metrics import watch_moderation
+from services.api.moderation.staff_sessions import staff_middleware
 from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
@@ -53,12 +57,15 @@ def create_app(settings: Settings) -> web.Application:
     # as it is prepared, errors and streamed ones included.
     cors = [cors_middleware(settings.cors_origins)] if settings.cors_origins else []
     app = web.Application(
-        middlewares=[*cors, error_middleware, auth_middleware],
+        middlewares=[*cors, error_middleware, auth_middleware, staff_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
     use_wordlist(settings.moderation_wordlist_file)
-    observe_requests(app, http_metrics(app).http)
+    metrics = http_metrics(app)
+    observe_requests(app, metrics.http)
+    watch_moderation(app, metrics)
+    app.on_response_prepare.append(add_security_headers)
     if settings.cors_origins:
         app.on_response_prepare.append(cors_headers(settings.cors_origins))
     app[forwarded_for_warning_key] = ForwardedForWarning()
@@ -74,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
             push_jobs_ctx,
             invitation_sweeper_ctx,
             location_log_pruner_ctx,
+            evidence_pruner_ctx,
         ]
     )
     setup_routes(app)

@@ -8,6 +8,7 @@ from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
 from services.api.export import handlers as export
+from services.api.moderation import console_api, console_pages, reports, staff_sessions
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
 from services.api.notifications import settings_handlers as notification_settings
@@ -40,6 +41,10 @@ RESOURCE_MODULES = (
     devices,
     rankings,
     badges,
+    reports,
+    staff_sessions,
+    console_api,
+    console_pages,
     export,
 )
 

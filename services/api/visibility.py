@@ -27,6 +27,13 @@
 - A notification: shown (and pushed) to its recipient unless a block stands between them and
   its actor, either way: `notification_shown_to`. Hidden, not deleted: a lifted block shows it
   again.
+- Moderation (CONTRACT section 6): a suspended or banned person (`users.suspended_until` later
+  than now; 'infinity' for a ban) and everything of theirs is hidden from everyone else, by the
+  same conditions that apply blocks (`user_visible_to`, `unblocked_between`, `user_findable_by`,
+  `notification_shown_to`, `blocked_either_way`), so every route inherits it, and all of it
+  returns when the suspension ends. A hidden walk or comment (`hidden_reason`) is seen only by
+  its author (`walk_audience_includes`, `comment_visible_to`), and counts drop it
+  (`seen_like_count`, `seen_comment_count`). Staff read through the console's own queries.
 
 The SQL conditions are used by every query that returns or names a user or a walk. Their
 arguments are SQL expressions: a column such as `w.user_id`, or a bound parameter such as `$1`.
@@ -46,19 +53,33 @@ EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 COUNTED_VISIBILITIES = ["public"]
 
 
+# The ids of the people suspended or banned right now (a partial index keeps this small).
+SUSPENDED_IDS = "SELECT vs.id FROM users vs WHERE vs.suspended_until > now()"
+
+
+def not_suspended(user: str) -> str:
+    """SQL condition: the user `user` is not suspended (nor banned) now."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM users vs WHERE vs.id = {user} AND vs.suspended_until > now())"
+    )
+
+
 def user_visible_to(user: str, viewer: str) -> str:
-    """SQL condition: `viewer` may see the user `user` and what is theirs (not blocked by them)."""
+    """SQL condition: `viewer` may see the user `user` and what is theirs (not blocked by them,
+    and not suspended)."""
     return (
         f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE vb.blocker_id = {user} "
-        f"AND vb.blocked_id = {viewer})"
+        f"AND vb.blocked_id = {viewer}) AND {not_suspended(user)}"
     )
 
 
 def unblocked_between(a: str, b: str) -> str:
-    """SQL condition: neither of the users `a` and `b` has blocked the other."""
+    """SQL condition: neither of the users `a` and `b` has blocked the other (and neither is
+    suspended)."""
     return (
         f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE (vb.blocker_id = {a} AND vb.blocked_id = {b}) "
-        f"OR (vb.blocker_id = {b} AND vb.blocked_id = {a}))"
+        f"OR (vb.blocker_id = {b} AND vb.blocked_id = {a})) "
+        f"AND {not_suspended(a)} AND {not_suspended(b)}"
     )
 
 
@@ -85,11 +106,12 @@ def follow_count_seen_by(user: str, side: str, viewer: str) -> str:
 
 def comment_shown_to(comment: str, viewer: str) -> str:
     """SQL condition: the comment aliased `comment` (on a walk the viewer may see) is shown to
-    `viewer`: its author is `listed_to` them (a blocker's words never reach the blocked person
-    under the blocker's name, nor the other way round). The interactions poll lists comments,
-    and counts them (`comment_count_shown_to`), through this one condition: any further rule
-    for comments (moderation's hidden comments) belongs in it, and the count follows."""
-    return listed_to(f"{comment}.user_id", viewer)
+    `viewer` in the walk's thread: it is visible to them (`comment_visible_to`: not hidden, its
+    author not suspended, or it is their own) and its author is `listed_to` them (a blocker's
+    words never reach the blocked person under the blocker's name, nor the other way round).
+    The interactions poll lists comments, and counts them (`comment_count_shown_to`), through
+    this one condition, so the count beside a thread is the thread's length."""
+    return f"({comment_visible_to(comment, viewer)} AND {listed_to(f'{comment}.user_id', viewer)})"
 
 
 def comment_count_shown_to(walk: str, viewer: str) -> str:
@@ -107,9 +129,39 @@ def walk_audience_includes(walk: str, viewer: str) -> str:
     instead of once per walk); everything else uses `walk_visible_to`."""
     w, v = walk, viewer
     return (
-        f"({w}.user_id = {v} OR {w}.visibility = 'public' OR ({w}.visibility = 'followers' "
+        f"({w}.user_id = {v} OR ({w}.hidden_reason IS NULL AND ({w}.visibility = 'public' "
+        f"OR ({w}.visibility = 'followers' "
         f"AND EXISTS (SELECT 1 FROM follows vf WHERE vf.follower_id = {v} "
-        f"AND vf.followee_id = {w}.user_id)))"
+        f"AND vf.followee_id = {w}.user_id)))))"
+    )
+
+
+def comment_visible_to(comment: str, viewer: str) -> str:
+    """SQL condition: the comment aliased `comment` (on a walk the viewer may see) is shown to
+    `viewer`: its author sees it always; others unless it is hidden or its author suspended."""
+    c, v = comment, viewer
+    return f"({c}.user_id = {v} OR ({c}.hidden_reason IS NULL AND {not_suspended(c + '.user_id')}))"
+
+
+def seen_like_count(walk: str) -> str:
+    """SQL expression: the walk's like count without the likes of suspended people (one probe
+    a suspended person, not one a like)."""
+    w = walk
+    return (
+        f"({w}.like_count - (SELECT count(*) FROM users vs JOIN likes vl "
+        f"ON vl.walk_id = {w}.id AND vl.user_id = vs.id WHERE vs.suspended_until > now()))::int"
+    )
+
+
+def seen_comment_count(walk: str) -> str:
+    """SQL expression: the walk's comment count without hidden comments and those of suspended
+    people."""
+    w = walk
+    return (
+        f"({w}.comment_count - (SELECT count(*) FROM comments vc WHERE vc.walk_id = {w}.id "
+        f"AND vc.hidden_reason IS NOT NULL) - (SELECT count(*) FROM users vs JOIN comments vc "
+        f"ON vc.user_id = vs.id AND vc.walk_id = {w}.id "
+        f"WHERE vs.suspended_until > now() AND vc.hidden_reason IS NULL))::int"
     )
 
 
@@ -174,7 +226,10 @@ def user_findable_by(user_alias: str, viewer_param: str) -> str:
     looking for people (search): anyone but the viewer, unless either blocked the other. A
     deleted account has no row left."""
     u, v = user_alias, viewer_param
-    return f"({u}.id <> {v} AND {u}.id NOT IN ({_blocked_either_way(v)}))"
+    return (
+        f"({u}.id <> {v} AND {u}.id NOT IN ({_blocked_either_way(v)}) "
+        f"AND ({u}.suspended_until IS NULL OR {u}.suspended_until <= now()))"
+    )
 
 
 def notification_shown_to(notification: str, recipient: str) -> str:
@@ -183,15 +238,19 @@ def notification_shown_to(notification: str, recipient: str) -> str:
     no actor, or no block stands between the actor and the recipient. Its count, its page and its
     push all use this, so the unread count never counts what the list leaves out."""
     n = notification
-    return f"({n}.actor_id IS NULL OR {n}.actor_id NOT IN ({_blocked_either_way(recipient)}))"
+    return (
+        f"({n}.actor_id IS NULL OR ({n}.actor_id NOT IN ({_blocked_either_way(recipient)}) "
+        f"AND {n}.actor_id NOT IN ({SUSPENDED_IDS})))"
+    )
 
 
 async def blocked_either_way(
     conn: asyncpg.Pool | asyncpg.Connection, viewer_id: uuid.UUID
 ) -> set[uuid.UUID]:
-    """Everyone `viewer_id` blocked or was blocked by: left out of a list read from Redis (the
-    weekly ranking), as `unblocked_between` leaves them out of one read from SQL."""
-    rows = await conn.fetch(_blocked_either_way("$1"), viewer_id)
+    """Everyone `viewer_id` blocked or was blocked by, and everyone suspended: left out of a list
+    read from Redis (the weekly ranking), as `unblocked_between` leaves them out of one read
+    from SQL."""
+    rows = await conn.fetch(f"{_blocked_either_way('$1')} UNION ALL {SUSPENDED_IDS}", viewer_id)
     return {row[0] for row in rows}
 
 

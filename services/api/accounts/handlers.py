@@ -26,6 +26,7 @@ from services.api.accounts.sessions import (
     rotate_session,
     start_session,
 )
+from services.api.accounts.standing import current_suspension, email_banned, suspended_error
 from services.api.consents.documents import load_documents
 from services.api.consents.records import record_consents
 from services.api.filtering.fields import PublicLine
@@ -119,6 +120,9 @@ async def signup(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     versions = _accepted_versions(body.consents, settings)
     await count_signup(request)
+    async with request.app[db_pool_key].acquire() as conn:
+        if await email_banned(conn, settings, body.email):
+            raise suspended_error(None)
     password_hash = await hash_password(body.password)
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         try:
@@ -151,10 +155,13 @@ async def login(request: web.Request) -> web.Response:
             await count_login_failure(request, body.email)  # 429 past the account's ceiling
             raise unauthorized("wrong email or password")
         assert row is not None
+        await attempt.refund()  # the password was right: not a failure, whatever follows
+        suspension = await current_suspension(conn, row["id"])
+        if suspension is not None:
+            raise suspended_error(suspension.until)
         async with conn.transaction():
             tokens = await start_session(conn, settings, row["id"])
             answer = await _answer(conn, settings, row["id"], tokens)
-    await attempt.refund()  # only failures count
     await remember_sign_in(request, body.email)
     return web.json_response(answer, dumps=dumps)
 

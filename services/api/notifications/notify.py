@@ -31,6 +31,8 @@ NotificationType = Literal[
     "walk_commented",
     "badge_earned",
     "ranking_changed",
+    "report_resolved",
+    "content_hidden",
 ]
 # Every type, in the order the settings list them (GET /me/notification-settings).
 NOTIFICATION_TYPES: tuple[NotificationType, ...] = get_args(NotificationType)

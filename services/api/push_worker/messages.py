@@ -80,6 +80,10 @@ def title_and_body(n: PushNotification) -> tuple[str, str]:
             if n.actor_nickname:
                 return "주간 랭킹", f"{n.actor_nickname}님이 회원님을 앞질렀어요.{where}"
             return "주간 랭킹", f"주간 랭킹이 바뀌었어요.{where}"
+        case "report_resolved":
+            return "신고 처리", "회원님의 신고가 처리되었어요"
+        case "content_hidden":
+            return "게시물 숨김", "운영 정책에 따라 회원님의 게시물이 숨겨졌어요"
         case _:
             return "멍이랑", "새 알림이 있어요"
 

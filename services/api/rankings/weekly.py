@@ -183,7 +183,7 @@ async def week_walks(
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT id, user_id, round(distance_m * 1000)::bigint AS distance_mm FROM walks "
         "WHERE started_at >= $1 AND started_at < $2 AND id IS DISTINCT FROM $3 "
-        "AND visibility = ANY($4::text[])",
+        "AND visibility = ANY($4::text[]) AND hidden_reason IS NULL",
         start,
         week_end(start),
         excluding,
@@ -399,6 +399,7 @@ async def ranking_from_database(
     rows = await conn.fetch(
         "SELECT user_id, sum(round(distance_m * 1000))::bigint AS distance_mm, count(*) AS walks "
         "FROM walks WHERE started_at >= $1 AND started_at < $2 AND visibility = ANY($4::text[]) "
+        "AND hidden_reason IS NULL "
         "AND ($3::uuid[] IS NULL OR user_id = ANY($3::uuid[])) GROUP BY user_id",
         start,
         week_end(start),

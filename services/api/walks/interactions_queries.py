@@ -15,14 +15,22 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.api.visibility import comment_count_shown_to, comment_shown_to
-from services.api.walks.queries import VISIBLE
+from services.api.visibility import (
+    comment_count_shown_to,
+    comment_shown_to,
+    seen_comment_count,
+    seen_like_count,
+)
+from services.api.walks.queries import VISIBLE, moderation_json
 from services.api.web.pagination import BEGINNING, Cursor
 from services.api.web.presenters import user_columns, user_summary
 
 Counter = Literal["like_count", "comment_count"]
+_SEEN = {"like_count": seen_like_count("w"), "comment_count": seen_comment_count("w")}
 
-COMMENT_COLUMNS = f"c.id, c.walk_id, c.body, c.created_at, {user_columns('u', 'author')}"
+COMMENT_COLUMNS = (
+    f"c.id, c.walk_id, c.body, c.created_at, c.hidden_reason, {user_columns('u', 'author')}"
+)
 
 
 async def hold_people(conn: asyncpg.Connection, walk_id: uuid.UUID, actor_id: uuid.UUID) -> bool:
@@ -43,12 +51,13 @@ async def _move_counter(
     conn: asyncpg.Connection, walk_id: uuid.UUID, counter: Counter, delta: int
 ) -> int:
     """Add `delta` to the counter and bump `updated_at` (only if delta is not 0); its value."""
+    seen = _SEEN[counter]  # as others see it: without hidden comments, suspended people's
     if delta == 0:
-        value: int = await conn.fetchval(f"SELECT {counter} FROM walks WHERE id = $1", walk_id)
+        value: int = await conn.fetchval(f"SELECT {seen} FROM walks w WHERE w.id = $1", walk_id)
     else:
         value = await conn.fetchval(
-            f"""UPDATE walks SET {counter} = {counter} + $2, updated_at = clock_timestamp()
-                WHERE id = $1 RETURNING {counter}""",
+            f"""UPDATE walks w SET {counter} = w.{counter} + $2, updated_at = clock_timestamp()
+                WHERE w.id = $1 RETURNING {seen}""",
             walk_id,
             delta,
         )
@@ -83,7 +92,7 @@ async def add_comment(
 ) -> asyncpg.Record:
     record: asyncpg.Record = await conn.fetchrow(
         f"""WITH c AS (INSERT INTO comments (walk_id, user_id, body) VALUES ($1, $2, $3)
-                       RETURNING id, walk_id, user_id, body, created_at)
+                       RETURNING id, walk_id, user_id, body, created_at, hidden_reason)
             SELECT {COMMENT_COLUMNS} FROM c JOIN users u ON u.id = c.user_id""",
         walk_id,
         user_id,
@@ -129,8 +138,8 @@ async def interactions_poll(
     after = after or BEGINNING
     rows = await conn.fetch(
         f"""WITH state AS (
-                SELECT w.id, w.like_count, {comment_count_shown_to("w", "$1")} AS comment_count,
-                       w.updated_at,
+                SELECT w.id, {seen_like_count("w")} AS like_count,
+                       {comment_count_shown_to("w", "$1")} AS comment_count, w.updated_at,
                        EXISTS (SELECT 1 FROM likes l
                                WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me
                 FROM walks w
@@ -163,6 +172,7 @@ async def interactions_poll(
 
 def comment_json(record: asyncpg.Record) -> dict[str, Any]:
     return {
+        **moderation_json(record),
         "id": record["id"],
         "walk_id": record["walk_id"],
         "user": user_summary(record, "author"),

@@ -11,7 +11,13 @@ from typing import Any
 
 import asyncpg
 
-from services.api.visibility import path_zones_for, visible_path, walk_visible_to
+from services.api.visibility import (
+    path_zones_for,
+    seen_comment_count,
+    seen_like_count,
+    visible_path,
+    walk_visible_to,
+)
 from services.api.web.pagination import Page
 from services.api.web.presenters import user_columns, user_summary
 
@@ -21,7 +27,9 @@ PATH_COLUMNS = f"w.path, {path_zones_for('w', '$1')}"
 
 # The select list of a Walk, for `walks w JOIN users u ON u.id = w.user_id` with the viewer at $1.
 WALK_COLUMNS = f"""w.id, w.user_id, w.started_at, w.ended_at, w.distance_m, w.visibility, w.memo,
-    w.invitation_id, w.like_count, w.comment_count, w.created_at, {user_columns("u", "owner")},
+    w.invitation_id, {seen_like_count("w")} AS like_count,
+    {seen_comment_count("w")} AS comment_count, w.created_at, w.hidden_reason,
+    {user_columns("u", "owner")},
     EXISTS (SELECT 1 FROM likes l WHERE l.walk_id = w.id AND l.user_id = $1) AS liked_by_me,
     COALESCE((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'name', d.name, 'breed', d.breed)
                                ORDER BY d.created_at, d.id)
@@ -76,9 +84,17 @@ async def user_walks(
     return rows
 
 
+def moderation_json(record: asyncpg.Record) -> dict[str, Any]:
+    """`{"moderation": {"hidden": true, "reason"}}` for hidden content (only its author sees
+    it), else nothing."""
+    reason = record["hidden_reason"]
+    return {} if reason is None else {"moderation": {"hidden": True, "reason": reason}}
+
+
 def walk_json(record: asyncpg.Record) -> dict[str, Any]:
     """The contract's Walk (without `path`, which only `GET /walks/{id}` carries)."""
     return {
+        **moderation_json(record),
         "id": record["id"],
         "user": user_summary(record, "owner"),
         "dogs": record["dogs"],

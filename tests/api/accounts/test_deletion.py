@@ -122,6 +122,9 @@ async def _public_tables(db: asyncpg.Connection) -> list[str]:
 # how long): they name the account by id alone, never its email, nickname or device.
 OUTLIVE_THE_ACCOUNT = {
     "consent_records": "proof of what was consented to, kept 5 years after the account",
+    "reports": "report evidence (a reporter's id, a snapshot of what they reported), kept "
+    "REPORT_EVIDENCE_RETENTION_DAYS after resolution whatever happens to the accounts",
+    "audit_log": "what staff did and to whom, append-only (the database refuses deletion)",
 }
 
 
