@@ -225,3 +225,22 @@ async def test_without_smtp_url_each_email_is_an_eml_file_and_the_log_says_where
     assert len(where) == 1 and str(tmp_path / "mail") in where[0]
     for record in caplog.records:
         assert "@" not in record.getMessage() and "token=" not in record.getMessage()
+
+
+async def test_a_crashed_workers_email_goes_once_its_lease_has_ended(
+    api: Api,
+    db: asyncpg.Connection,
+    smtp_server: SmtpServer,
+    email_settings_for: Callable[..., Settings],
+) -> None:
+    user = await api.signup()
+    [row] = await outbox(db)
+    # Claimed by a worker that died: its lease has run out, its claim is still written.
+    await db.execute(
+        """UPDATE email_outbox SET claim = gen_random_uuid(), attempts = 1,
+                  lease_until = now() - interval '1 second'"""
+    )
+    async with running_worker(email_settings_for(smtp_url=smtp_server.url())):
+        await eventually(_in_state(db, row["id"], "sent"))
+    assert smtp_server.inbox.recipients == [[user.email]]
+    assert (await _state(db, row["id"]))["attempts"] == 2

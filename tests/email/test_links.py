@@ -290,3 +290,17 @@ async def test_a_stranger_cannot_reset_someone_elses_password_with_their_own_lin
     login = {"email": victim.email, "password": "correct horse"}
     await api.call("POST", "/auth/login", json=login, expect=200)
     assert uuid.UUID(victim.id)
+
+
+async def test_a_korean_sender_name_is_encoded_for_any_mail_server(
+    database_url: str, redis_url: str, aiohttp_client: Any, db: asyncpg.Connection
+) -> None:
+    settings = make_settings(database_url, redis_url, mail_from="멍이랑 <hello@example.org>")
+    api = Api(await aiohttp_client(create_app(settings)))
+    await api.signup()
+    [row] = await outbox(db)
+    assert row["message"].isascii()
+    message = parse(row["message"])
+    assert message["From"].addresses[0].display_name == "멍이랑"
+    assert message["From"].addresses[0].addr_spec == "hello@example.org"
+    assert message["Message-ID"].endswith("@example.org>")

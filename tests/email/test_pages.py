@@ -233,3 +233,12 @@ async def test_a_short_password_on_the_reset_page_spends_no_token(
     assert resp.status == 200
     login = {"email": user.email, "password": "battery staple"}
     await api.call("POST", "/auth/login", json=login, expect=200)
+
+
+async def test_the_deletion_form_asks_again_for_an_address_that_is_not_one(api: Api) -> None:
+    resp = await api.client.post("/account/delete", data={"email": "no-at-sign"})
+    assert resp.status == 422 and "이메일 주소를 확인해 주세요" in await resp.text()
+    resp = await api.client.post(
+        "/account/delete", data={"email": "someone@example.com"}, headers={"Accept-Language": "en"}
+    )
+    assert resp.status == 200 and "Check your email" in await resp.text()

@@ -21,7 +21,7 @@ CREATE TABLE account_tokens (
 
 -- The email outbox, written in the transaction that causes each email. `message` is the whole
 -- RFC 5322 message (it holds the link, so it is cleared once the email is sent or set aside);
--- `lease_until` is a worker's claim; `due_at` the end of a retry's backoff; `expires_at` when
+-- `claim` and `lease_until` are a worker's claim and how long it holds; `due_at` the end of a retry's backoff; `expires_at` when
 -- its link stops working, past which it is set aside unsent. A 'dead' row is a dead letter.
 CREATE TABLE email_outbox (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -33,6 +33,7 @@ CREATE TABLE email_outbox (
     attempts    integer NOT NULL DEFAULT 0,
     due_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     lease_until timestamptz,
+    claim       uuid,
     expires_at  timestamptz NOT NULL,
     last_error  text,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),

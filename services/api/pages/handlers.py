@@ -191,10 +191,10 @@ async def reset_submit(request: web.Request) -> web.Response:
 async def delete_page(request: web.Request) -> web.Response:
     token = _token_of(request)
     if not token:  # the page an app-store listing names: ask for the email
-        return _page(request, "delete.html", "delete_title", token=None)
+        return _page(request, "delete.html", "delete_title", token=None, error=None)
     if not await _live(request, "delete", token):
         return _bad_link(request, "delete")
-    return _page(request, "delete.html", "delete_title", token=token)
+    return _page(request, "delete.html", "delete_title", token=token, error=None)
 
 
 @routes.post("/account/delete")
@@ -205,7 +205,10 @@ async def delete_submit(request: web.Request) -> web.Response:
         if token is None:
             email = form.get("email", "").strip()
             if not email or "@" not in email or len(email) > 320:
-                return _page(request, "delete.html", "delete_title", status=422, token=None)
+                t = TEXTS[preferred_language(request.headers.get("Accept-Language"))]
+                return _page(
+                    request, "delete.html", "delete_title", 422, token=None, error=t["bad_email"]
+                )
             await request_link(request, "delete", email)
             return _message(request, "delete_sent_title", "delete_sent")
         await confirm_deletion(request, token)

@@ -35,6 +35,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "delete_ask_lead": "앱 없이도 계정을 삭제할 수 있습니다. 가입한 이메일 주소를 입력하면 "
         "삭제 링크를 보내 드립니다.",
         "email": "이메일 주소",
+        "bad_email": "이메일 주소를 확인해 주세요.",
         "delete_ask_button": "삭제 링크 받기",
         "delete_sent_title": "메일을 확인해 주세요",
         "delete_sent": "이 주소로 가입한 계정이 있다면 삭제 링크를 보냈습니다. 링크는 30분 "
@@ -81,6 +82,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "delete_ask_lead": "You can delete your account without the app. Enter the email "
         "address you signed up with and we will send you a deletion link.",
         "email": "Email address",
+        "bad_email": "Please check the email address.",
         "delete_ask_button": "Send me a deletion link",
         "delete_sent_title": "Check your email",
         "delete_sent": "If an account uses this address, we sent it a deletion link. The link "

@@ -1,13 +1,15 @@
 """The email half of the push worker (CONTRACT section 3, Email): it delivers the rows of
 `email_outbox` (services/api/email/outbox.py) over SMTP, or to `.eml` files without SMTP_URL.
 
-The rows are the queue, claimed in PostgreSQL: a claim is a lease (`lease_until`) taken with
+The rows are the queue, claimed in PostgreSQL: a claim (`claim`, `lease_until`) is taken with
 FOR UPDATE SKIP LOCKED, so workers never share an email, and a crashed worker's emails come
-back when its leases end. Each email is marked sent in the statement right after the server
-accepted it, before the next one is tried; a worker told to stop finishes the email in hand,
-marks it, and returns, so a restart sends nothing twice. What may still happen is the
-unavoidable: a worker killed between the server's 250 and that statement sends that one email
-again (its Message-ID is the same, for the receiving side to notice).
+back when its leases end. Right before it is sent, each email is checked to be still this
+worker's claim and still to go, and held for the length of its SMTP exchange; it is marked
+sent in the statement right after the server accepted it, before the next one is tried. A
+worker told to stop finishes the email in hand, marks it, hands back the rest, and returns, so
+a restart sends nothing twice. What may still happen is the unavoidable: a worker killed
+between the server's 250 and that statement sends that one email again (with the same
+Message-ID, for the receiving side to notice).
 
 Failures: an SMTP 4xx, a refused or dropped connection, a timeout, a database that cannot be
 reached: the email stays pending and is tried again after a backoff (exponential, capped),
@@ -47,14 +49,18 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = 20
+# A batch is claimed for CLAIM_LEASE_S; each email, right before it is sent, for longer (its
+# SMTP exchange has several commands, each up to SMTP_TIMEOUT_S). A crashed worker's emails
+# come back when these end.
+CLAIM_LEASE_S = 120.0
 PRUNE_INTERVAL_S = 300.0
 OUTAGE_PAUSE_MAX_S = 5.0
 EXPIRED = "its link expired before it could be sent"
 
 _CLAIM = """
 UPDATE email_outbox o
-   SET attempts = o.attempts + 1, lease_until = now() + make_interval(secs => $2)
+   SET attempts = o.attempts + 1, lease_until = now() + make_interval(secs => $2), claim = $3
   FROM (SELECT id FROM email_outbox
          WHERE state = 'pending' AND due_at <= now()
            AND (lease_until IS NULL OR lease_until <= now())
@@ -76,6 +82,7 @@ class ClaimedEmail:
     attempts: int
     created_at: dt.datetime
     expired: bool
+    claim: uuid.UUID
 
     @property
     def file_name(self) -> str:
@@ -146,8 +153,7 @@ class Mailer:
         self._pool = pool
         self._sender = sender
         self.metrics = metrics
-        # Longer than a whole batch can take honestly, so only a crashed worker's lease ends.
-        self._lease_s = max(60.0, settings.smtp_timeout_s * (BATCH + 2))
+        self._send_lease_s = max(CLAIM_LEASE_S, 5 * settings.smtp_timeout_s)
         self._stopping = asyncio.Event()
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -177,8 +183,9 @@ class Mailer:
 
     async def _deliver_batch(self) -> int:
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_CLAIM, BATCH, self._lease_s)
-        emails = [ClaimedEmail(**dict(row)) for row in rows]
+            claim = uuid.uuid4()
+            rows = await conn.fetch(_CLAIM, BATCH, CLAIM_LEASE_S, claim)
+        emails = [ClaimedEmail(**dict(row), claim=claim) for row in rows]
         live = []
         for claimed in emails:
             if claimed.expired:
@@ -223,13 +230,18 @@ class Mailer:
         )
 
     async def _still_pending(self, claimed: ClaimedEmail) -> bool:
-        """Right before sending: the row is still there (the account was not deleted since
-        the claim, which takes its emails along)."""
+        """Right before sending: the email is still ours and still to go (its account was not
+        deleted since the claim, which takes its emails along), held long enough to send it."""
         async with self._pool.acquire() as conn:
             return bool(
                 await conn.fetchval(
-                    "SELECT true FROM email_outbox WHERE id = $1 AND state = 'pending'",
+                    """UPDATE email_outbox SET lease_until = now() + make_interval(secs => $3)
+                       WHERE id = $1 AND claim = $2 AND state = 'pending'
+                         AND lease_until > now()
+                       RETURNING true""",
                     claimed.id,
+                    claimed.claim,
+                    self._send_lease_s,
                 )
             )
 
