@@ -16,6 +16,10 @@ from prometheus_client.samples import Sample
 from services.api.consents.documents import load_documents
 from shared.settings import Settings
 
+# The web pages for people in a browser (CONTRACT section 7): HTML, outside the API that
+# docs/openapi.yaml describes and that the route-walking tests call; tests/email/test_pages.py
+# holds them.
+WEB_PAGES = ("/account/", "/static/")
 TEST_MAIL_DIR = Path(__file__).resolve().parent.parent / ".data" / "test" / "mail"
 # What an app sends at sign-up: the current version of every document in the shipped legal
 # documents file, and the age confirmation (CONTRACT section 3, Consents).

@@ -26,16 +26,13 @@ from shared.errors import _CODES as HTTP_ERROR_CODES
 from tests.email.conftest import token_of
 from tests.push.conftest import eventually
 from tests.spec_refs import resolve
-from tests.support import CONSENTS, Api, User, make_settings
+from tests.support import CONSENTS, WEB_PAGES, Api, User, make_settings
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 POLLS = ("/feed", "/walks/{id}/interactions")
-# The web pages for people in a browser (CONTRACT section 7) are HTML, not the API this spec
-# describes: tests/email/test_pages.py holds them.
-WEB_PAGES = ("/account/", "/static/")
 
 
 def _app_routes() -> set[tuple[str, str]]:
