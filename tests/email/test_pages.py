@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page
 
 from services.api.app import create_app
 from services.api.pages.handlers import SECURITY_HEADERS
+from services.api.web.languages import preferred_language
 from shared.settings import Settings
 from tests.browser_support import PHONE, screenshot
 from tests.email.conftest import SmtpServer, free_port, link_in, parse, token_of
@@ -242,3 +243,21 @@ async def test_the_deletion_form_asks_again_for_an_address_that_is_not_one(api: 
         "/account/delete", data={"email": "someone@example.com"}, headers={"Accept-Language": "en"}
     )
     assert resp.status == 200 and "Check your email" in await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "ko"),
+        ("", "ko"),
+        ("fr-FR,fr;q=0.9", "ko"),
+        ("en-US,en;q=0.9,ko;q=0.8", "en"),
+        ("ko-KR,ko;q=0.9,en-US;q=0.8", "ko"),
+        ("fr, en;q=0.5", "en"),
+        ("en;q=0, ko;q=0.1", "ko"),
+        ("ko;q=0.5, en;q=0.5", "ko"),
+        ("en;q=junk, ko", "ko"),
+    ],
+)
+def test_korean_unless_the_browser_ranks_english_higher(header: str | None, language: str) -> None:
+    assert preferred_language(header) == language
