@@ -112,6 +112,13 @@ class Settings(DatabaseSettings):
     smtp_url: SecretStr | None = None
     mail_from: str = "withbowwow <no-reply@withbowwow.app>"
     mail_dir: str = ".data/mail"
+    # The push worker's email delivery (services/api/push_worker/mailer.py): how often it looks
+    # for new emails, the backoff after a failure (exponential from base to max, retried for as
+    # long as SMTP is down) and how long one SMTP exchange may take.
+    email_poll_interval_s: float = Field(default=1.0, gt=0)
+    email_retry_base_s: float = Field(default=5.0, gt=0)
+    email_retry_max_s: float = Field(default=300.0, gt=0)
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
     # The legal documents and their current versions (CONTRACT section 3, Consents).
     legal_documents_file: str = str(LEGAL_DOCUMENTS_FILE)
     # Extra objectionable words, one a line, added to the built-in lists (section 3, Filtering).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,11 @@ from prometheus_client.samples import Sample
 from services.api.consents.documents import load_documents
 from shared.settings import Settings
 
+# The web pages for people in a browser (CONTRACT section 7): HTML, outside the API that
+# docs/openapi.yaml describes and that the route-walking tests call; tests/email/test_pages.py
+# holds them.
+WEB_PAGES = ("/account/", "/static/")
+TEST_MAIL_DIR = Path(__file__).resolve().parent.parent / ".data" / "test" / "mail"
 # What an app sends at sign-up: the current version of every document in the shipped legal
 # documents file, and the age confirmation (CONTRACT section 3, Consents).
 CONSENTS: dict[str, Any] = {
@@ -34,6 +40,8 @@ def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settin
         "redis_url": redis_url,
         "jwt_secret": secrets.token_urlsafe(48),
         "db_pool_max_size": 5,
+        # A push worker without SMTP_URL writes emails here, never into `make run`'s folder.
+        "mail_dir": str(TEST_MAIL_DIR),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -25,6 +25,14 @@ def test_the_report_names_each_service_and_where_it_answers() -> None:
     assert "FCM project p" in with_fcm
 
 
+def test_the_report_says_where_emails_go_and_never_the_smtp_login() -> None:
+    origins = {"postgres": "from DATABASE_URL", "redis": "from REDIS_URL"}
+    files = _startup_report({"MAIL_DIR": "/tmp/wb-mail"}, origins)
+    assert "written as .eml files under /tmp/wb-mail" in files
+    smtp = _startup_report({"SMTP_URL": "smtp://user:pa55@mail.example.com:587"}, origins)
+    assert "SMTP server mail.example.com:587" in smtp and "pa55" not in smtp
+
+
 def test_services_do_not_repeat_the_warning_for_make_runs_strong_development_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -32,8 +32,10 @@ from shared.errors import _CODES as HTTP_ERROR_CODES
 from shared.protocol_errors import ContractAppRunner
 from shared.request_id import REQUEST_ID_HEADER
 from shared.settings import Settings
+from tests.email.conftest import token_of
+from tests.push.conftest import eventually
 from tests.spec_refs import resolve
-from tests.support import CONSENTS, Api, User, make_settings
+from tests.support import CONSENTS, WEB_PAGES, Api, User, make_settings
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
@@ -45,7 +47,7 @@ REQUEST_ID_REF = {"$ref": "#/components/headers/XRequestId"}
 EMPTY_IS_ABSENT = {"limit", "before", "since"}
 # The web pages of CONTRACT section 7 (HTML and the files they load) are for browsers, not part
 # of the API a client is generated from: tests/api/moderation/test_console_browser.py holds them.
-WEB_PAGES = frozenset(route.path for route in console_pages.routes)  # type: ignore[attr-defined]
+CONSOLE_PAGES = frozenset(route.path for route in console_pages.routes)  # type: ignore[attr-defined]
 
 
 def _app_routes() -> set[tuple[str, str]]:
@@ -57,7 +59,8 @@ def _app_routes() -> set[tuple[str, str]]:
         for route in app.router.routes()
         if route.method not in IGNORED_METHODS
         and route.resource is not None
-        and route.resource.canonical not in WEB_PAGES
+        and route.resource.canonical not in CONSOLE_PAGES
+        and not route.resource.canonical.startswith(WEB_PAGES)
     }
 
 
@@ -460,6 +463,12 @@ async def test_every_documented_operation_answers_as_documented(
 
     await check.call("GET", "/me", 200, owner)
     await check.call("GET", "/me", 401)
+    await check.call("POST", "/me/email-verification", 202, owner)
+    await check.call("POST", "/me/email-verification", 401)
+    verify = await token_of(db, "verify", email)
+    await check.call("POST", "/auth/verify-email", 200, json={"token": verify})
+    await check.call("POST", "/auth/verify-email", 401, json={"token": verify})
+    await check.call("POST", "/auth/verify-email", 422, json={})
     await check.call(
         "PATCH", "/me", 200, owner, json={"profile_image_url": "https://example.com/a.png"}
     )
@@ -669,6 +678,23 @@ async def test_every_documented_operation_answers_as_documented(
     kept = await check.call("GET", "/invitations/{id}", 200, stayer, path={"id": invitation["id"]})
     assert kept["inviter"] is None
 
+    # The emailed links: a reset (a new session), then a deletion (the account erased).
+    linker = await api.signup("linker")
+    await check.call("POST", "/auth/password-reset", 202, json={"email": linker.email})
+    await check.call("POST", "/auth/password-reset", 202, json={"email": "none@example.com"})
+    await check.call("POST", "/auth/password-reset", 422, json={"email": "not an email"})
+    reset = await eventually(lambda: _newest_token(db, "reset"))
+    confirm = {"token": reset, "new_password": "battery staple"}
+    await check.call("POST", "/auth/password-reset/confirm", 200, json=confirm)
+    await check.call("POST", "/auth/password-reset/confirm", 401, json=confirm)
+    await check.call("POST", "/auth/password-reset/confirm", 422, json={"token": reset})
+    await check.call("POST", "/auth/delete-request", 202, json={"email": linker.email})
+    await check.call("POST", "/auth/delete-request", 422, json={})
+    deletion = await eventually(lambda: _newest_token(db, "delete"))
+    await check.call("POST", "/auth/delete-confirm", 204, json={"token": deletion})
+    await check.call("POST", "/auth/delete-confirm", 401, json={"token": deletion})
+    await check.call("POST", "/auth/delete-confirm", 400, data=b"{", headers=JSON)
+
     unexercised = {(method, path) for method, path, _ in _operations()} - check.exercised
     assert not unexercised, "documented but never checked here:\n" + _listing(unexercised)
 
@@ -760,3 +786,13 @@ async def _exercise_moderation(
     )
     await check.call("GET", "/admin/api/audit", 403)
     api.client.session.cookie_jar.clear()
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def _newest_token(db: asyncpg.Connection, kind: str) -> str | None:
+    """The token of the newest email of this kind in the outbox, once there is one."""
+    if not await db.fetchval("SELECT count(*) FROM email_outbox WHERE kind = $1", kind):
+        return None
+    return await token_of(db, kind)

@@ -21,6 +21,7 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tools.local_services import EmbeddedPostgres, EmbeddedRedis
 
@@ -127,11 +128,26 @@ def _startup_report(env: dict[str, str], origins: dict[str, str]) -> str:
         ("REST API", f"{api}  (docs/openapi.yaml)"),
         ("walk together", f"{gateway}  (docs/asyncapi.yaml)"),
         ("push worker", push),
+        ("email", _email_report(env)),
         ("PostgreSQL", origins["postgres"]),
         ("Redis", origins["redis"]),
     ]
     lines = [f"  {name:<14} {what}" for name, what in rows]
     return "\n".join(["withbowwow is running (Ctrl-C stops everything):", *lines])
+
+
+def _email_report(env: dict[str, str]) -> str:
+    """Where the emails go: the SMTP server's host and port (never its login), or the folder
+    of the .eml files a developer opens to click the links."""
+    if env.get("SMTP_URL"):
+        url = urlsplit(env["SMTP_URL"])
+        try:
+            where = f"{url.hostname}:{url.port}" if url.port else str(url.hostname)
+        except ValueError:
+            where = str(url.hostname)
+        return f"sent through the SMTP server {where}"
+    mail_dir = (ROOT / env.get("MAIL_DIR", ".data/mail")).resolve()
+    return f"SMTP_URL not set: written as .eml files under {mail_dir}"
 
 
 def _wait_until_serving(env: dict[str, str], children: dict[str, subprocess.Popen[bytes]]) -> bool:

@@ -19,6 +19,7 @@ from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S, feed_head_reads_key
+from services.api.web.after_response import after_response_ctx
 from services.api.web.authentication import auth_middleware
 from services.api.web.cors import cors_headers, cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
             invitation_sweeper_ctx,
             location_log_pruner_ctx,
             evidence_pruner_ctx,
+            after_response_ctx,
         ]
     )
     setup_routes(app)

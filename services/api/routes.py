@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.accounts import deletion
+from services.api.accounts import deletion, email_links
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
 from services.api.export import handlers as export
@@ -12,6 +12,7 @@ from services.api.moderation import console_api, console_pages, reports, staff_s
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
 from services.api.notifications import settings_handlers as notification_settings
+from services.api.pages.handlers import setup_pages
 from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
 from services.api.social import blocks, dogs, follow_requests, search, users
@@ -25,6 +26,7 @@ RESOURCE_MODULES = (
     consents,
     accounts,
     deletion,
+    email_links,
     users,
     search,
     blocks,
@@ -53,3 +55,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz, allow_head=False)
     for module in RESOURCE_MODULES:
         app.router.add_routes(module.routes)
+    setup_pages(app)  # the account pages (section 7): HTML, their templates and stylesheet

@@ -125,6 +125,18 @@ async def erase_account(
     )
 
 
+async def lock_and_erase(
+    conn: asyncpg.Connection, user_id: uuid.UUID, max_walk: dt.timedelta
+) -> Erased | None:
+    """Lock the account's row and erase it, in the caller's transaction; None when it is gone
+    already (a concurrent deletion). `DELETE /me` and the web's deletion link
+    (`POST /auth/delete-confirm`) both erase through here; `forget_copies` after the commit."""
+    locked = await conn.fetchval("SELECT true FROM users WHERE id = $1 FOR UPDATE", user_id)
+    if locked is None:
+        return None
+    return await erase_account(conn, user_id, max_walk)
+
+
 async def forget_copies(app: web.Application, erased: Erased) -> None:
     """After the commit: the sessions' and walks' endings, then the account's derived copies in
     Redis. A Redis failure is logged; each copy also expires or is filtered by its reader."""
@@ -164,9 +176,8 @@ async def delete_me(request: web.Request) -> web.Response:
             raise forbidden("wrong password")
         await attempt.refund()  # only failures count
         async with conn.transaction():
-            locked = await conn.fetchval("SELECT true FROM users WHERE id = $1 FOR UPDATE", user_id)
-            if locked is None:  # deleted by a concurrent request
-                raise unauthorized("this account no longer exists")
-            erased = await erase_account(conn, user_id, max_walk)
+            erased = await lock_and_erase(conn, user_id, max_walk)
+    if erased is None:  # deleted by a concurrent request
+        raise unauthorized("this account no longer exists")
     await forget_copies(request.app, erased)
     return web.Response(status=204)

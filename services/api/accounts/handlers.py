@@ -29,9 +29,12 @@ from services.api.accounts.sessions import (
 from services.api.accounts.standing import current_suspension, email_banned, suspended_error
 from services.api.consents.documents import load_documents
 from services.api.consents.records import record_consents
+from services.api.email.outbox import send_link
+from services.api.email.tokens import void_tokens
 from services.api.filtering.fields import PublicLine
 from services.api.social.users import fetch_me
 from services.api.web.authentication import current_user
+from services.api.web.languages import preferred_language
 from services.api.web.rate_limit import client_address
 from services.api.web.text_fields import SingleLine
 from shared.errors import ApiError, conflict, forbidden, unauthorized
@@ -127,15 +130,17 @@ async def signup(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         try:
             user_id = await conn.fetchval(
-                """INSERT INTO users (email, password_hash, nickname)
-                   VALUES ($1, $2, $3) RETURNING id""",
+                """INSERT INTO users (email, password_hash, nickname, language)
+                   VALUES ($1, $2, $3, $4) RETURNING id""",
                 body.email,
                 password_hash,
                 body.nickname,
+                preferred_language(request.headers.get("Accept-Language")),
             )
         except asyncpg.UniqueViolationError:
             raise conflict("an account with this email already exists") from None
         await record_consents(conn, user_id, versions, "given", client_address(request))
+        await send_link(conn, settings, user_id, "verify")  # the verification email
         tokens = await start_session(conn, settings, user_id)
         answer = await _answer(conn, settings, user_id, tokens)
     await remember_sign_in(request, body.email)
@@ -231,6 +236,7 @@ async def change_password(request: web.Request) -> web.Response:
     new_hash = await hash_password(body.new_password)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, new_hash)
+        await void_tokens(conn, user_id)  # the links already emailed stop working
         ended = await end_user_sessions(conn, user_id)
         tokens = await start_session(conn, settings, user_id)
         answer = await _answer(conn, settings, user_id, tokens)

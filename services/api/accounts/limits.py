@@ -122,6 +122,15 @@ async def count_refresh_failure(request: web.Request) -> None:
     await reserve(request, (limit, client_address(request)))
 
 
+async def count_link_failure(request: web.Request) -> None:
+    """Count an emailed link's token that does not work (unknown, used, expired) against its
+    address, as a junk refresh token is; 429 once that address has sent too many."""
+    settings = request.app[settings_key]
+    window_s = settings.auth_failure_window_s
+    limit = Limit("link-token-addr", settings.refresh_failure_limit_per_address, window_s)
+    await reserve(request, (limit, client_address(request)))
+
+
 async def reserve_password_check(request: web.Request, user_id: uuid.UUID) -> Reservation:
     settings = request.app[settings_key]
     limit = Limit(

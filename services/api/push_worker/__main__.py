@@ -1,5 +1,5 @@
 """`python -m services.api.push_worker`: run the push worker until SIGINT/SIGTERM.
-`python -m services.api.push_worker dead [--limit N]`: list the jobs it gave up on."""
+`python -m services.api.push_worker dead [--limit N]`: list the jobs and emails it gave up on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import sys
 
 import asyncpg
 
-from services.api.push_worker.dead_letters import format_dead_letters, list_dead_letters
+from services.api.push_worker.dead_letters import (
+    format_dead_emails,
+    format_dead_letters,
+    list_dead_emails,
+    list_dead_letters,
+)
 from services.api.push_worker.runtime import CredentialsError, open_worker
 from shared.logging_setup import configure_logging
 from shared.runner import process_settings, use_uvloop
@@ -29,6 +34,8 @@ async def print_dead_letters(database_url: str, limit: int) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         print(format_dead_letters(await list_dead_letters(conn, limit)))
+        print()
+        print(format_dead_emails(await list_dead_emails(conn, limit)))
     finally:
         await conn.close()
 

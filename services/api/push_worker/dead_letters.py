@@ -1,4 +1,4 @@
-"""Jobs the worker gave up on, for an operator (`make push-dead`)."""
+"""Jobs and emails the worker gave up on, for an operator (`make push-dead`)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,31 @@ def format_dead_letters(rows: list[asyncpg.Record]) -> str:
     lines += [
         f"{r['failed_at'].isoformat()}\t{r['notification_id']}\t{r['type']}\t{r['user_id']}\t"
         f"{r['attempts']}\t{r['reason']}"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+async def list_dead_emails(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Emails set aside (an SMTP 5xx, or a link that expired unsent): whose and why, not the
+    address or the message (which is not kept)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT settled_at, id, kind, user_id, attempts, last_error
+             FROM email_outbox WHERE state = 'dead'
+            ORDER BY settled_at DESC, id
+            LIMIT $1""",
+        limit,
+    )
+    return rows
+
+
+def format_dead_emails(rows: list[asyncpg.Record]) -> str:
+    if not rows:
+        return "no dead emails"
+    lines = ["failed_at\temail_id\tkind\trecipient\tattempts\treason"]
+    lines += [
+        f"{r['settled_at'].isoformat()}\t{r['id']}\t{r['kind']}\t{r['user_id']}\t"
+        f"{r['attempts']}\t{r['last_error']}"
         for r in rows
     ]
     return "\n".join(lines)

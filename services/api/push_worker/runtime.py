@@ -12,6 +12,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiohttp
 
 from services.api.push_worker.fcm import FcmSender, LoggingSender, PushSender
+from services.api.push_worker.mail_senders import SmtpUrlError
+from services.api.push_worker.mailer import EmailMetrics, Mailer, mail_sender
 from services.api.push_worker.metrics import PushMetrics
 from services.api.push_worker.oauth import AccessTokens, ServiceAccount
 from services.api.push_worker.worker import Clock, PushWorker, utc_now
@@ -78,7 +80,12 @@ async def open_worker(settings: Settings, *, clock: Clock = utc_now) -> AsyncIte
         stack.push_async_callback(redis.aclose)
         metrics = PushMetrics(ProcessMetrics())
         sender = await stack.enter_async_context(fcm_sender(settings, metrics))
-        worker = PushWorker(settings, pool, redis, sender, metrics, clock=clock)
+        try:
+            mails = mail_sender(settings)
+        except SmtpUrlError as exc:
+            raise CredentialsError(str(exc)) from None
+        mailer = Mailer(settings, pool, mails, EmailMetrics(metrics.process, pool))
+        worker = PushWorker(settings, pool, redis, sender, metrics, clock=clock, mailer=mailer)
         metrics.watch(redis, worker.jobs_in_flight)
         metrics.port = await stack.enter_async_context(
             metrics_listener(

@@ -35,6 +35,7 @@ from services.api.notifications.push_jobs import add_push_jobs
 from services.api.push_worker.backoff import retry_delay
 from services.api.push_worker.fcm import Outcome, PushSender, SendResult, token_hint
 from services.api.push_worker.job_stream import Entry, JobStream, is_missing_group
+from services.api.push_worker.mailer import Mailer
 from services.api.push_worker.messages import Lifetimes, build_message, for_device
 from services.api.push_worker.metrics import PushMetrics
 from services.api.push_worker.store import (
@@ -111,8 +112,10 @@ class PushWorker:
         metrics: PushMetrics,
         *,
         clock: Clock = utc_now,
+        mailer: Mailer | None = None,
     ) -> None:
         self._settings = settings
+        self.mailer = mailer  # the emails of the outbox (mailer.py), when given
         self.metrics = metrics
         self._clock = clock  # what quiet hours are measured against (tests move it)
         self._lifetimes = Lifetimes.of(settings)
@@ -150,9 +153,12 @@ class PushWorker:
             asyncio.create_task(self._repeat("pruner", self._prune_once)),
         ]
         settler = asyncio.create_task(self._settle_loop())
+        mail = asyncio.create_task(self.mailer.run(self._stopping)) if self.mailer else None
         try:
             await self._stopping.wait()
         finally:
+            if mail is not None:  # it finishes the email in hand, then returns
+                await asyncio.gather(mail, return_exceptions=True)
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)

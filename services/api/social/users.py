@@ -38,7 +38,10 @@ from shared.keys import db_pool_key, redis_key
 
 routes = web.RouteTableDef()
 
-ME_COLUMNS = "id, email, nickname, profile_image_url, approve_followers, created_at"
+ME_COLUMNS = (
+    "id, email, nickname, profile_image_url, approve_followers, created_at,"
+    " email_verified_at IS NOT NULL AS email_verified"
+)
 # Following, unfollowing and following again within this time notifies once.
 REPEAT_FOLLOW_WINDOW = dt.timedelta(hours=24)
 

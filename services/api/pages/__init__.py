@@ -1,0 +1,1 @@
+"""The account pages that the emails' links open (CONTRACT section 7)."""
