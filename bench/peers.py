@@ -125,11 +125,23 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _servers_cpu(phase: dict[str, Any] | None) -> float | None:
+    """The servers' CPU share over a phase, summed over the instances (what a relay costs: the
+    load generators', Redis's and the machine's shares left out)."""
+    shares = (phase or {}).get("cpu_share") or {}
+    servers = [v for k, v in shares.items() if k not in ("load", "redis", "machine")]
+    if not servers or any(v is None for v in servers):
+        return None
+    return round(sum(servers), 3)
+
+
 def figures(points: dict[str, Any]) -> dict[str, Any]:
     """One server's figures in one run, from its points ({"steady", "memory", "reconnect"}, a
     missing one None), in gateway_peers' shape; plus `detail`, what else says how it went."""
     shaped = _nest({key: _pick(points, path) for key, path in FIGURES})
     steady, memory, reconnect = (points.get(k) or {} for k in ("steady", "memory", "reconnect"))
+    # What else says how it went; the per-point figures of the gateway itself are in
+    # gateway_latency, gateway_throughput, gateway_memory and gateway_storms.
     shaped["detail"] = {
         "instances": steady.get("instances"),
         "connected": steady.get("connected"),
@@ -138,7 +150,10 @@ def figures(points: dict[str, Any]) -> dict[str, Any]:
         "memory_sockets": memory.get("sockets"),
         "memory_connected": memory.get("connected"),
         "memory_pace_p99_ms": _pick(memory, ("pace", "lat_p99_ms")),
+        "servers_cpu_share_at_20k_per_s": _servers_cpu(_pick(steady, ("at_20k_per_s",))),
+        "servers_cpu_share_at_40k_per_s": _servers_cpu(_pick(steady, ("at_40k_per_s",))),
         "readmitted": reconnect.get("readmitted"),
+        "reconnect_survivors_p99_ms": reconnect.get("survivors_p99_ms"),
         "load_generator": _pick(steady or memory, ("pace", "load_generator")),
     }
     return shaped

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from jose import JWTError, jwt
 
 app = FastAPI()
 
@@ -46,9 +47,7 @@ async def healthz():
     return {"status": "ok"}
 
 
-# ---- copied unchanged from the note, section 2.3 ----
-from jose import jwt, JWTError
-
+# ---- copied unchanged from the note, section 2.3 (its imports of FastAPI and jose above) ----
 # app/main.py 또는 app/routers/websocket.py
 from app.websocket.walk_together import manager
 
