@@ -76,7 +76,7 @@ clean:
 # BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
 # The gateway benches run their load on Node.js (bufferutil's prebuilt binary ships in its
 # package); BENCH_LOAD=python runs bench/ws_load.py instead. `make bench-gateway` measures the
-# peers beside the gateway (bench/results/gateway_peers.json); BENCH_ARGS=--no-peers skips them.
+# peers beside the gateway (the gateway_peers figures); BENCH_ARGS=--no-peers skips them.
 $(WS_LOAD_STAMP): $(WS_LOAD_DIR)/package-lock.json
 	npm ci --prefix $(WS_LOAD_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(WS_LOAD_STAMP)
