@@ -152,6 +152,8 @@ def figures(points: dict[str, Any]) -> dict[str, Any]:
         "memory_pace_p99_ms": _pick(memory, ("pace", "lat_p99_ms")),
         "servers_cpu_share_at_20k_per_s": _servers_cpu(_pick(steady, ("at_20k_per_s",))),
         "servers_cpu_share_at_40k_per_s": _servers_cpu(_pick(steady, ("at_40k_per_s",))),
+        # The load generators share the cores: near 1 - servers, they, not the server, set the pace.
+        "load_cpu_share_at_40k_per_s": _pick(steady, ("at_40k_per_s", "cpu_share", "load")),
         "readmitted": reconnect.get("readmitted"),
         "reconnect_survivors_p99_ms": reconnect.get("survivors_p99_ms"),
         "load_generator": _pick(steady or memory, ("pace", "load_generator")),
