@@ -48,7 +48,9 @@ PACE_HZ = 0.2  # the protocol's `interval_s`: a location every 5 s
 SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down before measuring
 CLOSE_TAIL_S = 2.0  # the close window lasts this long after the last close returned
 READMIT_TIMEOUT_S = 60.0
-IDLE_S = 10.0  # the idle CPU window: every socket connected, none sending
+# The idle CPU window (every socket connected, none sending): longer than Socket.IO's 25 s ping
+# interval and the gateway's 30 s heartbeat after silence, so each server's keep-alive is in it.
+IDLE_S = 30.0
 NODE_LOAD = ROOT / "bench" / "ws_load_node"
 
 
