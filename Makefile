@@ -19,6 +19,11 @@ SPECS          := docs/openapi.yaml docs/asyncapi.yaml
 # The gateway benches' load generator (`ws` with `bufferutil`, pinned in its package-lock.json).
 WS_LOAD_DIR    := bench/ws_load_node
 WS_LOAD_STAMP  := $(WS_LOAD_DIR)/node_modules/.installed
+# The gateway's peer (Socket.IO 4 with its Redis adapter) and its socket.io-client load generator,
+# each pinned in its package-lock.json (bench/peers.py; the seed note's handler installs itself).
+SIO_PEER_DIR   := bench/socketio_peer
+SIO_LOAD_DIR   := bench/sio_load_node
+PEER_STAMPS    := $(SIO_PEER_DIR)/node_modules/.installed $(SIO_LOAD_DIR)/node_modules/.installed
 
 .PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-export bench-filtering bench-cluster bench-pubsub push-dead clean
 
@@ -77,20 +82,26 @@ push-dead: install
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache $(SPECLINT_DIR)/node_modules \
-		$(SPECCLIENT_DIR)/node_modules $(SPECCLIENT_DIR)/generated $(WS_LOAD_DIR)/node_modules
+		$(SPECCLIENT_DIR)/node_modules $(SPECCLIENT_DIR)/generated $(WS_LOAD_DIR)/node_modules \
+		$(SIO_PEER_DIR)/node_modules $(SIO_LOAD_DIR)/node_modules
 
 # Benchmarks (bench/): figures go to bench/results/*.json and bench/RESULTS.md; CI does not run them.
 # BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
 # The gateway benches run their load on Node.js (bufferutil's prebuilt binary ships in its
-# package); BENCH_LOAD=python runs bench/ws_load.py instead.
+# package); BENCH_LOAD=python runs bench/ws_load.py instead. `make bench-gateway` measures the
+# peers beside the gateway (the gateway_peers figures); BENCH_ARGS=--no-peers skips them.
 $(WS_LOAD_STAMP): $(WS_LOAD_DIR)/package-lock.json
 	npm ci --prefix $(WS_LOAD_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(WS_LOAD_STAMP)
 
-bench: install $(WS_LOAD_STAMP)
+bench/%/node_modules/.installed: bench/%/package-lock.json
+	npm ci --prefix bench/$* --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+bench: install $(WS_LOAD_STAMP) $(PEER_STAMPS)
 	$(PY) -m bench.runner all $(BENCH_ARGS)
 
-bench-gateway: install $(WS_LOAD_STAMP)
+bench-gateway: install $(WS_LOAD_STAMP) $(PEER_STAMPS)
 	$(PY) -m bench.runner gateway $(BENCH_ARGS)
 
 bench-api: install

@@ -13,6 +13,9 @@ Redis's pub/sub connections.
 The load generator is bench/ws_load_node/ws_load.js (Node.js) where node and its packages are
 installed, else bench/ws_load.py: the same protocol on stdin/stdout. BENCH_LOAD=python or node
 chooses; every point records which ran (`load_generator`).
+
+The peers (bench/peers.py: Socket.IO with its Redis adapter, the seed note's FastAPI handler) run
+through the same functions, as server kinds "socketio" and "seed".
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from bench import peers
 from bench.observe import CpuMeter, ServerCounters, listen_overflows, redis_pid
 from bench.procs import ROOT, Children, rss_mb, wait_http
 from bench.results import percentiles
@@ -44,6 +48,9 @@ PACE_HZ = 0.2  # the protocol's `interval_s`: a location every 5 s
 SETTLE_S = 5.0  # after the last connect: hellos and presence traffic die down before measuring
 CLOSE_TAIL_S = 2.0  # the close window lasts this long after the last close returned
 READMIT_TIMEOUT_S = 60.0
+# The idle CPU window (every socket connected, none sending): longer than Socket.IO's 25 s ping
+# interval and the gateway's 30 s heartbeat after silence, so each server's keep-alive is in it.
+IDLE_S = 30.0
 NODE_LOAD = ROOT / "bench" / "ws_load_node"
 
 
@@ -54,9 +61,13 @@ class Server:
     name: str
     proc: asyncio.subprocess.Process
     port: int
-    metrics_port: int | None  # the gateway's internal listener (the bare relay has none)
+    metrics_port: int | None  # the gateway's internal listener (the others have none)
+    kind: str = "gateway"
 
     def url(self, path: str) -> str:
+        """A walker's URL on this server, from its gateway path (walker_path)."""
+        if self.kind == "socketio":
+            return peers.socketio_url(self.port, path)
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
@@ -67,18 +78,23 @@ def walker_path(walk: int, user: int, secret: str) -> str:
 
 
 async def start_servers(children: Children, stack: Stack, kind: str, count: int) -> list[Server]:
-    """`count` gateway instances (kind "gateway") or bare relays (kind "bare")."""
+    """`count` gateway instances (kind "gateway"), bare relays ("bare") or instances of a peer
+    ("socketio", "seed")."""
     servers = []
     for i in range(count):
         port = free_port()
         metrics_port = free_port() if kind == "gateway" else None
-        module = "services.realtime" if kind == "gateway" else "bench.bare_relay"
-        env = stack.service_env(REALTIME_PORT=str(port))
+        if kind in ("gateway", "bare"):
+            module = "services.realtime" if kind == "gateway" else "bench.bare_relay"
+            program, args = sys.executable, ["-m", module]
+            env = stack.service_env(REALTIME_PORT=str(port))
+        else:
+            program, args, env = peers.server_command(kind, stack, port)
         if metrics_port is not None:
             env["REALTIME_METRICS_PORT"] = str(metrics_port)
-        proc = await children.start(f"{kind}-{i}", ["-m", module], env)
+        proc = await children.start(f"{kind}-{i}", args, env, program=program)
         await wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-        servers.append(Server(f"{kind}-{i}", proc, port, metrics_port))
+        servers.append(Server(f"{kind}-{i}", proc, port, metrics_port, kind))
     await asyncio.sleep(1.0)  # let start-up allocations settle before the idle RSS
     return servers
 
@@ -108,11 +124,16 @@ class Loads:
         return list(await asyncio.gather(*(one(p) for p in self.procs)))
 
 
-def load_command(max_seconds: float) -> tuple[str, str, list[str]]:
+def load_command(max_seconds: float, kind: str = "gateway") -> tuple[str, str, list[str]]:
     """Which load generator runs ("python" or "node"), its program and its arguments:
     BENCH_LOAD when set, else the Python one. The Node port (`make bench-gateway` installs its
     packages) costs the same CPU a frame, so it moves no figure (bench/RESULTS.md, "A lighter
-    load generator"); it stays to check that claim again."""
+    load generator"); it stays to check that claim again. The Socket.IO peer has its own
+    (node, socket.io-client)."""
+    own = peers.load_program(kind)
+    if own is not None:
+        program, args = own
+        return "node+socket.io-client", program, [*args, str(max_seconds)]
     node = shutil.which("node")
     node_ready = node is not None and all(
         (NODE_LOAD / "node_modules" / package).is_dir() for package in ("ws", "bufferutil")
@@ -138,11 +159,12 @@ async def start_loads(
     name: str,
     max_seconds: float,
     fallbacks: list[str] | None = None,
+    kind: str = "gateway",
 ) -> Loads:
     """Split `urls` (partners adjacent; `fallbacks`, when given, aligned with them) over
-    `processes` ws_load processes, pairs kept whole. The job goes down each process's stdin:
-    its URLs carry tokens, which stay off the disk."""
-    generator, program, args = load_command(max_seconds)
+    `processes` ws_load processes, pairs kept whole, speaking to servers of `kind`. The job goes
+    down each process's stdin: its URLs carry tokens, which stay off the disk."""
+    generator, program, args = load_command(max_seconds, kind)
     procs = []
     for p in range(processes):
         mine = [i for pair in range(p, len(urls) // 2, processes) for i in (2 * pair, 2 * pair + 1)]
@@ -150,6 +172,8 @@ async def start_loads(
             "urls": [urls[i] for i in mine],
             "fallbacks": [fallbacks[i] for i in mine] if fallbacks else None,
             "concurrency": 50,
+            # The seed's handler says no hello: the open is the walker's admission.
+            "hello": kind != "seed",
         }
         proc = await children.start(
             f"ws_load-{name}-{p}", args, stack.service_env(), pipes=True, program=program
@@ -163,7 +187,7 @@ async def start_loads(
 
 def walk_urls(servers: list[Server], walks: range, secret: str, *, cross: bool = True) -> list[str]:
     """Both partners of each walk: A (user 2k) on one server, B (2k+1) on the next when `cross`
-    (the bare relay has no Redis, so its partners must share a process)."""
+    (the bare relay and the seed have no Redis, so their partners must share a process)."""
     urls = []
     for k in walks:
         first = servers[k % len(servers)]
@@ -312,10 +336,14 @@ async def steady(
     phases: list[tuple[str, float, float]],
     load_processes: int,
     watch: Callable[[list[int], float], Coroutine[Any, Any, None]] | None = None,
+    idle_s: float = 0.0,
 ) -> dict[str, Any]:
     """Connect `sockets` walkers over `instances` servers, then run each (name, rate, seconds).
 
-    `watch(pids, seconds)`, when given, runs beside each phase (bench/profile.py's profiler)."""
+    `watch(pids, seconds)`, when given, runs beside each phase (bench/profile.py's profiler).
+    With `idle_s`, the servers' CPU is taken over that long first, every socket connected and
+    none sending (`idle_cpu_pct`, percent of one core, summed over the servers): what holding
+    sockets costs (heartbeats, timers) before any location moves."""
     walks = range(sockets // 2)
     budget = 120 + sum(seconds + 10 for _, _, seconds in phases)
     async with scenario(stack) as children:
@@ -324,10 +352,11 @@ async def steady(
         loads = await start_loads(
             children,
             stack,
-            walk_urls(servers, walks, stack.jwt_secret, cross=kind == "gateway"),
+            walk_urls(servers, walks, stack.jwt_secret, cross=kind in ("gateway", "socketio")),
             load_processes,
             kind,
-            budget,
+            budget + idle_s,
+            kind=kind,
         )
         result: dict[str, Any] = {
             "sockets": sockets,
@@ -349,6 +378,12 @@ async def steady(
             rss_mb=[round(v, 1) for v in connected_rss],
             rss_per_socket_kib=round(max(per_socket), 2),
         )
+        if idle_s:
+            cpu = CpuMeter({"servers": [s.proc.pid for s in servers]})
+            await asyncio.sleep(idle_s)
+            share = cpu.share()["servers"]
+            cores = os.cpu_count() or 1
+            result["idle_cpu_pct"] = None if share is None else round(share * cores * 100, 2)
         for name, rate, seconds in phases:
             figures = await phase(stack, servers, loads, rate, seconds, watch)
             figures["interval_s"] = round(1 / rate, 3)
@@ -386,6 +421,7 @@ async def churn(
             load_processes,
             f"{kind}-churn",
             120 + waves * 90,
+            kind=kind,
         )
         probes = await start_loads(
             children,
@@ -394,6 +430,7 @@ async def churn(
             1,
             f"{kind}-probe",
             120 + waves * 90,
+            kind=kind,
         )
         groups = cpu_groups([server], [loads, probes], await redis_pid(stack.redis_url))
         await probes.command("connect")
@@ -466,7 +503,9 @@ async def _stop_timed(children: Children, server: Server, since: float) -> float
     return round(time.monotonic() - since, 2)
 
 
-async def reconnect_storm(stack: Stack, per_instance: int, load_processes: int) -> dict[str, Any]:
+async def reconnect_storm(
+    stack: Stack, per_instance: int, load_processes: int, kind: str = "gateway"
+) -> dict[str, Any]:
     """Two gateway instances with `per_instance` walkers each, both partners of a walk on the
     same instance (so the survivor's own walkers keep a latency figure of their own), all
     sending at the 5 s pace. After a pace period the first instance gets SIGTERM (it closes
@@ -485,18 +524,25 @@ async def reconnect_storm(stack: Stack, per_instance: int, load_processes: int) 
         walker_path(k, u, secret) for k in range(walks, 2 * walks) for u in (2 * k, 2 * k + 1)
     ]
     async with scenario(stack) as children:
-        stopped, survivor = await start_servers(children, stack, "gateway", 2)
+        stopped, survivor = await start_servers(children, stack, kind, 2)
         survivors = await start_loads(
-            children, stack, [survivor.url(p) for p in staying], processes, "survivors", budget
+            children,
+            stack,
+            [survivor.url(p) for p in staying],
+            processes,
+            f"{kind}-survivors",
+            budget,
+            kind=kind,
         )
         movers = await start_loads(
             children,
             stack,
             [stopped.url(p) for p in moving],
             processes,
-            "displaced",
+            f"{kind}-displaced",
             budget,
             fallbacks=[survivor.url(p) for p in moving],
+            kind=kind,
         )
         connects = await asyncio.gather(survivors.command("connect"), movers.command("connect"))
         await asyncio.sleep(SETTLE_S)
@@ -504,10 +550,13 @@ async def reconnect_storm(stack: Stack, per_instance: int, load_processes: int) 
             survivors.command(f"start {PACE_HZ}"), movers.command(f"start {PACE_HZ}")
         )
         await asyncio.sleep(1 / PACE_HZ)
-        assert survivor.metrics_port is not None
-        counters = await ServerCounters(
-            stack.redis_url, {survivor.name: survivor.metrics_port}, pubsub=False
-        ).begin()
+        counters = (
+            await ServerCounters(
+                stack.redis_url, {survivor.name: survivor.metrics_port}, pubsub=False
+            ).begin()
+            if survivor.metrics_port is not None
+            else None
+        )
         cpu = CpuMeter(
             cpu_groups([survivor], [survivors, movers], await redis_pid(stack.redis_url))
         )
@@ -524,7 +573,9 @@ async def reconnect_storm(stack: Stack, per_instance: int, load_processes: int) 
         during = merge_run(await survivors.command("stop"))
         displaced = merge_run(await movers.command("stop"))
         shutdown_s = await stopping
-        survivor_counters = (await counters.end()).get("gateway_counters", {})
+        survivor_counters = (
+            (await counters.end()).get("gateway_counters", {}) if counters is not None else {}
+        )
         await asyncio.gather(survivors.command("close"), movers.command("close"))
     return {
         "walkers_per_instance": per_instance,

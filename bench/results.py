@@ -112,6 +112,8 @@ def _section(report: dict[str, Any]) -> list[str]:
         lines.append(f"- target: {report['target']}")
     if report.get("verdict"):
         lines.append(f"- verdict (medians): **{report['verdict']}**")
+    if report.get("ratios"):
+        lines += _comparison(report["medians"], report["ratios"])
     runs = [_flatten(run) for run in report.get("runs", [])]
     if runs:
         keys: list[str] = []
@@ -128,6 +130,23 @@ def _section(report: dict[str, Any]) -> list[str]:
                 row.append(_cell(medians.get(key)))
             lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+    return lines
+
+
+def _comparison(medians: dict[str, Any], ratios: dict[str, Any]) -> list[str]:
+    """Servers side by side (gateway_peers): a figure a row, each server's median, then ours
+    over each peer's."""
+    servers = {name: _flatten(figures) for name, figures in medians.items()}
+    quotients = {name: _flatten(figures) for name, figures in ratios.items()}
+    keys: list[str] = []
+    for flat in servers.values():
+        keys += [k for k in flat if k not in keys]
+    header = ["figure (median)", *servers, *quotients]
+    lines = ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in keys:
+        cells = [_cell(flat.get(key)) or "null" for flat in [*servers.values()]]
+        cells += [_cell(flat.get(key)) or "-" for flat in quotients.values()]
+        lines.append("| " + " | ".join([key, *cells]) + " |")
     return lines
 
 

@@ -1,7 +1,7 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
     python -m bench.runner [all|gateway|api|search|deletion|push|zones|export|filtering|cluster]
-                           [--repeat N] [--quick] [--database NAME]
+                           [--repeat N] [--quick] [--database NAME] [--no-peers]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
 Redis, starts every process it measures and stops them all, on Ctrl-C too. `--quick` shrinks
@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import logging
 import time
 from typing import Any
 
 import asyncpg
 
-from bench import api, cluster, deletion, export, gateway, privacy_zones, push, results, search
+from bench import (
+    api,
+    cluster,
+    deletion,
+    export,
+    gateway,
+    peers,
+    privacy_zones,
+    push,
+    results,
+    search,
+)
 from bench.figures import (
     QUICK,
     Sizes,
@@ -47,7 +59,16 @@ API_SUITES = ["api", "search", "deletion"]
 SEEDED_SUITES = frozenset({*SEEDED_SUITES_IN_ORDER, "cluster"})
 
 
-async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
+async def gateway_suite(stack: Stack, sizes: Sizes, n: int, with_peers: bool = True) -> None:
+    """The gateway's points, each beside the bare relay and (`with_peers`) the peers measured in
+    the same run (bench/peers.py), whose figures go to gateway_peers."""
+    compared = peers.PEERS if with_peers else ()
+    if compared:
+        peers.prepare(max(sizes.steady_sockets, sizes.memory_sockets) // 2)
+    # Per run, each server's points: {"steady", "memory", "reconnect"} (gateway_peers).
+    points: list[dict[str, dict[str, Any]]] = [
+        {server: {} for server in ("gateway", *compared)} for _ in range(n)
+    ]
     phases = [
         ("pace", 0.2, sizes.pace_s),
         # 1/s and 2/s a socket: 20,000 and 40,000 offered/s at full size (--quick offers less
@@ -66,9 +87,20 @@ async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
         bare = await gateway.steady(
             stack, "bare", 2, sizes.steady_sockets, phases, sizes.load_processes
         )
+        run = next(steady_slots)
+        run["gateway"]["steady"] = copy.deepcopy(ours)
+        for peer in compared:
+            instances = peers.TWO_INSTANCES[peer]
+            if instances is None:
+                continue
+            log.info("    %s: %d sockets on %d instances", peer, sizes.steady_sockets, instances)
+            run[peer]["steady"] = await gateway.steady(
+                stack, peer, instances, sizes.steady_sockets, phases, sizes.load_processes
+            )
         return {"gateway": ours, "bare": bare}
 
     log.info("gateway latency and throughput")
+    steady_slots = iter(points)
     runs = await repeat(n, steady_pair)
     pace = [
         {
@@ -172,22 +204,33 @@ async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
         one = [("pace", 0.2, 10.0)]
         log.info("    gateway: %d sockets on 1 instance", sizes.memory_sockets)
         ours = await gateway.steady(
-            stack, "gateway", 1, sizes.memory_sockets, one, sizes.load_processes
+            stack, "gateway", 1, sizes.memory_sockets, one, sizes.load_processes, idle_s=idle
         )
         log.info("    bare relay: %d sockets on 1 process", sizes.memory_sockets)
         bare = await gateway.steady(
-            stack, "bare", 1, sizes.memory_sockets, one, sizes.load_processes
+            stack, "bare", 1, sizes.memory_sockets, one, sizes.load_processes, idle_s=idle
         )
+        run = next(memory_slots)
+        run["gateway"]["memory"] = ours
+        for peer in compared:
+            log.info("    %s: %d sockets on 1 process", peer, sizes.memory_sockets)
+            run[peer]["memory"] = await gateway.steady(
+                stack, peer, 1, sizes.memory_sockets, one, sizes.load_processes, idle_s=idle
+            )
         return {"gateway": ours, "bare": bare}
 
     log.info("gateway memory")
+    idle = gateway.IDLE_S
+    memory_slots = iter(points)
     memory = await repeat(n, memory_pair)
     results.write(
         "gateway_memory",
         {
             "about": f"{sizes.memory_sockets:,} sockets on ONE process (gateway, then bare "
             "relay), measured with psutil 5 s after the last connect; rss_per_socket_kib = "
-            "(RSS connected - RSS idle) / sockets. Then 10 s at the 5 s pace.",
+            "(RSS connected - RSS idle) / sockets. idle_cpu_pct: the process's CPU over the "
+            f"next {gateway.IDLE_S:g} s, every socket connected and none sending, in percent of "
+            "one core. Then 10 s at the 5 s pace.",
             "target": "<= 20 KiB RSS per socket; 19,000 sockets within 512 MB",
             "verdict": verdict(
                 {
@@ -228,14 +271,36 @@ async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
             "medians": medians(churn),
         },
     )
-    await storms_point(stack, sizes, n)
+    await storms_point(stack, sizes, n, points, compared)
+    if compared:
+        peers_point(sizes, points)
 
 
-async def storms_point(stack: Stack, sizes: Sizes, n: int) -> None:
+async def storms_point(
+    stack: Stack,
+    sizes: Sizes,
+    n: int,
+    points: list[dict[str, dict[str, Any]]] | None = None,
+    compared: tuple[str, ...] = (),
+) -> None:
+    """The reconnect and close storms; with `points`, each run's reconnect storm goes there too,
+    beside the same storm on each of `compared` that runs on two instances."""
+    slots = iter(points or [])
+
     async def storms_run() -> dict[str, Any]:
         await stack.refresh()
         log.info("    reconnect storm: %d walkers on each of 2 instances", sizes.storm_walkers)
         reconnect = await gateway.reconnect_storm(stack, sizes.storm_walkers, sizes.load_processes)
+        if points is not None:
+            run = next(slots)
+            run["gateway"]["reconnect"] = reconnect
+            for peer in compared:
+                if peers.TWO_INSTANCES[peer] is None:
+                    continue
+                log.info("    %s reconnect storm: %d walkers each", peer, sizes.storm_walkers)
+                run[peer]["reconnect"] = await gateway.reconnect_storm(
+                    stack, sizes.storm_walkers, sizes.load_processes, kind=peer
+                )
         await stack.refresh()
         log.info("    close storm: %d sockets on 1 instance", sizes.churn_sockets)
         wave = await gateway.churn(stack, "gateway", sizes.churn_sockets, 1, sizes.load_processes)
@@ -300,6 +365,55 @@ async def storms_point(stack: Stack, sizes: Sizes, n: int) -> None:
     )
 
 
+def peers_point(sizes: Sizes, points: list[dict[str, dict[str, Any]]]) -> None:
+    """gateway_peers: the gateway's figures beside each peer's, from the same runs."""
+    runs = [
+        {server: peers.figures(run.get(server, {})) for server in peers.SERVERS} for run in points
+    ]
+    summary = peers.medians(runs)
+    ratios = peers.ratios(summary)
+    socketio = ratios["gateway/socketio"]
+    results.write(
+        "gateway_peers",
+        {
+            "about": "The gateway beside its peers, in the same run: `socketio` is Socket.IO "
+            "4 with @socket.io/redis-adapter (bench/socketio_peer/server.js, one Node process "
+            "an instance), driven by socket.io-client (bench/sio_load_node/sio_load.js, "
+            "WebSocket transport only) with the same walks, pace and reconnect policy; `seed` "
+            "is the seed note's FastAPI handler as the note wrote it (bench/seed_peer/, one "
+            "uvicorn process; no Redis, so partners share it; its invitation check answers "
+            "from memory, not PostgreSQL). rss_per_socket_kib and idle_cpu_pct: "
+            f"gateway_memory's point ({sizes.memory_sockets:,} sockets on one process; idle "
+            f"CPU over {gateway.IDLE_S:g} s with no location sent, percent of one core); "
+            "pace_p99_ms: "
+            f"gateway_latency's point ({sizes.steady_sockets:,} sockets on two instances, "
+            "partners on different ones); at_20k_per_s/at_40k_per_s: gateway_throughput's "
+            f"phases (1/s and 2/s a socket); reconnect: gateway_storms' reconnect storm "
+            f"({sizes.storm_walkers:,} walkers leave a stopped instance for the other). The "
+            "seed cannot run a point on two instances: those figures are null. ratios: ours "
+            "over the peer's median, below 1 better except delivered_per_s. detail: the pace "
+            "phase's delivered ratio and longest stall, what connected, the load generator.",
+            "target": "ahead of Socket.IO on every figure (memory: at most 0.8x its RSS a "
+            "socket), and of the seed wherever it runs the point",
+            "verdict": verdict(
+                {
+                    "RSS a socket <= 0.8x Socket.IO": within(socketio["rss_per_socket_kib"], 0.8),
+                    "delivered/s at 40k >= Socket.IO": at_least(
+                        socketio["at_40k_per_s"]["delivered_per_s"], 1.0
+                    ),
+                    "pace p99 <= Socket.IO": within(socketio["pace_p99_ms"], 1.0),
+                    "handshake p99 <= Socket.IO": within(
+                        socketio["reconnect"]["handshake_p99_ms"], 1.0
+                    ),
+                }
+            ),
+            "runs": runs,
+            "medians": summary,
+            "ratios": ratios,
+        },
+    )
+
+
 CPU_SHARE = (
     "cpu_share: user + system CPU seconds over the phase (psutil) as a share of all the "
     "machine's cores (1.0 = every core busy throughout): load = the ws_load processes together, "
@@ -316,7 +430,9 @@ def _ratio(ours: float | None, bare: float | None) -> float | None:
     return round(ours / bare, 3) if ours and bare else None
 
 
-async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
+async def run(
+    suites: list[str], sizes: Sizes, n: int, database: str, with_peers: bool = True
+) -> None:
     limit = raise_open_files_limit()
     log.info("open-file limit: %d", limit)
     with bench_servers() as (admin_url, redis_url):
@@ -335,7 +451,7 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
                 await conn.close()
         stack = Stack(database_url, redis_url, new_jwt_secret(), BENCH_DATA / "logs")
         if "gateway" in suites:
-            await gateway_suite(stack, sizes, n)
+            await gateway_suite(stack, sizes, n, with_peers)
         if "api" in suites:
             await api.suite(stack, sizes, n)
         if "search" in suites:
@@ -369,6 +485,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     # Another name keeps this run's seed apart from a concurrent run's (on a shared server).
     parser.add_argument("--database", help="the seeded database (default: withbowwow_bench)")
+    # The peers (Socket.IO, the seed's handler) about double the gateway suite's time.
+    parser.add_argument("--no-peers", action="store_true", help="skip gateway_peers")
     args = parser.parse_args()
     if args.suite == "all":
         suites = [*SEEDED_SUITES_IN_ORDER, "zones", "export", "filtering"]
@@ -380,7 +498,7 @@ def main() -> None:
         results.RESULTS_MD = results.RESULTS_DIR / "RESULTS.md"
     database = args.database or ("withbowwow_bench_quick" if args.quick else "withbowwow_bench")
     try:
-        asyncio.run(run(suites, sizes, args.repeat, database))
+        asyncio.run(run(suites, sizes, args.repeat, database, not args.no_peers))
     except KeyboardInterrupt:
         log.warning("interrupted: every process this run started has been stopped")
         raise SystemExit(130) from None

@@ -6,6 +6,7 @@ round trip) and the receiver looks its send time up. The first stdin line is the
 URLs, which carry tokens, so they never touch the disk); then commands, one JSON reply line each:
 
     connect            open every socket (bounded concurrency), count those that got `hello`
+                       (with `"hello": false` in the job, a server that says none: the open)
     start RATE         each socket sends RATE locations/s until `stop`; a measured window opens
     window             the window so far is closed (and answered, after the grace for
                        stragglers) and the next one opens; the sockets keep sending
@@ -94,6 +95,8 @@ class Load:
     urls: list[str]
     fallbacks: list[str | None]
     concurrency: int
+    # False for a server that says no hello (the seed note's handler): the open counts as one.
+    expect_hello: bool = True
     walkers: list[Walker] = field(default_factory=list)
     # Per sequence number: when it was sent, its latency once received (-1 before), and whether
     # its arrival was a newest-age sample.
@@ -170,6 +173,9 @@ class Load:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.close_codes[f"connect:{type(exc).__name__}"] += 1
             return False
+        if not self.expect_hello:
+            walker.hello_at = time.monotonic()
+            walker.hello.set()
         walker.reader = asyncio.create_task(self.read(walker))
         hello = asyncio.create_task(walker.hello.wait())
         await asyncio.wait(
@@ -370,6 +376,7 @@ async def serve() -> None:
         urls=urls,
         fallbacks=job.get("fallbacks") or [None] * len(urls),
         concurrency=job.get("concurrency", 100),
+        expect_hello=job.get("hello", True),
     )
     try:
         while line := (await reader.readline()).decode().split():

@@ -13,6 +13,8 @@
  * - A send never waits: `ws` queues what the kernel does not take, where aiohttp's send_str waits
  *   for that one socket to drain (and holds up every later turn of the round).
  * - A connection lost without a close frame reads 1006 (aiohttp reports 1000 or 1006).
+ * - The socket itself is a transport (`wsTransport` here): bench/sio_load_node/sio_load.js runs
+ *   the same walks over socket.io-client by handing `serve` another one.
  *
  * Usage: node ws_load.js MAX_SECONDS, the job on the first stdin line. Nothing written (replies,
  * stderr) carries a URL: tokens stay out of the logs.
@@ -89,11 +91,48 @@ class Column {
   }
 }
 
+/**
+ * A plain WebSocket (`ws`). A transport's `open(url, on)` starts one connection and returns it
+ * (`isOpen`, `sendLocation(location, onSent)`, `close()` with a normal closure, `abort()`); it
+ * calls `on.open()`, `on.message(body)` with each parsed frame (no `type`: a location),
+ * `on.error(label)` and, once, `on.close(code)`.
+ */
+const wsTransport = {
+  name: 'ws',
+  open(url, on) {
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      closeTimeout: CLOSE_TIMEOUT_MS,
+      followRedirects: false,
+    });
+    ws.on('open', () => on.open());
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) on.message(JSON.parse(data));
+    });
+    ws.on('error', (err) => on.error(err.code || redact(err.message)));
+    ws.on('close', (code) => on.close(code));
+    return {
+      get isOpen() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+      sendLocation(location, onSent) {
+        ws.send(JSON.stringify({ type: 'location', ...location }), onSent);
+      },
+      close() {
+        if (ws.readyState !== WebSocket.CLOSED) ws.close(1000);
+      },
+      abort() {
+        ws.terminate();
+      },
+    };
+  },
+};
+
 class Walker {
   constructor(url, fallback) {
     this.url = url;
     this.fallback = fallback;
-    this.ws = null;
+    this.ws = null; // the transport's connection
     this.closed = Promise.resolve(); // settles when this.ws has closed (the reader's end)
     this.hello = new Flag();
     this.helloAt = 0; // monotonic() of the last hello (comparable across processes)
@@ -104,15 +143,19 @@ class Walker {
   }
 
   get open() {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    return this.ws !== null && this.ws.isOpen;
   }
 }
 
 class Load {
-  constructor(urls, fallbacks, concurrency) {
+  /** `expectHello` false: a server that says no hello (the seed note's handler), the open
+   * counts as one. */
+  constructor(urls, fallbacks, concurrency, { transport = wsTransport, expectHello = true } = {}) {
     this.urls = urls;
     this.fallbacks = fallbacks;
     this.concurrency = concurrency;
+    this.transport = transport;
+    this.expectHello = expectHello;
     this.walkers = [];
     // Per sequence number: when it was sent, its latency once received (-1 before), and whether
     // its arrival was a newest-age sample.
@@ -137,84 +180,88 @@ class Load {
     };
   }
 
-  /** What ws_load.py's reader does with each frame and at the socket's end. */
-  watch(walker, ws, hello) {
+  /** What ws_load.py's reader does with each frame. */
+  onMessage(walker, hello, body) {
     const { sendTimes, latencyMs, fresh } = this;
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const body = JSON.parse(data);
-      const kind = body.type === undefined ? 'location' : body.type;
-      if (kind === 'location') {
-        const seq = Math.round((body.lng - LNG0) * SEQ_SCALE);
-        if (seq >= 0 && seq < sendTimes.length && latencyMs.values[seq] < 0) {
-          latencyMs.values[seq] = performance.now() - sendTimes.values[seq];
-          if (seq > walker.newest) {
-            walker.newest = seq;
-            fresh.values[seq] = 1;
-          }
+    const kind = body.type === undefined ? 'location' : body.type;
+    if (kind === 'location') {
+      const seq = Math.round((body.lng - LNG0) * SEQ_SCALE);
+      if (seq >= 0 && seq < sendTimes.length && latencyMs.values[seq] < 0) {
+        latencyMs.values[seq] = performance.now() - sendTimes.values[seq];
+        if (seq > walker.newest) {
+          walker.newest = seq;
+          fresh.values[seq] = 1;
         }
-      } else if (kind === 'hello') {
-        walker.helloAt = monotonic();
-        hello.set();
       }
-      count(this.kinds, kind);
-    });
-    ws.on('error', (err) => count(this.closeCodes, err.code || err.name));
-    ws.on('close', (code) => {
-      count(this.closeCodes, String(code));
-      if (
-        walker.fallback !== null &&
-        hello.isSet &&
-        !this.closing &&
-        RECONNECT_CODES.has(code)
-      ) {
-        walker.displacedAt = monotonic();
-        const task = this.reconnect(walker, code);
-        this.reconnects.add(task);
-        task.finally(() => this.reconnects.delete(task));
-      }
-    });
+    } else if (kind === 'hello') {
+      walker.helloAt = monotonic();
+      hello.set();
+    }
+    count(this.kinds, kind);
+  }
+
+  /** ... and at the socket's end: a displaced walker starts reconnecting. */
+  onClose(walker, hello, code) {
+    count(this.closeCodes, String(code));
+    if (walker.fallback !== null && hello.isSet && !this.closing && RECONNECT_CODES.has(code)) {
+      walker.displacedAt = monotonic();
+      const task = this.reconnect(walker, code);
+      this.reconnects.add(task);
+      task.finally(() => this.reconnects.delete(task));
+    }
   }
 
   /** One connect: true once `hello` came, false if it failed or closed before. */
   async attempt(walker, url) {
     const hello = new Flag();
     walker.hello = hello;
-    const ws = new WebSocket(url, {
-      perMessageDeflate: false,
-      closeTimeout: CLOSE_TIMEOUT_MS,
-      followRedirects: false,
-    });
-    walker.ws = ws;
     let closed;
     walker.closed = new Promise((resolve) => {
       closed = resolve;
     });
-    ws.once('close', () => closed());
+    // Before the open, an error or a close fails the attempt (`settled` answers true or what
+    // failed, counted `connect:<what>`); after it, the frames and the close are the walker's.
+    let opened = false;
+    let settle;
+    const settled = new Promise((resolve) => {
+      settle = resolve;
+    });
+    const conn = this.transport.open(url, {
+      open: () => {
+        opened = true;
+        if (!this.expectHello) {
+          walker.helloAt = monotonic();
+          hello.set();
+        }
+        settle(true);
+      },
+      message: (body) => this.onMessage(walker, hello, body),
+      error: (label) => {
+        if (opened) count(this.closeCodes, label);
+        else settle(label);
+      },
+      close: (code) => {
+        if (opened) this.onClose(walker, hello, code);
+        else settle(`close:${code}`);
+        closed();
+      },
+    });
+    walker.ws = conn;
     // No receive timeout: a walker may hear nothing for a long while (its partner not yet
     // connected); only the handshake and the close are bounded.
-    const opened = await new Promise((resolve) => {
-      let done = false;
-      const settle = (ok, failure) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (failure !== undefined) count(this.closeCodes, `connect:${failure}`);
-        resolve(ok);
-      };
-      const timer = setTimeout(() => {
-        settle(false, 'TimeoutError');
-        ws.terminate();
-      }, CONNECT_TIMEOUT_MS);
-      // Stays on: after the handshake it ignores what `watch` counts.
-      ws.on('error', (err) => settle(false, err.code || redact(err.message)));
-      ws.once('open', () => {
-        this.watch(walker, ws, hello);
-        settle(true);
-      });
-    });
-    if (!opened) return false;
     let timer;
+    const outcome = await Promise.race([
+      settled,
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('TimeoutError'), CONNECT_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome !== true) {
+      count(this.closeCodes, `connect:${outcome}`);
+      if (outcome === 'TimeoutError') conn.abort();
+      return false;
+    }
     await Promise.race([
       hello.promise,
       walker.closed,
@@ -224,7 +271,7 @@ class Load {
     ]);
     clearTimeout(timer);
     if (!hello.isSet) {
-      ws.close(1000);
+      conn.close();
       await walker.closed;
     }
     return hello.isSet;
@@ -309,10 +356,7 @@ class Load {
         sendTimes.push(performance.now());
         latencyMs.push(-1.0);
         fresh.push(0);
-        walker.ws.send(
-          JSON.stringify({ type: 'location', lat: 37.5665, lng: LNG0 + seq / SEQ_SCALE }),
-          onSent,
-        );
+        walker.ws.sendLocation({ lat: 37.5665, lng: LNG0 + seq / SEQ_SCALE }, onSent);
       }
       await sleep(SEND_TICK_MS);
     }
@@ -419,7 +463,7 @@ class Load {
     this.closing = true;
     for (const wake of [...this.wakeSleepers]) wake();
     for (const walker of this.walkers) {
-      if (walker.ws !== null && walker.ws.readyState !== WebSocket.CLOSED) walker.ws.close(1000);
+      if (walker.ws !== null) walker.ws.close();
     }
     await Promise.all([...this.reconnects, ...this.walkers.map((w) => w.closed)]);
     this.walkers = [];
@@ -431,14 +475,17 @@ function reply(message) {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
-async function serve(lines) {
+async function serve(lines, transport) {
   const first = await lines.next();
   if (first.done) return;
   const job = JSON.parse(first.value);
   const urls = job.urls;
   const fallbacks = job.fallbacks && job.fallbacks.length ? job.fallbacks : urls.map(() => null);
   if (fallbacks.length !== urls.length) throw new Error('the job has not one fallback a URL');
-  const load = new Load(urls, fallbacks, job.concurrency ?? 100);
+  const load = new Load(urls, fallbacks, job.concurrency ?? 100, {
+    transport,
+    expectHello: job.hello ?? true,
+  });
   try {
     for (;;) {
       const line = await lines.next();
@@ -458,7 +505,8 @@ async function serve(lines) {
   }
 }
 
-function main() {
+/** Run the load on `transport` (ws_load.js's own, or sio_load.js's). */
+function main(transport = wsTransport) {
   const maxSeconds = Number(process.argv[2]);
   const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
   const fail = (err) => {
@@ -471,7 +519,9 @@ function main() {
     process.stderr.write('ws_load: max_seconds reached, exiting\n');
     process.exit(0);
   }, maxSeconds * 1000).unref();
-  serve(input[Symbol.asyncIterator]()).then(() => process.exit(0), fail);
+  serve(input[Symbol.asyncIterator](), transport).then(() => process.exit(0), fail);
 }
 
-main();
+module.exports = { main, CONNECT_TIMEOUT_MS };
+
+if (require.main === module) main();
