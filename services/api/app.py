@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
+from services.api.consents.gate import consent_gate
 from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
@@ -50,7 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     # CORS outermost: its headers go on every answer to a listed origin, errors included.
     cors = [cors_middleware(settings.cors_origins)] if settings.cors_origins else []
     app = web.Application(
-        middlewares=[*cors, error_middleware, auth_middleware],
+        middlewares=[*cors, error_middleware, auth_middleware, consent_gate],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings

@@ -11,6 +11,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from services.api.consents.documents import load_documents
+from services.api.consents.state import consent_state
 from services.api.notifications.notify import notify_unless_repeated
 from services.api.notifications.push_jobs import push_jobs_key
 from services.api.social.follows import (
@@ -34,7 +36,7 @@ from services.api.web.text_fields import SingleLine
 from services.api.web.write_limits import count_write
 from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
-from shared.keys import db_pool_key, redis_key
+from shared.keys import db_pool_key, redis_key, settings_key
 
 routes = web.RouteTableDef()
 
@@ -101,10 +103,14 @@ async def update_me(
 
 @routes.get("/me")
 async def get_me(request: web.Request) -> web.Response:
+    user_id = current_user(request)
+    documents = load_documents(request.app[settings_key].legal_documents_file)
     async with request.app[db_pool_key].acquire() as conn:
-        me = await fetch_me(conn, current_user(request))
-    if me is None:
-        raise not_found("user")
+        me = await fetch_me(conn, user_id)
+        if me is None:
+            raise not_found("user")
+        # Required documents whose current version awaits the caller's consent (Consents).
+        me["consents_required"] = (await consent_state(conn, user_id, documents)).required
     return web.json_response(me, dumps=dumps)
 
 
