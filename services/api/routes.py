@@ -7,6 +7,8 @@ from aiohttp import web
 from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
+from services.api.location_rights import pause as location_pause
+from services.api.location_rights import withdrawal as location_withdrawal
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
 from services.api.notifications import settings_handlers as notification_settings
@@ -21,6 +23,8 @@ from shared.health import healthz
 
 RESOURCE_MODULES = (
     consents,
+    location_withdrawal,
+    location_pause,
     accounts,
     deletion,
     users,

@@ -22,7 +22,7 @@ from aiohttp.typedefs import Handler
 from services.api.consents.documents import LegalDocument, load_documents
 from services.api.consents.state import LOCATION, consent_state
 from services.api.web.authentication import user_id_key
-from shared.errors import ApiError
+from shared.errors import ApiError, unauthorized
 from shared.jsonutil import loads
 from shared.keys import db_pool_key, settings_key
 
@@ -76,10 +76,15 @@ async def consent_gate(request: web.Request, handler: Handler) -> web.StreamResp
     if uses_location is None or user_id is None:
         return await handler(request)
     documents = load_documents(request.app[settings_key].legal_documents_file)
-    state = await consent_state(request.app[db_pool_key], user_id, documents)
-    if state.required:
-        raise consent_required(state.required, documents)
+    pool = request.app[db_pool_key]
+    state = await consent_state(pool, user_id, documents)
+    missing = state.required
     withdrawn = LOCATION in state.withdrawn and LOCATION in documents
-    if withdrawn and uses_location(await request.read()):
-        raise consent_required([LOCATION], documents)
+    if not missing and withdrawn and uses_location(await request.read()):
+        missing = [LOCATION]
+    if missing:
+        # No consents at all may also be no account (a valid token outliving its account).
+        if not await pool.fetchval("SELECT true FROM users WHERE id = $1", user_id):
+            raise unauthorized("this account no longer exists")
+        raise consent_required(missing, documents)
     return await handler(request)
