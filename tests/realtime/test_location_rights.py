@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from services.api.location_rights.notices import write_location_notices
 from shared.jsonutil import dumps_bytes, loads
 from shared.walk_events import last_location_key, presence_event, walk_channel
 from tests.api.walk_support import walk_payload
@@ -276,3 +277,25 @@ async def test_one_walkers_withdrawal_erases_no_one_elses_path(api: Api) -> None
     await api.call("DELETE", "/me/consents/location_terms", me, expect=204)
     detail = await api.call("GET", f"/walks/{theirs['id']}", other, expect=200)
     assert len(detail["path"]) == 2
+
+
+async def test_after_a_walk_together_the_walker_is_told_how_often_their_location_went_out(
+    gateways: tuple[Gateway, Gateway], walk: Walk, api: Api, db: asyncpg.Connection
+) -> None:
+    one, two = gateways
+    inviter, _ = await one.join(walk, walk.inviter)
+    invitee, _ = await two.join(walk, walk.invitee)
+    await inviter.send_json({"lat": 37.5, "lng": 127.0})
+    await next_of_type(invitee, "location")
+    await eventually(lambda: provided(db, walk, walk.inviter))
+    await api.call(
+        "POST", f"/invitations/{walk.id}/finish", headers=bearer(walk.invitee), expect=200
+    )
+    assert await closed_with(inviter) == 4004
+    assert await write_location_notices(db, dt.timedelta(0)) == 1
+    body = await api.call("GET", "/notifications", headers=bearer(walk.inviter), expect=200)
+    [notice] = [n for n in body["items"] if n["type"] == "location_provided"]
+    assert notice["data"]["count"] == 1
+    assert notice["data"]["partner"]["id"] == walk.invitee.id
+    body = await api.call("GET", "/notifications", headers=bearer(walk.invitee), expect=200)
+    assert [n for n in body["items"] if n["type"] == "location_provided"] == []

@@ -31,3 +31,6 @@ CREATE UNIQUE INDEX notifications_location_provided_once_key
 -- The sweep's scan: walks that ended lately.
 CREATE INDEX invitations_walk_ended_idx ON invitations (ended_at)
     WHERE responded_at IS NOT NULL AND status IN ('finished', 'cancelled');
+-- A deleted account's name leaves the notices that name it as the partner.
+CREATE INDEX notifications_location_provided_partner_idx
+    ON notifications ((data -> 'partner' ->> 'id')) WHERE type = 'location_provided';

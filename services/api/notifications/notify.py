@@ -92,6 +92,6 @@ async def forget_partner_in_notices(conn: asyncpg.Connection, partner_id: uuid.U
     notices.py) name the partner in their data, which becomes null, as the ledger's does."""
     await conn.execute(
         """UPDATE notifications SET data = jsonb_set(data, '{partner}', 'null'::jsonb)
-            WHERE type = 'location_provided' AND data -> 'partner' ->> 'id' = $1::text""",
-        partner_id,
+            WHERE type = 'location_provided' AND data -> 'partner' ->> 'id' = $1""",
+        str(partner_id),
     )
