@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
 from services.api.consents.gate import consent_gate
+from services.api.consents.retention import consent_pruner_ctx
 from services.api.location_rights.notices import location_notices_ctx
 from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
             invitation_sweeper_ctx,
             location_log_pruner_ctx,
             location_notices_ctx,
+            consent_pruner_ctx,
         ]
     )
     setup_routes(app)

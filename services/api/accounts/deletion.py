@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 from services.api.accounts.limits import reserve_password_check
 from services.api.accounts.passwords import verify_password
 from services.api.accounts.sessions import announce_ended, end_user_sessions
+from services.api.consents.retention import keep_after_deletion
 from services.api.notifications.notify import forget_partner_in_notices
 from services.api.rankings.weekly import forget_user
 from services.api.together.endings import announce_walk_endings
@@ -118,6 +119,7 @@ async def erase_account(
         user_id,
     )
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+    await keep_after_deletion(conn, user_id)
     return Erased(
         user_id,
         sessions,

@@ -122,6 +122,7 @@ async def _public_tables(db: asyncpg.Connection) -> list[str]:
 # how long): they name the account by id alone, never its email, nickname or device.
 OUTLIVE_THE_ACCOUNT = {
     "consent_records": "proof of what was consented to, kept 5 years after the account",
+    "consent_retention": "when those 5 years started",
 }
 
 
