@@ -42,7 +42,7 @@ async def push_jobs_ctx(app: web.Application) -> AsyncIterator[None]:
 @asynccontextmanager
 async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
     name = "api-feed-heads"
-    topology = await topology_of(app[redis_key], app[settings_key].redis_url, name)
+    topology = topology_of(app[redis_key], app[settings_key].redis_url)
     reads = pipelined_connection(topology, name, READ_TIMEOUT_S)
     app[feed_head_reads_key] = reads
     yield
