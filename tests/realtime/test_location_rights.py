@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from services.api.location_rights.notices import write_location_notices
 from shared.jsonutil import dumps_bytes, loads
+from shared.settings import Settings
 from shared.walk_events import last_location_key, presence_event, walk_channel
 from tests.api.walk_support import walk_payload
 from tests.realtime.conftest import (
@@ -26,12 +27,18 @@ from tests.realtime.conftest import (
     next_of_type,
     receive,
 )
-from tests.support import CONSENTS, Api, User, assert_error
+from tests.support import CONSENTS, Api, User, assert_error, make_settings
 
 PATH = [
     {"lat": 37.5, "lng": 127.0, "t": 1_700_000_000.0},
     {"lat": 37.51, "lng": 127.0, "t": 1_700_000_060.0},
 ]
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    # A quick database read, so the test of a pause never announced does not wait long.
+    return make_settings(database_url, redis_url, session_sync_interval_s=0.05)
 
 
 def bearer(walker: Walker) -> dict[str, str]:
@@ -299,3 +306,27 @@ async def test_after_a_walk_together_the_walker_is_told_how_often_their_location
     assert notice["data"]["partner"]["id"] == walk.invitee.id
     body = await api.call("GET", "/notifications", headers=bearer(walk.invitee), expect=200)
     assert [n for n in body["items"] if n["type"] == "location_provided"] == []
+
+
+async def test_a_pause_never_published_is_read_from_the_database(
+    gateway: Gateway, walk: Walk, db: asyncpg.Connection
+) -> None:
+    ws, _ = await gateway.join(walk, walk.invitee)
+    # As if the API had crashed between its commit and its announcement.
+    await db.execute(
+        "INSERT INTO location_pauses (user_id, paused_until) VALUES ($1, NULL)",
+        uuid.UUID(walk.invitee.id),
+    )
+    assert await closed_with(ws) == 4005
+
+
+async def test_nobody_can_make_the_gateways_work_through_endless_pauses(
+    walk: Walk, api: Api
+) -> None:
+    for _ in range(30):
+        await pause(api, walk.inviter, minutes=5)
+        await api.call("DELETE", "/me/location-pause", headers=bearer(walk.inviter), expect=204)
+    body = await api.call(
+        "POST", "/me/location-pause", headers=bearer(walk.inviter), expect=429, json={}
+    )
+    assert_error(body, "rate_limited")
