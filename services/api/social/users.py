@@ -104,14 +104,21 @@ async def update_me(
 @routes.get("/me")
 async def get_me(request: web.Request) -> web.Response:
     user_id = current_user(request)
-    documents = load_documents(request.app[settings_key].legal_documents_file)
     async with request.app[db_pool_key].acquire() as conn:
         me = await fetch_me(conn, user_id)
         if me is None:
             raise not_found("user")
-        # Required documents whose current version awaits the caller's consent (Consents).
-        me["consents_required"] = (await consent_state(conn, user_id, documents)).required
+        await _add_consents_required(request, conn, me)
     return web.json_response(me, dumps=dumps)
+
+
+async def _add_consents_required(
+    request: web.Request, conn: asyncpg.Connection, me: dict[str, Any]
+) -> None:
+    """`GET /me` and `PATCH /me` answer the same object: with the required documents whose
+    current version awaits the caller's consent (CONTRACT section 3, Consents)."""
+    documents = load_documents(request.app[settings_key].legal_documents_file)
+    me["consents_required"] = (await consent_state(conn, me["id"], documents)).required
 
 
 @routes.patch("/me")
@@ -123,6 +130,8 @@ async def patch_me(request: web.Request) -> web.Response:
         if me is not None and patch.approve_followers is False:
             approved = await take_follow_requests(conn, user_id)
             await feed_heads.raise_for_follow(request.app[redis_key], conn, approved, user_id)
+        if me is not None:
+            await _add_consents_required(request, conn, me)
     if me is None:
         raise not_found("user")
     return web.json_response(me, dumps=dumps)
