@@ -20,8 +20,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench import gateway, results
-from bench.runner import at_least, verdict, within
-from bench.runner import median as median_of
+from bench.figures import at_least, verdict, within
+from bench.figures import median as median_of
 from bench.seed import invitation_id
 from bench.stack import BENCH_DATA, Stack
 from shared.cluster import topology_of

@@ -7,6 +7,7 @@ from aiohttp import web
 from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
+from services.api.export import handlers as export
 from services.api.location_rights import pause as location_pause
 from services.api.location_rights import withdrawal as location_withdrawal
 from services.api.notifications import devices
@@ -43,6 +44,7 @@ RESOURCE_MODULES = (
     devices,
     rankings,
     badges,
+    export,
 )
 
 

@@ -7,9 +7,12 @@ queue hands a text frame to it synchronously, in the callback that read the sock
 handler's task is woken only by what aiohttp must see itself (close, ping, pong, errors, binary
 frames), so `receive()` still completes the close handshake and answers pings.
 
-It relies on aiohttp's WebSocket reader calling its queue's `feed_data` (a `cpdef` method, so a
-Python override is honoured by the compiled reader too), pinned with aiohttp in the lock files;
-tests/realtime/test_direct_ws.py fails if a newer aiohttp stops calling it.
+It relies on private names of aiohttp (its reader calling the queue's `feed_data`, a `cpdef`
+method whose Python override the compiled reader honours; `_post_start`; the protocol's
+`_payload_parser` and `_message_tail`), pinned with aiohttp in the lock files. They are listed
+with every other one our code uses in shared/aiohttp_internals.py, and
+tests/realtime/test_aiohttp_internals.py fails, naming the one, the day an aiohttp upgrade
+breaks any of them.
 """
 
 from __future__ import annotations
