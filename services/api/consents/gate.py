@@ -8,7 +8,7 @@ work. Those marked as location features (a walk with a `path`, sending or accept
 invitation) are also refused while the person's location consent is withdrawn.
 
 One indexed query per publishing write; every other request passes untouched. A route renamed
-without this table is caught by tests/api/consents/test_consent_gate.py, which checks that each
+without this table is caught by tests/api/consents/test_my_consents.py, which checks that each
 entry names a route the app serves.
 """
 
