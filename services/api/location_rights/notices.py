@@ -3,9 +3,10 @@ whose location was provided to the partner is told so, from the location-access 
 
 The gateways make a ledger entry durable within 10 s of the relay it counts
 (services/realtime/ledger.py), so a sweep writes the notice `NOTICE_DELAY` after the walk ended
-(finished or cancelled), once per walk and walker (a unique index; every API instance sweeps,
-and the insert skips what another already wrote). The notice is in the in-app list only: its
-row is `muted` from the start, so no push is ever sent for it.
+(finished or cancelled), once per walk and walker: the walk is marked in the same transaction
+(`invitations.location_notices_at`, so a sweep reads only the walks still due), every API
+instance sweeps, skipping the walks another holds, and a unique index backs it. The notice is
+in the in-app list only: its row is `muted` from the start, so no push is ever sent for it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ log = logging.getLogger(__name__)
 
 # Past the ledger's 10 s, with room for a gateway's late flush.
 NOTICE_DELAY = dt.timedelta(seconds=15)
-# Walks that ended longer ago than this are not looked at again (an API down for longer than
-# this loses their notices; the ledger itself keeps every entry).
-LOOKBACK = dt.timedelta(days=7)
 SWEEP_EVERY_S = 5.0
 BATCH = 500
 
@@ -37,34 +35,40 @@ location_notices_key = web.AppKey("location_notices", asyncio.Task[None])
 
 
 async def write_location_notices(
-    conn: asyncpg.Connection, delay: dt.timedelta = NOTICE_DELAY, lookback: dt.timedelta = LOOKBACK
+    conn: asyncpg.Connection, delay: dt.timedelta = NOTICE_DELAY
 ) -> int:
-    """Write up to BATCH due notices; how many were written."""
-    rows = await conn.fetch(
-        f"""SELECT l.user_id, l.invitation_id, l.first_at, l.last_at, l.count,
-                   {user_columns("p", "partner")}
-              FROM invitations i
-              JOIN location_access_log l ON l.invitation_id = i.id AND l.direction = 'provided'
-              LEFT JOIN users p ON p.id = l.partner_id
-             WHERE i.responded_at IS NOT NULL AND i.status IN ('finished', 'cancelled')
-               AND i.ended_at <= now() - $1::interval AND i.ended_at > now() - $2::interval
-               AND NOT EXISTS (SELECT 1 FROM notifications n
-                                WHERE n.user_id = l.user_id AND n.type = 'location_provided'
-                                  AND n.data ->> 'invitation_id' = l.invitation_id::text)
-             LIMIT $3""",
-        delay,
-        lookback,
-        BATCH,
-    )
-    if not rows:
-        return 0
-    await conn.executemany(
-        """INSERT INTO notifications (user_id, type, actor_id, data, push_state)
-           VALUES ($1, 'location_provided', NULL, $2, 'muted')
-           ON CONFLICT DO NOTHING""",
-        [(row["user_id"], _data(row)) for row in rows],
-    )
-    return len(rows)
+    """Write the notices of up to BATCH walks that ended at least `delay` ago and have none
+    yet, in one transaction that also marks those walks done; how many walks."""
+    async with conn.transaction():
+        walks = await conn.fetch(
+            """UPDATE invitations SET location_notices_at = now()
+                WHERE id IN (SELECT id FROM invitations
+                              WHERE responded_at IS NOT NULL
+                                AND status IN ('finished', 'cancelled')
+                                AND location_notices_at IS NULL
+                                AND ended_at <= now() - $1::interval
+                              ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+            RETURNING id""",
+            delay,
+            BATCH,
+        )
+        if not walks:
+            return 0
+        rows = await conn.fetch(
+            f"""SELECT l.user_id, l.invitation_id, l.first_at, l.last_at, l.count,
+                       {user_columns("p", "partner")}
+                  FROM location_access_log l
+                  LEFT JOIN users p ON p.id = l.partner_id
+                 WHERE l.invitation_id = ANY($1::uuid[]) AND l.direction = 'provided'""",
+            [walk["id"] for walk in walks],
+        )
+        await conn.executemany(
+            """INSERT INTO notifications (user_id, type, actor_id, data, push_state)
+               VALUES ($1, 'location_provided', NULL, $2, 'muted')
+               ON CONFLICT DO NOTHING""",
+            [(row["user_id"], _data(row)) for row in rows],
+        )
+    return len(walks)
 
 
 def _data(row: asyncpg.Record) -> dict[str, object]:

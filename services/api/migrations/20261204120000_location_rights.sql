@@ -28,9 +28,16 @@ END $$;
 -- Once per walk and walker, however many sweeps see the walk.
 CREATE UNIQUE INDEX notifications_location_provided_once_key
     ON notifications (user_id, (data ->> 'invitation_id')) WHERE type = 'location_provided';
--- The sweep's scan: walks that ended lately.
-CREATE INDEX invitations_walk_ended_idx ON invitations (ended_at)
-    WHERE responded_at IS NOT NULL AND status IN ('finished', 'cancelled');
+-- When the sweep wrote a walk's notices (services/api/location_rights/notices.py); the walks
+-- still waiting for theirs are a small index. Walks that ended before this migration get none.
+ALTER TABLE invitations ADD COLUMN location_notices_at timestamptz;
+UPDATE invitations SET location_notices_at = ended_at
+ WHERE responded_at IS NOT NULL AND status IN ('finished', 'cancelled');
+CREATE INDEX invitations_location_notices_due_idx ON invitations (ended_at)
+    WHERE responded_at IS NOT NULL AND status IN ('finished', 'cancelled')
+      AND location_notices_at IS NULL;
+-- The ledger's entries of one walk.
+CREATE INDEX location_access_log_invitation_idx ON location_access_log (invitation_id);
 -- A deleted account's name leaves the notices that name it as the partner.
 CREATE INDEX notifications_location_provided_partner_idx
     ON notifications ((data -> 'partner' ->> 'id')) WHERE type = 'location_provided';
