@@ -14,25 +14,23 @@ the ended sessions of the last access-token lifetime in memory, a set lookup per
   while it is up, the database is still read now and then, for a publication that failed.
 
 Entries are forgotten once every access token of their session has expired. Listeners (the
-gateway, which closes sockets) hear each ended session once.
+gateway, which closes sockets) hear each ended session once. The subscription and the database
+reads are shared/announced.py's, as for the location pauses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import asyncpg
 from aiohttp import web
-from redis.asyncio.client import PubSub
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
+from shared.announced import Announced, running
 from shared.jsonutil import dumps_bytes, loads
 from shared.keys import db_pool_key, redis_key, settings_key
 from shared.redis_client import RedisClient
@@ -46,11 +44,6 @@ SESSIONS_ENDED_CHANNEL = "sessions:ended"
 READ_OVERLAP = dt.timedelta(seconds=60)
 # Beyond the access-token lifetime, for the clocks of the services disagreeing a little.
 CLOCK_SKEW_S = 60.0
-# While the subscription is live the database is read only every this many sync intervals.
-LIVE_READ_EVERY = 10
-RECONNECT_PAUSE_S = 0.5
-HEALTH_CHECK_S = 10.0
-STARTUP_WAIT_S = 5.0
 
 Listener = Callable[[list[uuid.UUID]], None]
 
@@ -60,7 +53,9 @@ def retention_s(settings: Settings) -> float:
     return settings.access_token_ttl_s + CLOCK_SKEW_S
 
 
-class EndedSessions:
+class EndedSessions(Announced):
+    channel = SESSIONS_ENDED_CHANNEL
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -69,16 +64,12 @@ class EndedSessions:
         retention_s: float,
         sync_interval_s: float,
     ) -> None:
+        super().__init__(redis, sync_interval_s=sync_interval_s)
         self._pool = pool
-        self._redis = redis
         self._retention_s = retention_s
-        self._sync_interval_s = sync_interval_s
         self._forget_at: dict[uuid.UUID, float] = {}  # session -> when its tokens have expired
         self._listeners: list[Listener] = []
         self._read_since: dt.datetime | None = None
-        self._read_at = 0.0
-        self._live = False
-        self._first_attempt = asyncio.Event()
 
     def __contains__(self, session_id: uuid.UUID) -> bool:
         return session_id in self._forget_at
@@ -103,15 +94,7 @@ class EndedSessions:
         if not session_ids:
             return
         self.add(session_ids)
-        try:
-            await self._redis.publish(
-                SESSIONS_ENDED_CHANNEL, dumps_bytes([str(s) for s in session_ids])
-            )
-        except (RedisError, OSError) as exc:
-            log.warning(
-                "ended sessions not published (%s); others read them from the database",
-                type(exc).__name__,
-            )
+        await self.publish(dumps_bytes([str(s) for s in session_ids]))
 
     async def read_database(self) -> None:
         """Learn what ended since the previous read (at first: within the retention)."""
@@ -125,7 +108,6 @@ class EndedSessions:
         )
         assert row is not None
         self._read_since = row["now"] - READ_OVERLAP
-        self._read_at = time.monotonic()
         self.add(row["ids"])
         self._forget_expired()
 
@@ -135,73 +117,11 @@ class EndedSessions:
             if forget_at <= now:
                 del self._forget_at[session_id]
 
-    async def catch_up(self) -> None:
-        """`read_database`, logging rather than raising when the database is unavailable."""
-        try:
-            await self.read_database()
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("ended sessions not read from the database: %s", type(exc).__name__)
-
-    def _on_message(self, data: bytes) -> None:
+    def on_message(self, data: bytes) -> None:
         try:
             self.add(uuid.UUID(value) for value in loads(data))
         except (ValueError, TypeError) as exc:
             log.warning("malformed message on %s: %s", SESSIONS_ENDED_CHANNEL, exc)
-
-    async def listen(self) -> None:
-        """Hold the subscription to `sessions:ended`, resubscribing after every loss."""
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(SESSIONS_ENDED_CHANNEL)
-                    await self._receive(pubsub)
-            except (RedisError, OSError) as exc:
-                if self._live or not self._first_attempt.is_set():
-                    log.warning(
-                        "not subscribed to %s (%s); reading the database every %s s",
-                        SESSIONS_ENDED_CHANNEL,
-                        type(exc).__name__,
-                        self._sync_interval_s,
-                    )
-                self._live = False
-                self._first_attempt.set()
-                await asyncio.sleep(RECONNECT_PAUSE_S)
-
-    async def _receive(self, pubsub: PubSub) -> None:
-        """Until the connection fails; one that stays silent through a PING counts as failed
-        (a peer gone without a word, which would otherwise look like a quiet channel)."""
-        awaiting_pong = False
-        while True:
-            message = await pubsub.get_message(timeout=HEALTH_CHECK_S)
-            if message is None:
-                if awaiting_pong:
-                    raise RedisConnectionError("no answer to a PING on the subscription")
-                await pubsub.ping()
-                awaiting_pong = True
-                continue
-            awaiting_pong = False
-            if message["type"] == "subscribe":
-                # Subscribed: whatever ended before now is in the database.
-                await self.catch_up()
-                self._live = True
-                self._first_attempt.set()
-            elif message["type"] == "message":
-                self._on_message(message["data"])
-
-    async def poll(self) -> None:
-        """Read the database every sync interval while the subscription is down, and every
-        `LIVE_READ_EVERY` of them while it is up."""
-        while True:
-            await asyncio.sleep(self._sync_interval_s)
-            live_read_due = self._read_at + self._sync_interval_s * LIVE_READ_EVERY
-            if not self._live or time.monotonic() >= live_read_due:
-                await self.catch_up()
-
-    async def started(self) -> None:
-        """Returns once the first subscription attempt succeeded or failed (bounded)."""
-        with suppress(TimeoutError):
-            async with asyncio.timeout(STARTUP_WAIT_S):
-                await self._first_attempt.wait()
 
 
 ended_sessions_key = web.AppKey("ended_sessions", EndedSessions)
@@ -218,17 +138,5 @@ async def ended_sessions_ctx(app: web.Application) -> AsyncIterator[None]:
         sync_interval_s=settings.session_sync_interval_s,
     )
     app[ended_sessions_key] = ended
-    await ended.catch_up()
-    tasks = [
-        asyncio.create_task(ended.listen(), name="ended-sessions-listener"),
-        asyncio.create_task(ended.poll(), name="ended-sessions-poller"),
-    ]
-    await ended.started()
-    try:
+    async with running(ended, "ended-sessions"):
         yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError):
-                await task

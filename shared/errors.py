@@ -92,8 +92,9 @@ def from_validation_error(exc: ValidationError) -> ApiError:
             "field": ".".join(str(p) for p in e["loc"]) or "body",
             "message": e["msg"],
             "type": e["type"],
-            # A rule that names why it refused (the filter's "objectionable") says so.
-            **({"reason": e["ctx"]["reason"]} if "reason" in e.get("ctx", {}) else {}),
+            # The filter names why it refused ("objectionable"); other rules' context (an email
+            # validator's explanation, say) is already in the message.
+            **({"reason": e["ctx"]["reason"]} if e["type"] == "objectionable" else {}),
         }
         for e in errors
     ]

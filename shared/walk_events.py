@@ -47,6 +47,18 @@ async def publish_walk_ended(redis: RedisClient, invitation_id: uuid.UUID, statu
 LOCATION = "location"
 PRESENCE = "presence"
 REPLACED = "replaced"
+# The API's word that a walker withdrew location consent: the gateways close that walker's
+# socket with 4005. Sent on the walk's channel before the walk is cancelled, so it comes before
+# the `walk_ended` that would otherwise close it with 4004.
+LOCATION_STOPPED = "location_stopped"
+
+
+async def publish_location_stopped(
+    redis: RedisClient, invitation_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    message = {"type": LOCATION_STOPPED, "user_id": str(user_id)}
+    publish = redis.spublish if is_cluster(redis) else redis.publish
+    await publish(walk_channel(invitation_id), dumps_bytes(message))
 
 
 def presence_event(user_id: str, *, online: bool) -> bytes:

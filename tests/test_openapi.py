@@ -574,6 +574,21 @@ async def test_every_documented_operation_answers_as_documented(
     cancelled = await check.call("POST", "/invitations", 201, owner, json=invitation_in)
     await check.call("POST", "/invitations/{id}/cancel", 200, owner, path={"id": cancelled["id"]})
 
+    consents = await check.call("GET", "/me/consents", 200, owner)
+    version = consents["current"]["terms"]
+    await check.call("POST", "/me/consents", 200, owner, json={"marketing": version})
+    await check.call("POST", "/me/consents", 422, owner, json={"terms": "1999-01-01"})
+    await check.call("DELETE", "/me/consents/marketing", 204, owner)
+    await check.call("POST", "/me/location-pause", 200, owner, json={"minutes": 30})
+    await check.call("POST", "/me/location-pause", 200, owner)
+    await check.call("POST", "/me/location-pause", 422, owner, json={"minutes": 0})
+    await check.call("DELETE", "/me/location-pause", 204, owner)
+    await check.call("DELETE", "/me/consents/location_terms", 204, owner)
+    await check.call("POST", "/walks", 403, owner, json=walk_in)
+    await check.call("POST", "/invitations", 403, owner, json=invitation_in)
+    location = {"location_terms": CONSENTS["location_terms"]}
+    await check.call("POST", "/me/consents", 200, owner, json=location)
+
     # The gateway writes the ledger (tests/realtime/test_location_ledger.py); here, one entry
     # naming the friend and one whose partner deleted their account.
     await db.execute(

@@ -8,8 +8,11 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
+from services.api.consents.gate import consent_gate
+from services.api.consents.retention import consent_pruner_ctx
 from services.api.export.handlers import export_slots, export_slots_key
 from services.api.filtering.fields import use_wordlist
+from services.api.location_rights.notices import location_notices_ctx
 from services.api.moderation.console_pages import add_security_headers
 from services.api.moderation.evidence import evidence_pruner_ctx
 from services.api.moderation.metrics import watch_moderation
@@ -58,7 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     # as it is prepared, errors and streamed ones included.
     cors = [cors_middleware(settings.cors_origins)] if settings.cors_origins else []
     app = web.Application(
-        middlewares=[*cors, error_middleware, auth_middleware, staff_middleware],
+        middlewares=[*cors, error_middleware, auth_middleware, consent_gate, staff_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
@@ -84,6 +87,8 @@ def create_app(settings: Settings) -> web.Application:
             location_log_pruner_ctx,
             evidence_pruner_ctx,
             after_response_ctx,
+            location_notices_ctx,
+            consent_pruner_ctx,
         ]
     )
     setup_routes(app)

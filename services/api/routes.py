@@ -8,6 +8,8 @@ from services.api.accounts import deletion, email_links
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
 from services.api.export import handlers as export
+from services.api.location_rights import pause as location_pause
+from services.api.location_rights import withdrawal as location_withdrawal
 from services.api.moderation import console_api, console_pages, reports, staff_sessions
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
@@ -24,6 +26,8 @@ from shared.health import healthz
 
 RESOURCE_MODULES = (
     consents,
+    location_withdrawal,
+    location_pause,
     accounts,
     deletion,
     email_links,

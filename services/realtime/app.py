@@ -42,6 +42,7 @@ from shared.ended_sessions import ended_sessions_ctx, ended_sessions_key
 from shared.errors import error_middleware
 from shared.health import healthz
 from shared.keys import db_pool_key, redis_key, settings_key
+from shared.location_pauses import LocationPauses, location_pauses_ctx, location_pauses_key
 from shared.metrics import http_metrics, metrics_ctx, metrics_key
 from shared.redis_client import redis_ctx
 from shared.request_id import observe_requests
@@ -100,6 +101,9 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     rooms = Rooms(broker, slow, limits.close_timeout_s)
     app[rooms_key] = rooms
     app[ended_sessions_key].on_ended(rooms.end_sessions)
+    pauses: LocationPauses = app[location_pauses_key]
+    rooms.paused = pauses
+    pauses.on_paused(rooms.stop_users)
     app[metrics_key].registry.register(gateway_collector(broker.member_count, lambda: broker.lag_s))
     listener = asyncio.create_task(broker.listen(rooms.deliver), name="pubsub-listener")
     await broker.connected()
@@ -172,6 +176,7 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
             topology_ctx,
             metrics_ctx("gateway", lambda s: s.realtime_metrics_port),
             ended_sessions_ctx,
+            location_pauses_ctx,
             redis_batch_ctx,
             ledger_ctx,
             rooms_ctx,

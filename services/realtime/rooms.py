@@ -2,7 +2,10 @@
 
 `location` and `presence` go to the partner's socket (never back to the sender's), `replaced`
 closes a user's older socket with 4009, and `walk_ended` tells both walkers and closes them
-with 4004. A session that ended (shared/ended_sessions.py) closes its sockets with 4001.
+with 4004. A session that ended (shared/ended_sessions.py) closes its sockets with 4001; a
+user who paused location sharing (shared/location_pauses.py), or withdrew location consent
+(`location_stopped` on the walk's channel), has theirs closed with 4005, and no location of a
+paused user is relayed.
 Nothing here waits for a client: one reaper task finishes every close handshake.
 """
 
@@ -12,6 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Container
 from contextlib import suppress
 
 from aiohttp import WSMsgType
@@ -20,7 +24,7 @@ from services.realtime.broker import Broker
 from services.realtime.connection import Connection, SlowClients
 from services.realtime.protocol import walk_ended_frame
 from shared.jsonutil import loads
-from shared.walk_events import LOCATION, PRESENCE, REPLACED, WALK_ENDED
+from shared.walk_events import LOCATION, LOCATION_STOPPED, PRESENCE, REPLACED, WALK_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ CLOSE_REASONS = {
     1001: b"gateway shutting down",
     4001: b"session ended",
     4004: b"walk ended",
+    4005: b"location sharing paused or withdrawn",
     4009: b"replaced by a newer connection",
 }
 
@@ -61,11 +66,15 @@ class Rooms:
         self._closing: dict[Connection, tuple[int, float]] = {}
         self._reaper_wakeup = asyncio.Event()
         self._all_closed = asyncio.Event()
+        # Users (ids as text) with location sharing paused now: shared/location_pauses.py.
+        self.paused: Container[str] = frozenset()
 
     def deliver(self, channel: bytes, members: set[Connection], data: bytes) -> None:
         relayed = relayed_sender(data)
         if relayed is not None:
             sender, is_location = relayed
+            if is_location and sender in self.paused:
+                return  # sent before its gateway heard of the pause: never relayed
             for connection in tuple(members):
                 if connection.user_id != sender:
                     connection.offer(data, is_location=is_location, slow=self._slow)
@@ -76,6 +85,8 @@ class Rooms:
             self.replace(members, event["user_id"], event["seq"])
         elif kind == WALK_ENDED:
             self.end_walk(members, str(event.get("status", "finished")))
+        elif kind == LOCATION_STOPPED:
+            self.stop_users([str(event["user_id"])], members)
 
     def replace(self, members: set[Connection], user_id: str, seq: int) -> None:
         """Close the user's sockets that joined before socket number `seq` (4009).
@@ -104,6 +115,16 @@ class Rooms:
         for connection in self.broker.all_members():
             if connection.session_id in ended:
                 self.close(connection, 4001)
+
+    def stop_users(self, user_ids: list[str], members: set[Connection] | None = None) -> None:
+        """Close these users' sockets with 4005 (among `members`, else all of the process's),
+        and drop their locations still waiting for a partner's socket."""
+        stopped = set(user_ids)
+        for connection in tuple(members) if members is not None else self.broker.all_members():
+            if connection.user_id in stopped:
+                self.close(connection, 4005)
+            elif connection.partner_id in stopped:
+                connection.pending_location = None
 
     def close(self, connection: Connection, code: int, last_frame: bytes | None = None) -> None:
         """Start the close handshake; the reaper finishes it.

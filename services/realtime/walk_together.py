@@ -45,6 +45,7 @@ from services.realtime.rooms import Rooms
 from shared.ended_sessions import ended_sessions_key
 from shared.errors import http_error_response
 from shared.keys import settings_key
+from shared.location_pauses import location_pauses_key
 from shared.long_lived import long_lived
 from shared.request_id import observe_itself
 from shared.tokens import InvalidToken, TokenClaims, bearer_token, verify_token
@@ -59,6 +60,7 @@ WRITER_LIMIT = 2**62
 UNAUTHENTICATED = Refusal(4001, b"missing, invalid or expired token")
 NOT_ACCEPTED = Refusal(4002, b"invitation missing or not accepted")
 NOT_PARTICIPANT = Refusal(4003, b"not a participant of this walk")
+PAUSED = Refusal(4005, b"location sharing paused")
 UNAVAILABLE = Refusal(1011, b"temporarily unavailable")
 TOO_FAST = Refusal(4008, b"too many messages")
 TOO_MANY_INVALID = Refusal(4008, b"too many invalid messages")
@@ -151,7 +153,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
 
 
 async def _admit(request: web.Request, ws: DirectWebSocketResponse) -> Connection | Refusal | None:
-    """The contract's checks in order (4001, 4002, 4003), then the seat and the hello.
+    """The contract's checks in order (4001, 4002, 4003, 4005), then the seat and the hello.
 
     Returns the joined connection, or why the socket is to be closed (None: nothing to close).
     What only the checks need (the invitation row, ids as UUIDs) dies with this frame instead
@@ -179,6 +181,8 @@ async def _admit(request: web.Request, ws: DirectWebSocketResponse) -> Connectio
         return NOT_ACCEPTED
     if not invitation.is_participant(user_id):
         return NOT_PARTICIPANT
+    if str(user_id) in request.app[location_pauses_key]:
+        return PAUSED
 
     connection = Connection(
         ws,
@@ -223,13 +227,20 @@ async def _join(app: web.Application, connection: Connection) -> Connection | Re
         # The session ended during the checks, before the socket was there to be closed.
         _leave(app, connection)
         return UNAUTHENTICATED
+    pauses = app[location_pauses_key]
+    if connection.user_id in pauses:
+        # The pause was announced during the checks, before the socket was there to be closed.
+        _leave(app, connection)
+        return PAUSED
+    # A paused partner's last location is not handed out either.
+    partner_last = None if connection.partner_id in pauses else seat.partner_last
     connection.send(
         hello_frame(
             invitation_id=connection.invitation_id,
             user_id=connection.user_id,
             partner_id=connection.partner_id,
             partner_online=seat.partner_online,
-            partner_last=seat.partner_last,
+            partner_last=partner_last,
             interval_s=app[limits_key].interval_s,
         )
     )

@@ -36,6 +36,8 @@ from redis.exceptions import RedisError
 from services.api.accounts.limits import reserve_password_check
 from services.api.accounts.passwords import verify_password
 from services.api.accounts.sessions import announce_ended, end_user_sessions
+from services.api.consents.retention import keep_after_deletion
+from services.api.notifications.notify import forget_partner_in_notices
 from services.api.rankings.weekly import forget_user
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import StatusChange, withdraw_user
@@ -89,6 +91,7 @@ async def erase_account(
     # Rows others share, but that nobody waits on for long: the notifications the user's
     # actions caused, their sessions, their follows both ways.
     await conn.execute("DELETE FROM notifications WHERE actor_id = $1", user_id)
+    await forget_partner_in_notices(conn, user_id)
     sessions = await end_user_sessions(conn, user_id)
     await conn.execute("DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1", user_id)
     # Last, what others do wait on (a like or comment on those walks locks the walk's row):
@@ -116,6 +119,7 @@ async def erase_account(
         user_id,
     )
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+    await keep_after_deletion(conn, user_id)
     return Erased(
         user_id,
         sessions,

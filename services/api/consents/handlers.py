@@ -1,18 +1,125 @@
-"""`GET /legal`: the documents an app shows before sign-up, with their current versions."""
+"""`GET /legal`, the documents an app shows before sign-up, and `/me/consents`: the caller's
+consents, giving them, and withdrawing marketing (CONTRACT section 3, Consents). Withdrawing
+location consent has consequences beyond the record: location_rights/withdrawal.py."""
 
 from __future__ import annotations
 
-from aiohttp import web
+import uuid
+from typing import Any
 
-from services.api.consents.documents import load_documents
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.api.consents.documents import LegalDocument, load_documents
+from services.api.consents.records import consent_history, record_consents
+from services.api.consents.state import consent_state
+from services.api.web.authentication import current_user
+from services.api.web.rate_limit import Limit, client_address, enforce
+from shared.errors import ApiError
 from shared.jsonutil import dumps
-from shared.keys import settings_key
+from shared.keys import db_pool_key, settings_key
 
 routes = web.RouteTableDef()
+
+# Consents given or withdrawn by one person in an hour: far above anyone's hand, and a bound on
+# the append-only record a script could grow.
+CONSENT_CHANGES = Limit("consent-changes", 60, 3600)
+
+
+class ConsentsIn(BaseModel):
+    """The versions the caller accepts now, by kind."""
+
+    model_config = ConfigDict(extra="forbid")
+    terms: str | None = Field(default=None, max_length=64)
+    privacy: str | None = Field(default=None, max_length=64)
+    location_terms: str | None = Field(default=None, max_length=64)
+    marketing: str | None = Field(default=None, max_length=64)
+
+
+def documents_of(request: web.Request) -> dict[str, LegalDocument]:
+    return load_documents(request.app[settings_key].legal_documents_file)
+
+
+async def consents_json(
+    conn: asyncpg.Connection, user_id: uuid.UUID, documents: dict[str, LegalDocument]
+) -> dict[str, Any]:
+    """`GET /me/consents`: the current version of each kind, and every record, newest first."""
+    state = await consent_state(conn, user_id, documents)
+    history = [dict(record) for record in await consent_history(conn, user_id)]
+    return {"current": state.current, "history": history}
 
 
 @routes.get("/legal")
 async def get_legal(request: web.Request) -> web.Response:
-    documents = load_documents(request.app[settings_key].legal_documents_file)
-    body = {"documents": [doc.model_dump() for doc in documents.values()]}
+    body = {"documents": [doc.model_dump() for doc in documents_of(request).values()]}
     return web.json_response(body, dumps=dumps)
+
+
+@routes.get("/me/consents")
+async def get_my_consents(request: web.Request) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        body = await consents_json(conn, current_user(request), documents_of(request))
+    return web.json_response(body, dumps=dumps)
+
+
+@routes.post("/me/consents")
+async def give_consents(request: web.Request) -> web.Response:
+    """Each kind named must be at its current version (else 422 naming it); a consent already
+    given at that version is not recorded twice."""
+    body = ConsentsIn.model_validate_json(await request.read())
+    given = {kind: version for kind, version in body.model_dump().items() if version is not None}
+    documents = documents_of(request)
+    details = [
+        {
+            "field": kind,
+            "message": f"not the current version; accept {documents[kind].version}"
+            if kind in documents
+            else "no such document",
+        }
+        for kind, version in given.items()
+        if kind not in documents or documents[kind].version != version
+    ]
+    if not given:
+        details.append({"field": "body", "message": "name at least one consent"})
+    if details:
+        raise ApiError(422, "validation_error", "consents are not current", details)
+    user_id = current_user(request)
+    await enforce(request, (CONSENT_CHANGES, str(user_id)))
+    async with request.app[db_pool_key].acquire() as conn:
+        async with conn.transaction():
+            await _lock_user(conn, user_id)
+            state = await consent_state(conn, user_id, documents)
+            new = {kind: v for kind, v in given.items() if state.current.get(kind) != v}
+            await record_consents(conn, user_id, new, "given", client_address(request))
+        answer = await consents_json(conn, user_id, documents)
+    return web.json_response(answer, dumps=dumps)
+
+
+async def withdraw_consent(
+    conn: asyncpg.Connection, request: web.Request, user_id: uuid.UUID, kind: str
+) -> bool:
+    """Record the withdrawal of `kind` in the caller's transaction; False when there was no
+    consent to withdraw (nothing is recorded then)."""
+    await _lock_user(conn, user_id)
+    documents = documents_of(request)
+    state = await consent_state(conn, user_id, documents)
+    version = state.current.get(kind)
+    if version is None:
+        return False
+    await record_consents(conn, user_id, {kind: version}, "withdrawn", client_address(request))
+    return True
+
+
+async def _lock_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Two changes of one person's consents apply one after the other (no double record)."""
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+
+
+@routes.delete("/me/consents/marketing")
+async def withdraw_marketing(request: web.Request) -> web.Response:
+    user_id = current_user(request)
+    await enforce(request, (CONSENT_CHANGES, str(user_id)))
+    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
+        await withdraw_consent(conn, request, user_id, "marketing")
+    return web.Response(status=204)

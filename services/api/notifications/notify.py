@@ -33,9 +33,15 @@ NotificationType = Literal[
     "ranking_changed",
     "report_resolved",
     "content_hidden",
+    "location_provided",
 ]
-# Every type, in the order the settings list them (GET /me/notification-settings).
-NOTIFICATION_TYPES: tuple[NotificationType, ...] = get_args(NotificationType)
+# In the in-app list only: never pushed, and so not in the push settings (CONTRACT section 3,
+# Location consent). Written with `push_state = 'muted'`, which no worker ever picks up.
+IN_APP_ONLY: frozenset[NotificationType] = frozenset({"location_provided"})
+# Every pushed type, in the order the settings list them (GET /me/notification-settings).
+NOTIFICATION_TYPES: tuple[NotificationType, ...] = tuple(
+    t for t in get_args(NotificationType) if t not in IN_APP_ONLY
+)
 
 PER_ACTOR_PER_HOUR = 20
 # The types whose pushes are coalesced per (recipient, walk): a thread many people may add to.
@@ -194,3 +200,13 @@ async def notify_unless_repeated(
     if due is None:
         return None
     return await notify(conn, recipient_id=recipient_id, type=type, actor_id=actor_id, data=data)
+
+
+async def forget_partner_in_notices(conn: asyncpg.Connection, partner_id: uuid.UUID) -> None:
+    """With a deleted account: `location_provided` notices (services/api/location_rights/
+    notices.py) name the partner in their data, which becomes null, as the ledger's does."""
+    await conn.execute(
+        """UPDATE notifications SET data = jsonb_set(data, '{partner}', 'null'::jsonb)
+            WHERE type = 'location_provided' AND data -> 'partner' ->> 'id' = $1""",
+        str(partner_id),
+    )

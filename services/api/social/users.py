@@ -11,6 +11,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from services.api.consents.documents import load_documents
+from services.api.consents.state import consent_state
 from services.api.filtering.fields import PublicLine
 from services.api.notifications.notify import notify_unless_repeated
 from services.api.notifications.push_jobs import push_jobs_key
@@ -34,7 +36,7 @@ from services.api.web.path_params import path_uuid
 from services.api.web.write_limits import count_write
 from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
-from shared.keys import db_pool_key, redis_key
+from shared.keys import db_pool_key, redis_key, settings_key
 
 routes = web.RouteTableDef()
 
@@ -104,11 +106,22 @@ async def update_me(
 
 @routes.get("/me")
 async def get_me(request: web.Request) -> web.Response:
+    user_id = current_user(request)
     async with request.app[db_pool_key].acquire() as conn:
-        me = await fetch_me(conn, current_user(request))
-    if me is None:
-        raise not_found("user")
+        me = await fetch_me(conn, user_id)
+        if me is None:
+            raise not_found("user")
+        await _add_consents_required(request, conn, me)
     return web.json_response(me, dumps=dumps)
+
+
+async def _add_consents_required(
+    request: web.Request, conn: asyncpg.Connection, me: dict[str, Any]
+) -> None:
+    """`GET /me` and `PATCH /me` answer the same object: with the required documents whose
+    current version awaits the caller's consent (CONTRACT section 3, Consents)."""
+    documents = load_documents(request.app[settings_key].legal_documents_file)
+    me["consents_required"] = (await consent_state(conn, me["id"], documents)).required
 
 
 @routes.patch("/me")
@@ -120,6 +133,8 @@ async def patch_me(request: web.Request) -> web.Response:
         if me is not None and patch.approve_followers is False:
             approved = await take_follow_requests(conn, user_id)
             await feed_heads.raise_for_follow(request.app[redis_key], conn, approved, user_id)
+        if me is not None:
+            await _add_consents_required(request, conn, me)
     if me is None:
         raise not_found("user")
     return web.json_response(me, dumps=dumps)

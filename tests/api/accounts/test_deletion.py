@@ -125,6 +125,7 @@ OUTLIVE_THE_ACCOUNT = {
     "reports": "report evidence (a reporter's id, a snapshot of what they reported), kept "
     "REPORT_EVIDENCE_RETENTION_DAYS after resolution whatever happens to the accounts",
     "audit_log": "what staff did and to whom, append-only (the database refuses deletion)",
+    "consent_retention": "when those 5 years started",
 }
 
 
