@@ -161,8 +161,11 @@ class Connection:
             self.write_frame(frame, WSMsgType.TEXT)
 
     def send_close(self, code: int, reason: bytes) -> None:
-        """The close frame alone: the handler, the socket's reader, completes the handshake."""
-        self.write_frame(struct.pack("!H", code) + reason, WSMsgType.CLOSE)
+        """The socket's one Close frame, unless one went out already (direct_ws.py): nothing,
+        from us or aiohttp, follows it. The handler, the socket's reader, reads the reply."""
+        if self.ws.claim_close() and not self.transport.is_closing():
+            payload = struct.pack("!H", code) + reason
+            self.transport.write(frame_header(WSMsgType.CLOSE, len(payload)) + payload)
 
     def write_frame(self, payload: bytes, opcode: WSMsgType) -> None:
         """Nothing once aiohttp has sent its own close frame (`ws.closed`): none may follow it."""

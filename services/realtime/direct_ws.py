@@ -7,15 +7,27 @@ queue hands a text frame to it synchronously, in the callback that read the sock
 handler's task is woken only by what aiohttp must see itself (close, ping, pong, errors, binary
 frames), so `receive()` still completes the close handshake and answers pings.
 
-It relies on aiohttp's WebSocket reader calling its queue's `feed_data` (a `cpdef` method, so a
-Python override is honoured by the compiled reader too), pinned with aiohttp in the lock files;
-tests/realtime/test_direct_ws.py fails if a newer aiohttp stops calling it.
+The socket's one Close frame (CONTRACT section 4, RFC 6455 section 7): the gateway writes a
+server-initiated Close itself, synchronously (rooms.py closes thousands at once), and
+`claim_close` marks aiohttp's response closed at the same moment, so that nothing aiohttp does
+afterwards (`close()` when the handler returns, its answer to a broken frame) sends a second
+one. A browser that gets a Close after its reply to ours fails the connection with 1006.
+`closing_handshake` then reads the client's reply, as aiohttp's `close()` would have.
+
+It relies on these aiohttp internals, pinned with aiohttp in the lock files; tests/realtime/
+test_direct_ws.py fails by name if a newer aiohttp drops one of them:
+- the WebSocket reader calling its queue's `feed_data` (a `cpdef` method, so a Python override
+  is honoured by the compiled reader too), and the response's `_reader` and `_parser`;
+- the response's `_closed` flag (set by `_set_closed()`: "our Close went out", which makes
+  `close()` return at once), `_closing` ("the peer's Close was read") and `_close_transport()`;
+- the request handler's `_message_tail`, `_payload_parser` and `_parser`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
@@ -69,6 +81,30 @@ class DirectWebSocketResponse(web.WebSocketResponse):
         if isinstance(self._reader, _TextToCallback):
             self._reader.on_text = callback
             self._reader.owner = owner
+
+    def claim_close(self) -> bool:
+        """True once, for the caller that is to write this socket's Close frame now; from then
+        on aiohttp sends none (its `close()` returns at once) and `closed` is True."""
+        if self._closed:
+            return False
+        self._set_closed()
+        return True
+
+    async def closing_handshake(self, timeout_s: float | None = None) -> None:
+        """After our Close (`claim_close`): drop what the client still sends until its Close,
+        or the end of the connection, then close the connection (RFC 6455 section 7.1.1: the
+        server closes TCP first). Without `timeout_s` the caller bounds the wait otherwise
+        (rooms.py's reaper cuts the connection off); text frames meanwhile go to the callback,
+        which ignores a closing socket's."""
+        reader = self._reader
+        if not self._closing and reader is not None:
+            # The connection's end, a broken frame or no reply in time end the wait as well.
+            with suppress(Exception):
+                async with asyncio.timeout(timeout_s):
+                    while (await reader.read()).type is not WSMsgType.CLOSE:
+                        pass
+            self._closing = True
+        self._close_transport()
 
     def wake_up(self) -> None:
         """Make the pending `receive()` return `WAKE_UP`."""

@@ -108,10 +108,11 @@ class Rooms:
     def close(self, connection: Connection, code: int, last_frame: bytes | None = None) -> None:
         """Start the close handshake; the reaper finishes it.
 
-        The close frame goes out now and the socket's own handler reads the client's reply and
-        closes the connection, so clients see a clean close with our code (closing the TCP
-        connection at once makes some clients report 1006 instead). A client that never
-        replies is cut off after `close_timeout_s`.
+        The socket's one Close frame goes out now (connection.py: neither we nor aiohttp send
+        another) and the socket's own handler reads the client's reply and closes the
+        connection, so clients see a clean close with our code (closing the TCP connection at
+        once makes some clients report 1006 instead, and so does a second Close frame). A
+        client that never replies is cut off after `close_timeout_s`, without another frame.
         """
         if connection.closing:
             return
@@ -135,18 +136,21 @@ class Rooms:
             self._all_closed.clear()
             await asyncio.sleep(REAP_EVERY_S)
             now = time.monotonic()
-            for connection, (code, deadline) in list(self._closing.items()):
-                if connection.ws.closed:
+            for connection, (_, deadline) in list(self._closing.items()):
+                if connection.transport.is_closing():
                     del self._closing[connection]
                 elif now >= deadline:
                     del self._closing[connection]
-                    await self._cut_off(connection, code)
+                    self._cut_off(connection)
 
-    async def _cut_off(self, connection: Connection, code: int) -> None:
-        with suppress(ConnectionError, RuntimeError):
-            await connection.ws.close(code=code, message=CLOSE_REASONS[code], drain=False)
-        if connection.transport.get_write_buffer_size():
-            connection.transport.abort()
+    def _cut_off(self, connection: Connection) -> None:
+        """The client never answered our Close: end the connection (its handler, reading for
+        the reply, sees it end); what is still queued for a reader that stalled is dropped."""
+        transport = connection.transport
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
 
     def forget(self, connection: Connection) -> None:
         """The socket's handler is done with it: hold no reference to it any longer."""

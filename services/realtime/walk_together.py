@@ -132,7 +132,13 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
             refusal = connection.refusal
         # However many sockets end at once, a bounded number a loop iteration (turns.py).
         await app[teardown_key].turn()
-        if refusal is not None:
+        # One Close frame per socket, whoever started (CONTRACT section 4).
+        if ws.closed:
+            # Ours went out already (rooms.py): read the client's reply. A joined socket's
+            # wait is bounded by the close reaper; one refused while joining, by a timer.
+            timeout_s = None if connection is not None else limits.close_timeout_s
+            await ws.closing_handshake(timeout_s)
+        elif refusal is not None:
             await ws.close(code=refusal.code, message=refusal.reason)
         else:  # the reply to the client's close frame; nothing if the socket is gone already
             await ws.close(drain=False)
