@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import jwt
 import pytest
 
 from shared.settings import Settings
@@ -17,7 +18,13 @@ async def test_missing_token_is_closed_4001(gateway: Gateway, walk: Walk) -> Non
     assert await closed_with(ws) == 4001
 
 
-@pytest.mark.parametrize("kind", ["garbage", "expired", "refresh", "other_key"])
+def enormous_exp_token(key: str, user_id: str) -> str:
+    """Validly signed, with an `exp` past any date a platform can hold (issue 20)."""
+    claims = {"sub": user_id, "sid": str(uuid.uuid4()), "jti": str(uuid.uuid4())}
+    return jwt.encode({**claims, "typ": "access", "exp": 10**20}, key, algorithm="HS256")
+
+
+@pytest.mark.parametrize("kind", ["garbage", "expired", "refresh", "other_key", "enormous_exp"])
 async def test_bad_token_is_closed_4001(
     gateway: Gateway, walk: Walk, settings: Settings, kind: str
 ) -> None:
@@ -28,6 +35,7 @@ async def test_bad_token_is_closed_4001(
         "expired": lambda: issue_token(settings.jwt_key, user, "access", -10, session_id=sid)[0],
         "refresh": lambda: issue_token(settings.jwt_key, user, "refresh", 900, session_id=sid)[0],
         "other_key": lambda: issue_token("x" * 48, user, "access", 900, session_id=sid)[0],
+        "enormous_exp": lambda: enormous_exp_token(settings.jwt_key, walk.inviter.id),
     }[kind]()
     ws = await gateway.connect(walk.id, token)
     assert await closed_with(ws) == 4001
