@@ -40,6 +40,27 @@ def use_uvloop() -> None:
 LISTEN_BACKLOG = 4096
 
 
+# A connection must finish a request's head (request line and headers) within this long of its
+# opening or of the end of the previous response, and an idle keep-alive connection is closed
+# after it: else a client that sends half its headers holds a socket for good (issue 20). It is
+# aiohttp's `keepalive_timeout`, whose timer starts when the connection opens and closes it
+# while no request has arrived whole (web_protocol.py, `_process_keepalive`); a request being
+# handled, or an upgraded WebSocket, is never cut by it.
+REQUEST_HEAD_TIMEOUT_S = 15.0
+
+
+def make_runner(
+    app: web.Application, settings: Settings, *, head_timeout_s: float = REQUEST_HEAD_TIMEOUT_S
+) -> ContractAppRunner:
+    """The runner both services serve on (tests start it with a shorter head timeout)."""
+    return ContractAppRunner(
+        app,
+        access_log_class=AccessLogger,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        keepalive_timeout=head_timeout_s,
+    )
+
+
 def serve(app: web.Application, settings: Settings, port: int, name: str) -> None:
     """Serve `app` on HOST:`port` until SIGINT or SIGTERM, then shut down gracefully (the app's
     on_shutdown first, while its connections are still open), as `web.run_app` does, but on
@@ -55,9 +76,7 @@ async def _serve(app: web.Application, settings: Settings, port: int, name: str)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = ContractAppRunner(
-        app, access_log_class=AccessLogger, shutdown_timeout=settings.shutdown_timeout_s
-    )
+    runner = make_runner(app, settings)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, port, backlog=LISTEN_BACKLOG).start()
