@@ -32,6 +32,7 @@ from services.realtime.keys import (
 )
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
+from services.realtime.origin import origin_allowed
 from services.realtime.presence import TooManyJoins
 from services.realtime.protocol import (
     InvalidMessage,
@@ -43,7 +44,7 @@ from services.realtime.protocol import (
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
 from shared.ended_sessions import ended_sessions_key
-from shared.errors import http_error_response
+from shared.errors import error_response, forbidden, http_error_response
 from shared.keys import settings_key
 from shared.long_lived import long_lived
 from shared.request_id import observe_itself
@@ -81,6 +82,14 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     """
     started = time.perf_counter()
     app = request.app
+    headers = request.headers
+    if not origin_allowed(
+        headers.get(hdrs.ORIGIN), headers.get(hdrs.HOST), app[settings_key].cors_origins
+    ):
+        # Another site's page, refused before the upgrade (origin.py).
+        answer = error_response(forbidden("this origin may not open the walk-together socket"))
+        observe_itself(request, answer.status, time.perf_counter() - started)
+        return answer
     limits = app[limits_key]
     ws = DirectWebSocketResponse(
         compress=False,
