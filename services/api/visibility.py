@@ -33,6 +33,9 @@ from typing import Any
 
 import asyncpg
 
+# Shared with the gateway, which refuses a walk across a block (shared/blocks.py).
+from shared.blocks import unblocked_between as unblocked_between
+
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 COUNTED_VISIBILITIES = ["public"]
 
@@ -42,14 +45,6 @@ def user_visible_to(user: str, viewer: str) -> str:
     return (
         f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE vb.blocker_id = {user} "
         f"AND vb.blocked_id = {viewer})"
-    )
-
-
-def unblocked_between(a: str, b: str) -> str:
-    """SQL condition: neither of the users `a` and `b` has blocked the other."""
-    return (
-        f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE (vb.blocker_id = {a} AND vb.blocked_id = {b}) "
-        f"OR (vb.blocker_id = {b} AND vb.blocked_id = {a}))"
     )
 
 

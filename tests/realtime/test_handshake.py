@@ -71,6 +71,22 @@ async def test_invitation_not_accepted_is_closed_4002(
     assert await closed_with(ws) == 4002
 
 
+@pytest.mark.parametrize("blocker", ["inviter", "invitee"])
+async def test_a_walk_across_a_block_is_closed_4002_for_both(
+    gateway: Gateway, walk: Walk, db: asyncpg.Connection, blocker: str
+) -> None:
+    """An accepted walk a block did not end (the invitation raced the block, issue 20)."""
+    a, b = (walk.inviter, walk.invitee) if blocker == "inviter" else (walk.invitee, walk.inviter)
+    await db.execute(
+        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)",
+        uuid.UUID(a.id),
+        uuid.UUID(b.id),
+    )
+    for walker in (walk.inviter, walk.invitee):
+        ws = await gateway.connect(walk.id, walker.token)
+        assert await closed_with(ws) == 4002
+
+
 async def test_invitation_checked_before_participant(
     gateway: Gateway, db: asyncpg.Connection, settings: Settings
 ) -> None:
