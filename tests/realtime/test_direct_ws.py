@@ -1,4 +1,4 @@
-"""The aiohttp internals services/realtime/direct_ws.py relies on, by name: an aiohttp upgrade
+"""The aiohttp and yarl internals the gateway (direct_ws.py, upgrade_url.py) relies on, by name: an aiohttp upgrade
 that renames or drops one fails here, not as a silent second Close frame or a lost location."""
 
 from __future__ import annotations
@@ -36,3 +36,12 @@ async def test_claim_close_is_granted_once_and_makes_aiohttp_close_send_nothing(
     ws._writer = object()  # type: ignore[assignment]  # "prepared", without a connection
     assert await ws.close() is False
     await asyncio.sleep(0)
+
+
+def test_the_internals_upgrade_url_uses_exist() -> None:
+    """services/realtime/upgrade_url.py: the parsed requests' queue, yarl's URL cache."""
+    from yarl import _url
+
+    slots = {name for cls in RequestHandler.__mro__ for name in getattr(cls, "__slots__", ())}
+    assert "_messages" in slots
+    assert callable(getattr(_url.build_pre_encoded_url, "cache_clear", None))
