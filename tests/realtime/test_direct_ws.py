@@ -1,5 +1,6 @@
-"""The aiohttp and yarl internals the gateway (direct_ws.py, upgrade_url.py) relies on, by name: an aiohttp upgrade
-that renames or drops one fails here, not as a silent second Close frame or a lost location."""
+"""The aiohttp and yarl internals the gateway (direct_ws.py, upgrade_url.py) relies on, by name:
+an upgrade that renames or drops one fails here, not as a silent second Close frame, a lost
+location or a kept token."""
 
 from __future__ import annotations
 
