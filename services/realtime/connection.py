@@ -49,6 +49,10 @@ def frame_header(opcode: int, length: int) -> bytes:
     return _HEADER_64(0x80 | opcode, 127, length)
 
 
+# Connection.ledger_state, in order.
+NOT_LEDGERED, LEDGERING, FIRST_COUNTED, LEDGERED = 0, 1, 2, 3
+
+
 class Refusal(NamedTuple):
     """Why a socket is closed by its own handler: the close code and reason it is sent."""
 
@@ -67,6 +71,7 @@ class Connection:
         "invalid_in_a_row",
         "invitation_id",
         "ledger",
+        "ledger_state",
         "limits",
         "location_due",
         "partner_id",
@@ -78,6 +83,7 @@ class Connection:
         "replaced_by",
         "seq",
         "session_id",
+        "slow",
         "tokens",
         "transport",
         "user_id",
@@ -111,6 +117,11 @@ class Connection:
         self.partner_id = partner_id
         self.limits = limits
         self.ledger = ledger
+        # The partner's first location waits for its ledger entry (ledger.py): NOT_LEDGERED,
+        # LEDGERING (the write is out), FIRST_COUNTED (durable, and counted: the next write of
+        # a location is not) or LEDGERED. `slow` is where the held location goes meanwhile.
+        self.ledger_state = NOT_LEDGERED
+        self.slow: SlowClients | None = None
         self.tokens = limits.burst
         self.refilled_at = time.monotonic()
         self.invalid_in_a_row = 0
@@ -179,6 +190,9 @@ class Connection:
         or, for a location, until the next one is due."""
         if not self.open:
             return
+        if is_location and self.ledger_state < FIRST_COUNTED:
+            self._hold_first_location(frame, slow)
+            return
         waiting = self.pending_location is not None or self.pending_presence is not None
         if not waiting:
             if not self.backed_up:
@@ -199,6 +213,23 @@ class Connection:
         if not waiting:
             slow.add(self)
 
+    def _hold_first_location(self, frame: bytes, slow: SlowClients) -> None:
+        """The partner's first location waits in its slot until its ledger entry is durable."""
+        counters.superseded += self.pending_location is not None
+        self.pending_location = frame
+        if self.ledger_state == NOT_LEDGERED:
+            self.ledger_state = LEDGERING
+            self.slow = slow
+            self.ledger.first(self)
+
+    def ledgered(self, durable: bool) -> None:
+        """The ledger wrote the first relay's entry (counted), or could not (then the relay is
+        counted as every other is): the held location may go."""
+        self.ledger_state = FIRST_COUNTED if durable else LEDGERED
+        slow, self.slow = self.slow, None
+        if slow is not None and self.pending_location is not None:
+            slow.add(self)
+
     def flush(self) -> bool:
         """Write what the slots hold if the socket caught up; True when nothing is left."""
         if not self.open:
@@ -208,7 +239,7 @@ class Connection:
             return False
         # Location first: a presence that arrived after it (the partner left) must end the story.
         location = self.pending_location
-        if location is not None:
+        if location is not None and self.ledger_state >= FIRST_COUNTED:
             now = time.monotonic()
             if now < self.location_due:
                 return False
@@ -223,7 +254,10 @@ class Connection:
         """Write a partner location, and count it in the location-access ledger."""
         self.location_due = now + self.limits.partner_location_gap_s
         self.send(frame)
-        self.ledger.count(self.connection_id, self.invitation_id, self.user_id, self.partner_id)
+        if self.ledger_state == LEDGERED:
+            self.ledger.count(self.connection_id, self.invitation_id, self.user_id, self.partner_id)
+        else:  # the first, counted by the entry written before it
+            self.ledger_state = LEDGERED
         counters.delivered += 1
 
 
