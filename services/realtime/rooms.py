@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 
 from aiohttp import WSMsgType
@@ -54,9 +55,18 @@ def relayed_sender(data: bytes) -> tuple[str, bool] | None:
 
 
 class Rooms:
-    def __init__(self, broker: Broker[Connection], slow: SlowClients, close_timeout_s: float):
+    def __init__(
+        self,
+        broker: Broker[Connection],
+        slow: SlowClients,
+        close_timeout_s: float,
+        forget_location: Callable[[Connection], None] | None = None,
+    ):
         self.broker = broker
         self._slow = slow
+        # Deletes a walker's last raw location when their walk ends (app.py: through the batch,
+        # so after any location of theirs still on its way to Redis).
+        self._forget_location = forget_location
         self._close_timeout_s = close_timeout_s
         self._closing: dict[Connection, tuple[int, float]] = {}
         self._reaper_wakeup = asyncio.Event()
@@ -96,6 +106,8 @@ class Rooms:
         frame = walk_ended_frame(status)
         for connection in tuple(members):
             self.close(connection, 4004, frame)
+            if self._forget_location is not None:
+                self._forget_location(connection)
 
     def end_sessions(self, session_ids: list[uuid.UUID]) -> None:
         """Close the sockets opened with these sessions' tokens. Sessions end seldom (a
