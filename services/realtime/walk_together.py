@@ -86,9 +86,10 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     """
     started = time.perf_counter()
     app = request.app
-    headers = request.headers
     if not origin_allowed(
-        headers.get(hdrs.ORIGIN), headers.get(hdrs.HOST), app[settings_key].cors_origins
+        request.headers.get(hdrs.ORIGIN),
+        request.headers.get(hdrs.HOST),
+        app[settings_key].cors_origins,
     ):
         # Another site's page, refused before the upgrade (origin.py).
         answer = error_response(forbidden("this origin may not open the walk-together socket"))
