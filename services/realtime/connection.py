@@ -227,7 +227,8 @@ class Connection:
         counted as every other is): the held location may go."""
         self.ledger_state = FIRST_COUNTED if durable else LEDGERED
         slow, self.slow = self.slow, None
-        if slow is not None and self.pending_location is not None:
+        # At once if it may go now: the first location waits one write, not a retry tick too.
+        if slow is not None and self.pending_location is not None and not self.flush():
             slow.add(self)
 
     def flush(self) -> bool:

@@ -26,6 +26,8 @@ from yarl._url import build_pre_encoded_url
 
 from shared.protocol_errors import ContractRequestHandler
 
+_receive = ContractRequestHandler.data_received
+
 
 class GatewayRequestHandler(ContractRequestHandler):
     __slots__ = ("upgrade_query",)
@@ -35,10 +37,13 @@ class GatewayRequestHandler(ContractRequestHandler):
         self.upgrade_query: str | None = None
 
     def data_received(self, data: bytes) -> None:
+        if self._payload_parser is not None:  # a WebSocket's frames: no request head to strip
+            _receive(self, data)
+            return
         messages = self._messages
         queued = len(messages)
-        super().data_received(data)
-        if len(messages) > queued:  # a request head was parsed (never once upgraded)
+        _receive(self, data)
+        if len(messages) > queued:  # a request head was parsed
             self._strip_queries(queued)
 
     def _strip_queries(self, start: int) -> None:
