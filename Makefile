@@ -9,13 +9,18 @@ STAMP  := $(VENV)/.installed
 SPECLINT_DIR   := tools/speclint
 SPECLINT       := $(SPECLINT_DIR)/node_modules/.bin/redocly
 SPECLINT_STAMP := $(SPECLINT_DIR)/node_modules/.installed
-# docs/asyncapi.yaml is linted as soon as it exists; until then `make lint` says it is absent.
-SPECS          := docs/openapi.yaml $(wildcard docs/asyncapi.yaml)
+# The typed-client check: TypeScript types generated from docs/openapi.yaml by openapi-typescript,
+# and tools/specclient/client_check.ts (what a client must write without a cast) type-checked
+# against them by tsc; openapi-typescript, openapi-fetch and typescript pinned in its lock.
+SPECCLIENT_DIR   := tools/specclient
+SPECCLIENT_BIN   := $(SPECCLIENT_DIR)/node_modules/.bin
+SPECCLIENT_STAMP := $(SPECCLIENT_DIR)/node_modules/.installed
+SPECS          := docs/openapi.yaml docs/asyncapi.yaml
 # The gateway benches' load generator (`ws` with `bufferutil`, pinned in its package-lock.json).
 WS_LOAD_DIR    := bench/ws_load_node
 WS_LOAD_STAMP  := $(WS_LOAD_DIR)/node_modules/.installed
 
-.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-cluster push-dead clean
+.PHONY: install lock run migrate test lint bench bench-gateway bench-api bench-push bench-zones bench-export bench-cluster bench-pubsub push-dead clean
 
 install: $(STAMP)
 
@@ -54,12 +59,17 @@ $(SPECLINT_STAMP): $(SPECLINT_DIR)/package-lock.json
 	npm ci --prefix $(SPECLINT_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(SPECLINT_STAMP)
 
-lint: install $(SPECLINT_STAMP)
+$(SPECCLIENT_STAMP): $(SPECCLIENT_DIR)/package-lock.json
+	npm ci --prefix $(SPECCLIENT_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(SPECCLIENT_STAMP)
+
+lint: install $(SPECLINT_STAMP) $(SPECCLIENT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	@test -f docs/asyncapi.yaml || echo "make lint: docs/asyncapi.yaml does not exist, so only docs/openapi.yaml is linted"
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(SPECLINT) lint --format=stylish $(SPECS)
+	$(SPECCLIENT_BIN)/openapi-typescript docs/openapi.yaml -o $(SPECCLIENT_DIR)/generated/openapi.d.ts
+	$(SPECCLIENT_BIN)/tsc -p $(SPECCLIENT_DIR)
 
 # Push jobs the worker gave up on (newest first).
 push-dead: install
@@ -67,7 +77,7 @@ push-dead: install
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache $(SPECLINT_DIR)/node_modules \
-		$(WS_LOAD_DIR)/node_modules
+		$(SPECCLIENT_DIR)/node_modules $(SPECCLIENT_DIR)/generated $(WS_LOAD_DIR)/node_modules
 
 # Benchmarks (bench/): figures go to bench/results/*.json and bench/RESULTS.md; CI does not run them.
 # BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
@@ -89,8 +99,15 @@ bench-api: install
 bench-cluster: install $(WS_LOAD_STAMP)
 	$(PY) -m bench.runner cluster $(BENCH_ARGS)
 
+# Sharded pub/sub on a local cluster: the gateway's links against redis-py's (bench/pubsub_clients.py).
+bench-pubsub: install
+	$(PY) -m bench.pubsub_clients $(BENCH_ARGS)
+
 bench-push: install
 	$(PY) -m bench.runner push $(BENCH_ARGS)
 
 bench-zones: install
 	$(PY) -m bench.runner zones $(BENCH_ARGS)
+
+bench-export: install
+	$(PY) -m bench.runner export $(BENCH_ARGS)

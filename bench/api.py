@@ -14,21 +14,19 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import orjson
 
 from bench import results
+from bench.figures import Sizes, at_least, median, medians, repeat, verdict, within
 from bench.procs import Children, wait_http
 from bench.seed import user_id
 from bench.stack import Stack
 from shared.tokens import issue_token
 from tools.local_services import free_port
-
-if TYPE_CHECKING:
-    from bench.runner import Sizes
 
 USERS_IN_PLAY = 2_000
 LOAD_PROCESSES = 2
@@ -153,8 +151,6 @@ async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 
 
 async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
-    from bench.runner import at_least, median, medians, repeat, verdict, within
-
     runs = await repeat(n, lambda: measure(stack, sizes))
     s = sizes.seed
     results.write(

@@ -20,12 +20,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench import gateway, results
-from bench.runner import at_least, verdict, within
-from bench.runner import median as median_of
+from bench.figures import at_least, verdict, within
+from bench.figures import median as median_of
 from bench.seed import invitation_id
 from bench.stack import BENCH_DATA, Stack
-from shared.cluster import SlotMap
-from shared.resp import Endpoint
+from shared.cluster import topology_of
+from shared.redis_client import open_redis
 from shared.walk_events import walk_channel
 from tools.local_services import LocalCluster
 
@@ -47,12 +47,15 @@ async def commands_processed(ports: list[int]) -> dict[int, int]:
 
 async def walk_spread(cluster: LocalCluster, walks: int) -> dict[str, Any]:
     """How many of the bench's walks each primary owns, and the worst deviation from the mean."""
-    slots = SlotMap(Endpoint.from_url(cluster.url), "bench-spread")
-    await slots.refresh()
-    per_shard: dict[int, int] = {}
-    for walk in range(walks):
-        _, port = slots.node_for(walk_channel(invitation_id(walk)))
-        per_shard[port] = per_shard.get(port, 0) + 1
+    client = await open_redis(cluster.url)
+    try:
+        topology = topology_of(client, cluster.url)
+        per_shard: dict[int, int] = {}
+        for walk in range(walks):
+            _, port = topology.node_for(walk_channel(invitation_id(walk)))
+            per_shard[port] = per_shard.get(port, 0) + 1
+    finally:
+        await client.aclose()
     mean = walks / len(per_shard)
     worst = max(abs(n - mean) / mean for n in per_shard.values())
     return {

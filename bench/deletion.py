@@ -19,21 +19,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import asyncpg
 
 from bench import results
+from bench.figures import Sizes, median, medians, repeat, verdict, within
 from bench.procs import Children, wait_http
 from bench.seed import user_id
 from bench.stack import Stack
 from services.api.accounts.passwords import hash_password, verify_password
 from shared.tokens import issue_token
 from tools.local_services import free_port
-
-if TYPE_CHECKING:
-    from bench.runner import Sizes
 
 PASSWORD = "bench: delete me"
 WALKS, LIKES_PER_WALK, FOLLOWERS, FOLLOWING = 1_000, 10, 500, 50
@@ -302,8 +300,6 @@ async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 
 
 async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
-    from bench.runner import median, medians, repeat, verdict, within
-
     runs = await repeat(n, lambda: measure(stack, sizes))
     # How much longer than before the deletion the slowest request of each probe took.
     worst_extra = max(

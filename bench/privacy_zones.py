@@ -14,21 +14,19 @@ import math
 import statistics
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import asyncpg
 
 from bench import results
+from bench.figures import Sizes, medians, repeat, verdict, within
 from bench.procs import Children, wait_http
 from bench.stack import Stack, ensure_database
 from services.api.visibility import EARTH_RADIUS_M, visible_path
 from shared.db import init_connection
 from shared.tokens import issue_token
 from tools.local_services import free_port
-
-if TYPE_CHECKING:
-    from bench.runner import Sizes
 
 DATABASE = "withbowwow_bench_zones"
 POINTS = 2_000
@@ -142,7 +140,7 @@ async def measure(stack: Stack, database_url: str) -> dict[str, Any]:
         api = await children.start("api-zones", ["-m", "services.api"], env)
         base = f"http://127.0.0.1:{port}"
         await wait_http(base + "/healthz", api)
-        token, _ = issue_token(stack.jwt_secret, stranger, "access", 3600)
+        token, _ = issue_token(stack.jwt_secret, stranger, "access", 3600, session_id=uuid.uuid4())
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
             for i in range(WARMUP + SAMPLES):
                 for name, walk_id in walks.items():
@@ -172,8 +170,6 @@ async def measure(stack: Stack, database_url: str) -> dict[str, Any]:
 
 
 async def suite(stack: Stack, sizes: Sizes, n: int, admin_url: str) -> None:
-    from bench.runner import medians, repeat, verdict, within
-
     database_url = await ensure_database(admin_url, DATABASE)
     runs = await repeat(n, lambda: measure(stack, database_url))
     results.write(

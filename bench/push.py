@@ -11,19 +11,17 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
 from bench import fake_fcm, results
+from bench.figures import Sizes, at_least, median, medians, repeat, verdict
 from bench.procs import Children, rss_mb, wait_http
 from bench.stack import Stack
 from tools.local_services import free_port
-
-if TYPE_CHECKING:
-    from bench.runner import Sizes
 
 PUSH_STREAM = "push:jobs"
 DEADLINE_S = 120
@@ -113,8 +111,6 @@ async def measure(stack: Stack, count: int) -> dict[str, Any]:
 
 
 async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
-    from bench.runner import at_least, median, medians, repeat, verdict
-
     runs = await repeat(n, lambda: measure(stack, sizes.pushes))
     results.write(
         "push",

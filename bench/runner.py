@@ -1,6 +1,6 @@
 """`make bench`: run the scenarios, write bench/results/*.json and bench/RESULTS.md.
 
-    python -m bench.runner [all|gateway|api|search|deletion|push|zones|cluster]
+    python -m bench.runner [all|gateway|api|search|deletion|push|zones|export|cluster]
                            [--repeat N] [--quick] [--database NAME]
 
 Raises the open-file limit, starts its own database (`withbowwow_bench`, seeded once) and its own
@@ -14,93 +14,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import statistics
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from bench import gateway, privacy_zones, results
+from bench import api, cluster, deletion, export, gateway, privacy_zones, push, results, search
+from bench.figures import (
+    QUICK,
+    Sizes,
+    at_least,
+    every,
+    median,
+    medians,
+    repeat,
+    under,
+    verdict,
+    within,
+)
 from bench.procs import raise_open_files_limit
-from bench.seed import SeedSize, seed
+from bench.seed import seed
 from bench.stack import BENCH_DATA, Stack, bench_servers, ensure_database, new_jwt_secret
 
 log = logging.getLogger("bench")
 
-# The suites that run on the big seeded database (`zones` brings its own small one).
+# The suites that run on the big seeded database (`zones` and `export` bring their own).
 SEEDED_SUITES_IN_ORDER = ("gateway", "api", "search", "deletion", "push")
 # `api` (`make bench-api`) runs the feed, user search and account deletion scenarios.
 API_SUITES = ["api", "search", "deletion"]
 # `cluster` (`make bench-cluster`) runs only when asked for: it brings up a Redis Cluster.
 SEEDED_SUITES = frozenset({*SEEDED_SUITES_IN_ORDER, "cluster"})
-
-
-@dataclass(frozen=True)
-class Sizes:
-    steady_sockets: int = 20_000
-    pace_s: float = 30
-    throughput_s: float = 10
-    memory_sockets: int = 19_000
-    churn_sockets: int = 10_000
-    storm_walkers: int = 10_000  # per instance, in the reconnect storm
-    load_processes: int = 4
-    http_seconds: float = 10
-    pushes: int = 5_000
-    seed: SeedSize = field(default_factory=SeedSize)
-
-
-QUICK = Sizes(
-    steady_sockets=2_000,
-    pace_s=8,
-    throughput_s=5,
-    memory_sockets=2_000,
-    churn_sockets=1_000,
-    storm_walkers=1_000,
-    load_processes=2,
-    http_seconds=3,
-    pushes=500,
-    seed=SeedSize(users=3_000, walks=30_000, follows_per_user=50, invitations=1_500),
-)
-
-
-def verdict(checks: dict[str, bool | None]) -> str:
-    return ", ".join(
-        f"{name} {'met' if ok else 'NOT met' if ok is not None else 'not measured'}"
-        for name, ok in checks.items()
-    )
-
-
-def within(value: float | None, limit: float) -> bool | None:
-    return None if value is None else value <= limit
-
-
-def at_least(value: float | None, floor: float) -> bool | None:
-    return None if value is None else value >= floor
-
-
-def under(value: float | None, limit: float) -> bool | None:
-    return None if value is None else value < limit
-
-
-def every(values: list[Any], ok: Callable[[Any], bool]) -> bool | None:
-    """`ok` of every value; None (not measured) if any is missing."""
-    if not values or any(v is None for v in values):
-        return None
-    return all(ok(v) for v in values)
-
-
-async def repeat(n: int, measure: Callable[[], Awaitable[dict[str, Any]]]) -> list[dict[str, Any]]:
-    runs = []
-    for i in range(n):
-        log.info("  run %d/%d", i + 1, n)
-        runs.append(await measure())
-    return runs
-
-
-def median(runs: list[dict[str, Any]], *path: str) -> float | None:
-    return results.median_of(runs, path)
 
 
 async def gateway_suite(stack: Stack, sizes: Sizes, n: int) -> None:
@@ -372,25 +315,12 @@ def _ratio(ours: float | None, bare: float | None) -> float | None:
     return round(ours / bare, 3) if ours and bare else None
 
 
-def medians(runs: list[dict[str, Any]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The median of every numeric figure across runs (same nesting as a run)."""
-    out: dict[str, Any] = {}
-    first = runs[0]
-    for key, value in first.items():
-        if isinstance(value, dict) and key not in {"close_codes", "status_counts"}:
-            out[key] = medians([r.get(key, {}) for r in runs])
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
-            out[key] = round(statistics.median(values), 3) if values else None
-    return out
-
-
 async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
     limit = raise_open_files_limit()
     log.info("open-file limit: %d", limit)
     with bench_servers() as (admin_url, redis_url):
         seeded = bool(set(suites) & SEEDED_SUITES)
-        # Alone, `zones` leaves the seeded database untouched (not even migrated).
+        # Alone, `zones` or `export` leaves the seeded database untouched (not even migrated).
         database_url = await ensure_database(
             admin_url, database if seeded else privacy_zones.DATABASE
         )
@@ -406,27 +336,19 @@ async def run(suites: list[str], sizes: Sizes, n: int, database: str) -> None:
         if "gateway" in suites:
             await gateway_suite(stack, sizes, n)
         if "api" in suites:
-            from bench import api
-
             await api.suite(stack, sizes, n)
         if "search" in suites:
-            from bench import search
-
             await search.suite(stack, sizes, n)
         if "deletion" in suites:
-            from bench import deletion
-
             await deletion.suite(stack, sizes, n)
         if "push" in suites:
-            from bench import push
-
             await push.suite(stack, sizes, n)
         if "cluster" in suites:
-            from bench import cluster
-
             await cluster.suite(stack, sizes, n)
         if "zones" in suites:
             await privacy_zones.suite(stack, sizes, n, admin_url)
+        if "export" in suites:
+            await export.suite(stack, sizes, n, admin_url)
 
 
 def main() -> None:
@@ -436,7 +358,7 @@ def main() -> None:
         "suite",
         nargs="?",
         default="all",
-        choices=["all", *SEEDED_SUITES_IN_ORDER, "zones", "cluster"],
+        choices=["all", *SEEDED_SUITES_IN_ORDER, "zones", "export", "cluster"],
     )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
@@ -444,7 +366,7 @@ def main() -> None:
     parser.add_argument("--database", help="the seeded database (default: withbowwow_bench)")
     args = parser.parse_args()
     if args.suite == "all":
-        suites = [*SEEDED_SUITES_IN_ORDER, "zones"]
+        suites = [*SEEDED_SUITES_IN_ORDER, "zones", "export"]
     else:
         suites = API_SUITES if args.suite == "api" else [args.suite]
     sizes = QUICK if args.quick else Sizes()

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 
 from bench import results
 from bench.api import FEW_CLIENTS, LOAD_PROCESSES, load, tokens
+from bench.figures import Sizes, median, medians, repeat, verdict, within
 from bench.procs import Children, wait_http
 from bench.seed import user_id
 from bench.stack import Stack
 from services.api.social.search import search_users
 from tools.local_services import free_port
-
-if TYPE_CHECKING:
-    from bench.runner import Sizes
 
 DATABASE_SAMPLES = 200
 QUERIES = {
@@ -110,8 +108,6 @@ async def measure(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 
 
 async def suite(stack: Stack, sizes: Sizes, n: int) -> None:
-    from bench.runner import median, medians, repeat, verdict, within
-
     runs = await repeat(n, lambda: measure(stack, sizes))
     judged = ("hangul_2_contains", "hangul_2_prefix", "latin_3_prefix", "latin_3_contains")
     checks = {

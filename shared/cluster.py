@@ -2,11 +2,11 @@
 
 On one Redis every key and channel is on the server REDIS_URL names (`SingleServer`). On a Redis
 Cluster (the process finds out at start, shared/redis_client.py) each hash slot belongs to one
-primary: `SlotMap` reads who owns which with CLUSTER SLOTS, takes a MOVED answer's word for one
-slot at once, and reads the whole map again when a node drops a connection or stops owning
-what it was asked for, as after a failover. redis-py's cluster client does the same for the cold
-paths; the gateway's pub/sub and batch writer and the feed poll's head read keep hiredis and
-pipelining, with one connection per primary (`ClusterConnection`, services/realtime/broker.py).
+primary, and there is one map of which: redis-py's cluster client keeps it, takes a MOVED
+answer's word for one slot at once, and reads the whole map again when asked, as after a
+failover (`ClusterTopology` reads it for the bare connections). The gateway's pub/sub and batch
+writer and the feed poll's head read keep hiredis and pipelining, with one connection per
+primary (`ClusterConnection`, services/realtime/broker.py).
 
 Walk channels use sharded pub/sub on a cluster (SSUBSCRIBE / SPUBLISH): a message stays on the
 shard that owns its channel's slot instead of being broadcast to every node.
@@ -21,18 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.asyncio.cluster import RedisCluster
+from redis.cluster import PRIMARY
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import MovedError, RedisClusterException, RedisError, ResponseError
 
-from shared import resp
-from shared.redis_client import RedisClient, is_cluster
+from shared.redis_client import RedisClient, SlotChanges, WatchedCluster
 from shared.resp import Address, Command, Endpoint, SharedConnection
 
 log = logging.getLogger(__name__)
 
-# A node that does not answer CLUSTER SLOTS within this is skipped for the next one.
-SLOTS_TIMEOUT_S = 1.0
 # However often it is asked for, the map is read at most this often.
 MIN_REFRESH_INTERVAL_S = 0.1
 # Commands redirected (MOVED / ASK) at most this many times before their error is kept.
@@ -68,7 +67,7 @@ class Topology(Protocol):
 
     def endpoint_for(self, address: Address) -> Endpoint: ...
 
-    def moved(self, slot: int, address: Address) -> None: ...
+    async def moved(self, slot: int, address: Address) -> None: ...
 
     async def refresh(self) -> None: ...
 
@@ -93,7 +92,7 @@ class SingleServer:
     def endpoint_for(self, address: Address) -> Endpoint:
         return self.endpoint
 
-    def moved(self, slot: int, address: Address) -> None:
+    async def moved(self, slot: int, address: Address) -> None:
         log.warning("a single Redis answered MOVED; is REDIS_URL a cluster node?")
 
     async def refresh(self) -> None:
@@ -107,98 +106,49 @@ def slot_of(key: bytes | str) -> int:
     return key_slot(key if isinstance(key, bytes) else key.encode())
 
 
-def _address(host: Any, port: Any, asked: Address) -> Address:
-    name = host.decode() if isinstance(host, bytes) else str(host)
-    return (name or asked[0], int(port))
-
-
-class SlotMap:
-    """Which primary owns each of the 16384 slots, as the cluster last said."""
+class ClusterTopology:
+    """A cluster's map, as redis-py's cluster client keeps it: its NodesManager says which
+    primary owns a slot, takes a MOVED for one slot, reads CLUSTER SLOTS again when asked, and
+    tells of every change (shared/redis_client.py's SlotChanges). One map a process, for the
+    cold paths and the bare connections alike."""
 
     pubsub = SHARDED
 
-    def __init__(self, seed: Endpoint, name: str) -> None:
+    def __init__(self, cluster: RedisCluster, seed: Endpoint, changes: SlotChanges) -> None:
+        self._nodes = cluster.nodes_manager
         self._seed = seed
-        self._name = name
-        self._owners: list[Address] = []
-        self._primaries: list[Address] = []
-        self._known: list[Address] = [seed.address]
-        self._refreshing = asyncio.Lock()
+        self._changes = changes
         self._refreshed_at = float("-inf")
-        self._listeners: list[Callable[[], None]] = []
 
     def node_for(self, key: bytes | str) -> Address:
-        return self._owners[slot_of(key)]
+        node = self._nodes.get_node_from_slot(slot_of(key))
+        return (node.host, int(node.port))
 
     def primaries(self) -> list[Address]:
-        return self._primaries
+        primaries = self._nodes.get_nodes_by_server_type(PRIMARY)
+        return sorted((node.host, int(node.port)) for node in primaries)
 
     def endpoint_for(self, address: Address) -> Endpoint:
         return self._seed.at(address)
 
     def on_change(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
+        self._changes.listeners.append(listener)
 
-    def moved(self, slot: int, address: Address) -> None:
-        """A node said `MOVED slot address`: believe it now, and read the whole map soon."""
-        if self._owners[slot] != address:
-            self._owners[slot] = address
-            self._primaries = sorted(set(self._owners))
-            self._changed()
+    async def moved(self, slot: int, address: Address) -> None:
+        """A node said `MOVED slot address`: the map believes it at once."""
+        await self._nodes.move_slot(MovedError(f"{slot} {address[0]}:{address[1]}"))
 
     async def refresh(self) -> None:
-        """Read the map again from the first node that answers. Callers that arrive while a
-        read is under way share its result rather than each asking again."""
+        """Read the map again (at most every MIN_REFRESH_INTERVAL_S; callers that arrive while a
+        read is under way share it, as redis-py does)."""
         asked_at = time.monotonic()
-        async with self._refreshing:
-            if self._refreshed_at >= asked_at - MIN_REFRESH_INTERVAL_S:
-                return
-            for address in list(self._known):
-                reply = await self._cluster_slots(address)
-                if reply is None:
-                    continue
-                self._install(reply, address)
-                self._refreshed_at = time.monotonic()
-                return
-        raise RedisConnectionError("no Redis Cluster node answered CLUSTER SLOTS")
-
-    async def _cluster_slots(self, address: Address) -> list[Any] | None:
+        if self._refreshed_at >= asked_at - MIN_REFRESH_INTERVAL_S:
+            return
         try:
-            connection = await resp.connect(
-                self._seed.at(address), self._name, timeout_s=SLOTS_TIMEOUT_S
-            )
-        except (RedisError, OSError, TimeoutError):
-            return None
-        try:
-            async with asyncio.timeout(SLOTS_TIMEOUT_S):
-                [reply] = await connection.execute([("CLUSTER", "SLOTS")])
-        except (RedisError, OSError, TimeoutError):
-            return None
-        finally:
-            connection.close()
-        return reply if isinstance(reply, list) else None
-
-    def _install(self, reply: list[Any], asked: Address) -> None:
-        owners: list[Address | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
-        known = {asked, self._seed.address}
-        for start, end, primary, *replicas in reply:
-            owner = _address(primary[0], primary[1], asked)
-            owners[start : end + 1] = [owner] * (end - start + 1)
-            known.add(owner)
-            known.update(_address(r[0], r[1], asked) for r in replicas)
-        # A slot nobody serves (the cluster is failing) keeps its last owner, to retry there.
-        previous = self._owners or [asked] * REDIS_CLUSTER_HASH_SLOTS
-        filled = [owner or previous[slot] for slot, owner in enumerate(owners)]
-        # The node that answered goes first next time: it was alive.
-        self._known = [asked, *sorted(known - {asked})]
-        if filled != self._owners:
-            self._owners = filled
-            self._primaries = sorted(set(filled))
-            self._changed()
-
-    def _changed(self) -> None:
-        for listener in self._listeners:
-            listener()
+            await self._nodes.initialize()
+        except RedisClusterException as exc:
+            raise RedisConnectionError(f"no Redis Cluster node answered: {exc}") from None
+        self._refreshed_at = time.monotonic()
 
 
 def routing_key(command: Command) -> Any:
@@ -280,7 +230,7 @@ class ClusterConnection:
                         continue
                     kind, slot, address = redirect
                     if kind == "MOVED":
-                        self._slots.moved(slot, address)
+                        await self._slots.moved(slot, address)
                     else:
                         asking[i] = address
                     todo.append(i)
@@ -335,14 +285,12 @@ class ClusterConnection:
 PipelinedConnection = SharedConnection | ClusterConnection
 
 
-async def topology_of(redis: RedisClient, url: str, name: str) -> Topology:
-    """SingleServer, or the cluster's SlotMap read once (the process starts serving after)."""
+def topology_of(redis: RedisClient, url: str) -> Topology:
+    """SingleServer, or the map of the process's cluster client (read before it serves)."""
     endpoint = Endpoint.from_url(url)
-    if not is_cluster(redis):
+    if not isinstance(redis, WatchedCluster):
         return SingleServer(endpoint)
-    slots = SlotMap(endpoint, name)
-    await slots.refresh()
-    return slots
+    return ClusterTopology(redis, endpoint, redis.slot_changes)
 
 
 def pipelined_connection(topology: Topology, name: str, timeout_s: float) -> PipelinedConnection:

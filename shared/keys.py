@@ -11,5 +11,5 @@ from shared.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
 db_pool_key = web.AppKey("db_pool", asyncpg.Pool)
-# A plain client, or a cluster client when REDIS_URL names a cluster node (shared/redis_client).
+# A plain client, or a cluster client when REDIS_URL names a cluster node (shared/redis_client.py).
 redis_key: web.AppKey[aioredis.Redis | RedisCluster] = web.AppKey("redis")

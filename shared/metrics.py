@@ -33,8 +33,8 @@ from prometheus_client.registry import Collector
 from shared.health import healthz
 from shared.keys import db_pool_key, redis_key, settings_key
 from shared.redis_client import RedisClient
-from shared.runner import REQUEST_HEAD_TIMEOUT_S
 from shared.settings import Settings
+from shared.timeouts import REQUEST_HEAD_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 

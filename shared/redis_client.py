@@ -11,14 +11,19 @@ redis-py's `redis.asyncio` is its maintained successor.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
+from redis.event import (
+    AsyncAfterSlotsCacheRefreshEvent,
+    AsyncEventListenerInterface,
+    EventDispatcher,
+)
 from redis.exceptions import RedisError
 
 from shared.keys import redis_key, settings_key
@@ -54,11 +59,36 @@ async def is_cluster_node(url: str) -> bool:
     return bool(info.get("cluster_enabled"))
 
 
+class SlotChanges(AsyncEventListenerInterface):
+    """Told by redis-py's cluster client each time its slot map changes (a refresh, or a MOVED
+    that moved a slot); calls its listeners, which must not block."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[], None]] = []
+
+    async def listen(self, event: object) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+class WatchedCluster(RedisCluster):
+    """redis-py's cluster client, with the SlotChanges its event dispatcher calls."""
+
+    slot_changes: SlotChanges
+
+
 async def open_redis(url: str) -> RedisClient:
     if not await is_cluster_node(url):
         return create_redis(url)
     log.info("REDIS_URL names a Redis Cluster node: using the whole cluster")
-    cluster = RedisCluster.from_url(url, **_CLIENT_OPTIONS)
+    changes = SlotChanges()
+    dispatcher = EventDispatcher()
+    dispatcher.register_listeners({AsyncAfterSlotsCacheRefreshEvent: [changes]})
+    cluster = cast(
+        WatchedCluster,
+        WatchedCluster.from_url(url, event_dispatcher=dispatcher, **_CLIENT_OPTIONS),
+    )
+    cluster.slot_changes = changes
     await cluster.initialize()
     return cluster
 

@@ -28,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
+# A Redis command and its arguments, as hiredis packs it (the gateway's batches hold these too).
 Command = tuple[Any, ...]
 Address = tuple[str, int]
 CONNECT_TIMEOUT_S = 2.0

@@ -12,6 +12,7 @@ from aiohttp import web
 from shared.logging_setup import AccessLogger, configure_logging
 from shared.protocol_errors import ContractAppRunner, ContractRequestHandler
 from shared.settings import Settings
+from shared.timeouts import REQUEST_HEAD_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,6 @@ def use_uvloop() -> None:
 # gateway's walkers all came back to the survivors at once: a dropped SYN is retried after 1 s
 # (TCP's first retransmission), so every overflow was a handshake over a second (issue 15).
 LISTEN_BACKLOG = 4096
-
-
-# A connection must finish a request's head (request line and headers) within this long of its
-# opening or of the end of the previous response, and an idle keep-alive connection is closed
-# after it: else a client that sends half its headers holds a socket for good (issue 20). It is
-# aiohttp's `keepalive_timeout`, whose timer starts when the connection opens and closes it
-# while no request has arrived whole (web_protocol.py, `_process_keepalive`); a request being
-# handled, or an upgraded WebSocket, is never cut by it.
-REQUEST_HEAD_TIMEOUT_S = 15.0
 
 
 def make_runner(

@@ -5,10 +5,13 @@ The route table is read from `create_app(...)` without starting the app, so no s
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
 import json
 import re
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
@@ -16,13 +19,18 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 import yaml
+from aiohttp import web
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from services.api.app import create_app
 from services.api.notifications.notify import NotificationType
+from services.api.notifications.push_settings import PushSettings
 from services.api.web.authentication import PUBLIC_PATHS
 from shared.errors import _CODES as HTTP_ERROR_CODES
+from shared.protocol_errors import ContractAppRunner
+from shared.request_id import REQUEST_ID_HEADER
+from shared.settings import Settings
 from tests.spec_refs import resolve
 from tests.support import CONSENTS, Api, User, make_settings
 
@@ -31,6 +39,9 @@ SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 POLLS = ("/feed", "/walks/{id}/interactions")
+REQUEST_ID_REF = {"$ref": "#/components/headers/XRequestId"}
+# Query parameters whose empty value (`?limit=`) is taken as absent (web/pagination.py).
+EMPTY_IS_ABSENT = {"limit", "before", "since"}
 
 
 def _app_routes() -> set[tuple[str, str]]:
@@ -135,6 +146,170 @@ def test_error_codes_cover_what_the_error_middleware_can_answer() -> None:
     assert contract_codes | set(HTTP_ERROR_CODES.values()) <= documented
 
 
+def test_every_operation_documents_the_400_of_a_request_that_cannot_be_parsed() -> None:
+    """Any request can be one the server cannot parse (shared/protocol_errors.py): a client's
+    error type must include it, in the Error shape, whatever the operation."""
+    bad_request = {"$ref": "#/components/responses/BadRequest"}
+    invalid_json = {"$ref": "#/components/responses/InvalidJson"}
+    for method, path, operation in _operations():
+        documented = operation["responses"].get("400")
+        expected = invalid_json if "requestBody" in operation else bad_request
+        assert documented == expected, (method, path)
+    for name in ("BadRequest", "InvalidJson"):
+        assert "bad_request" in SPEC["components"]["responses"][name]["description"], name
+
+
+def test_every_answer_documents_its_request_id() -> None:
+    header = SPEC["components"]["headers"]["XRequestId"]
+    assert header["required"] is True and header["schema"]["maxLength"] == 128
+    for method, path, operation in _operations():
+        for status, response in operation["responses"].items():
+            headers = _resolve(response).get("headers", {})
+            assert headers.get(REQUEST_ID_HEADER) == REQUEST_ID_REF, (method, path, status)
+
+
+def test_a_query_parameter_whose_empty_value_is_absent_says_so() -> None:
+    for method, path, operation in _operations():
+        for param in _parameters(path, operation):
+            if param["in"] == "query":
+                empty_is_absent = param["name"] in EMPTY_IS_ABSENT
+                assert param.get("allowEmptyValue", False) == empty_is_absent, (method, path)
+
+
+def _schemas_under(node: Any, seen: set[str]) -> list[dict[str, Any]]:
+    """Every schema object reachable from `node`, following `$ref`s once each."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, list):
+        for item in node:
+            found += _schemas_under(item, seen)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref not in seen:
+                seen.add(ref)
+                found += _schemas_under(_resolve(node), seen)
+            return found
+        found.append(node)
+        for value in node.values():
+            found += _schemas_under(value, seen)
+    return found
+
+
+def _flattened(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object schema with its `allOf` parts merged: required and properties."""
+    schema = _resolve(schema)
+    required = set(schema.get("required", []))
+    properties = dict(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        merged = _flattened(part)
+        required |= set(merged["required"])
+        properties.update(merged["properties"])
+    return {"required": required, "properties": properties}
+
+
+def _extends(schema: dict[str, Any], name: str) -> bool:
+    """Whether `schema` is built on the component `name` through `allOf`, at any depth."""
+    ref = f"#/components/schemas/{name}"
+    return any(
+        part.get("$ref") == ref or _extends(_resolve(part), name)
+        for part in schema.get("allOf", [])
+    )
+
+
+def _response_schemas() -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    roots = [
+        _resolve(response).get("content", {}).get("application/json", {}).get("schema", {})
+        for _, _, operation in _operations()
+        for response in operation["responses"].values()
+    ]
+    return _schemas_under(roots, seen)
+
+
+def test_every_union_of_objects_in_an_answer_has_a_discriminator() -> None:
+    """A generated client tells the variants apart by one property (`status`, `kind`, `type`)
+    that each variant requires with its own constant value: no cast and no `in` check."""
+    unions = 0
+    for schema in _response_schemas():
+        variants = [v for v in schema.get("oneOf", []) if v != {"type": "null"}]
+        objects = [v for v in variants if "$ref" in v or _resolve(v).get("type") == "object"]
+        if len(objects) < 2:
+            continue
+        unions += 1
+        discriminator = schema.get("discriminator")
+        assert discriminator, f"a oneOf of {[v.get('$ref') for v in objects]} has no discriminator"
+        name, mapping = discriminator["propertyName"], discriminator["mapping"]
+        assert sorted(mapping.values()) == sorted(v["$ref"] for v in objects)
+        for value, ref in mapping.items():
+            variant = _flattened({"$ref": ref})
+            assert name in variant["required"], (ref, name)
+            assert _resolve(variant["properties"][name]).get("const") == value, (ref, name)
+    assert unions >= 3  # the notifications, the follow outcome and the feed
+
+
+def test_the_success_answers_of_one_operation_share_one_schema() -> None:
+    """openapi-fetch types `data` as the union of every 2xx body, which a status code cannot
+    narrow: each operation's success answers say one type (a discriminated union if need be)."""
+    for method, path, operation in _operations():
+        schemas = {
+            str(response["content"])
+            for status, response in operation["responses"].items()
+            if status.startswith("2") and "content" in response
+        }
+        assert len(schemas) <= 1, (method, path, schemas)
+
+
+def test_each_page_declares_its_own_required_items() -> None:
+    schemas = SPEC["components"]["schemas"]
+    assert "items" not in schemas["Page"]["properties"], "a shared `items` types every page's"
+    assert "items" not in schemas["Page"]["required"]
+    pages = [name for name, schema in schemas.items() if _extends(schema, "Page")]
+    assert {"WalkPage", "FeedPage", "NotificationPage", "BlockPage"} <= set(pages)
+    for name in pages:
+        page = _flattened(schemas[name])
+        assert "items" in page["required"], name
+        items = page["properties"]["items"]
+        assert items["type"] == "array" and "$ref" in items["items"], name
+
+
+def test_push_settings_list_each_type_as_a_property() -> None:
+    """openapi-typescript drops `propertyNames`: a map keyed by type would type as any string."""
+    pushed = set(PushSettings().as_json()["push"])
+    schemas = SPEC["components"]["schemas"]
+    answer = schemas["NotificationSettings"]["properties"]["push"]
+    patch = schemas["NotificationSettingsPatch"]["properties"]["push"]
+    assert set(answer["properties"]) == set(answer["required"]) == pushed
+    assert set(patch["properties"]) == pushed and "required" not in patch
+    for push in (answer, patch):
+        assert push["additionalProperties"] is False
+        assert "propertyNames" not in push
+        assert all(p == {"type": "boolean"} for p in push["properties"].values())
+
+
+async def test_a_request_that_cannot_be_parsed_answers_as_documented(settings: Settings) -> None:
+    runner = ContractAppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", runner.addresses[0][1])
+        writer.write(b"GET /me?pad=" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw = await reader.read()
+        writer.close()
+    finally:
+        await runner.cleanup()
+    head, _, text = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+    assert status_line.split()[1] == "400"
+    response = SPEC["components"]["responses"]["BadRequest"]
+    for header in response["headers"]:
+        assert headers.get(header.lower()), header
+    schema = {**response["content"]["application/json"]["schema"], "components": SPEC["components"]}
+    body = json.loads(text)
+    assert list(OAS31Validator(schema).iter_errors(body)) == []
+    assert body["error"]["code"] == "bad_request"
+
+
 def test_requests_with_a_body_document_bad_json_and_validation_errors() -> None:
     for method, path, operation in _operations():
         if "requestBody" in operation:
@@ -221,19 +396,24 @@ class Conformance:
         if user is not None:
             headers.update(user.headers)
         resp = await self.api.client.request(method, url, headers=headers, **kwargs)
-        text = await resp.text()
+        raw = await resp.read()
+        text = raw.decode(errors="replace")
         assert resp.status == status, f"{method} {url}: {resp.status} {text}"
         operation = SPEC["paths"][template][method.lower()]
         documented = operation["responses"].get(str(status))
         assert documented is not None, f"{method} {template} does not document {status}"
         response = _resolve(documented)
         for header in response.get("headers", {}):
-            if header in {"ETag", "X-Poll-Interval"}:
+            if header in {"ETag", "X-Poll-Interval", "WWW-Authenticate", REQUEST_ID_HEADER}:
                 assert header in resp.headers, f"{method} {template} {status} lacks {header}"
         self.exercised.add((method, template))
         if "content" not in response:
             assert text == "", f"{method} {template} {status} has an undocumented body"
             return None
+        (media_type,) = response["content"]
+        if media_type != "application/json":  # a file (the export's ZIP): its type and bytes
+            assert resp.content_type == media_type, f"{method} {template}: {resp.content_type}"
+            return raw
         body = json.loads(text)
         schema = {
             **response["content"]["application/json"]["schema"],
@@ -397,6 +577,10 @@ async def test_every_documented_operation_answers_as_documented(
         "GET", "/me/location-log", 200, owner, params={"before": ledger["next_cursor"]}
     )
     await check.call("GET", "/me/location-log", 422, owner, params={"limit": "0"})
+
+    archive = await check.call("GET", "/me/export", 200, owner)
+    assert zipfile.is_zipfile(io.BytesIO(archive))
+    await check.call("GET", "/me/export", 401)
 
     notifications = await check.call("GET", "/notifications", 200, owner)
     assert notifications["items"], "the likes, comment and follow above notify the owner"

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from services.api.app import create_app as create_api
 from services.realtime.app import create_app as create_gateway
-from shared.runner import REQUEST_HEAD_TIMEOUT_S, make_runner
+from shared.runner import make_runner
 from shared.settings import Settings
+from shared.timeouts import REQUEST_HEAD_TIMEOUT_S
 
 APPS: dict[str, Callable[[Settings], web.Application]] = {
     "api": create_api,

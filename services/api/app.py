@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from services.api.accounts.sessions import session_housekeeping_ctx
+from services.api.export.handlers import export_slots, export_slots_key
 from services.api.notifications.push_jobs import push_emitter, push_jobs_key
 from services.api.routes import setup_routes
 from services.api.together.location_log import location_log_pruner_ctx
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S, feed_head_reads_key
 from services.api.web.authentication import auth_middleware
-from services.api.web.cors import cors_middleware
+from services.api.web.cors import cors_headers, cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
 from shared.cluster import pipelined_connection, topology_of
 from shared.db import db_pool_ctx
@@ -39,7 +40,7 @@ async def push_jobs_ctx(app: web.Application) -> AsyncIterator[None]:
 @asynccontextmanager
 async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
     name = "api-feed-heads"
-    topology = await topology_of(app[redis_key], app[settings_key].redis_url, name)
+    topology = topology_of(app[redis_key], app[settings_key].redis_url)
     reads = pipelined_connection(topology, name, READ_TIMEOUT_S)
     app[feed_head_reads_key] = reads
     yield
@@ -47,7 +48,8 @@ async def feed_head_reads_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # CORS outermost: its headers go on every answer to a listed origin, errors included.
+    # CORS outermost: it answers preflights before anything else; its headers go on every answer
+    # as it is prepared, errors and streamed ones included.
     cors = [cors_middleware(settings.cors_origins)] if settings.cors_origins else []
     app = web.Application(
         middlewares=[*cors, error_middleware, auth_middleware],
@@ -55,7 +57,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     observe_requests(app, http_metrics(app).http)
+    if settings.cors_origins:
+        app.on_response_prepare.append(cors_headers(settings.cors_origins))
     app[forwarded_for_warning_key] = ForwardedForWarning()
+    app[export_slots_key] = export_slots(settings)
     app.cleanup_ctx.extend(
         [
             db_pool_ctx,

@@ -7,6 +7,7 @@ from aiohttp import web
 from services.api.accounts import deletion
 from services.api.accounts import handlers as accounts
 from services.api.consents import handlers as consents
+from services.api.export import handlers as export
 from services.api.notifications import devices
 from services.api.notifications import handlers as notifications
 from services.api.notifications import settings_handlers as notification_settings
@@ -40,6 +41,7 @@ RESOURCE_MODULES = (
     devices,
     rankings,
     badges,
+    export,
 )
 
 

@@ -54,9 +54,7 @@ REFRESH_SLICES = 10
 @asynccontextmanager
 async def topology_ctx(app: web.Application) -> AsyncIterator[None]:
     """Where each walk's keys and channel live: the one Redis, or a cluster's slot map."""
-    app[topology_key] = await topology_of(
-        app[redis_key], app[settings_key].redis_url, "gateway-topology"
-    )
+    app[topology_key] = topology_of(app[redis_key], app[settings_key].redis_url)
     yield
 
 

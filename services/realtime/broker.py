@@ -383,10 +383,6 @@ class Broker(Generic[M]):
         elif kind == b"pong":
             link.awaiting_pong = False
         elif kind == resp.ERROR_PUSH:
-            redirect = redirection(push[1])
-            if redirect is not None:
-                _, slot, owner = redirect
-                self._topology.moved(slot, owner)
-            else:
+            if redirection(push[1]) is None:
                 log.warning("pub/sub error from %s:%d: %s", *link.address, push[1])
-            self._topology_changed.set()
+            self._topology_changed.set()  # on a MOVED too: the listener reads the map again

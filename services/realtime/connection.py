@@ -23,17 +23,15 @@ import asyncio
 import struct
 import time
 import uuid
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from aiohttp import WSMsgType
 
+from services.realtime.direct_ws import DirectWebSocketResponse
 from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
 from shared.walk_events import walk_channel
-
-if TYPE_CHECKING:
-    from services.realtime.direct_ws import DirectWebSocketResponse
 
 _HEADER_SHORT = struct.Struct("!BB").pack
 _HEADER_16 = struct.Struct("!BBH").pack

@@ -14,13 +14,13 @@ afterwards (`close()` when the handler returns, its answer to a broken frame) se
 one. A browser that gets a Close after its reply to ours fails the connection with 1006.
 `closing_handshake` then reads the client's reply, as aiohttp's `close()` would have.
 
-It relies on these aiohttp internals, pinned with aiohttp in the lock files; tests/realtime/
-test_direct_ws.py fails by name if a newer aiohttp drops one of them:
-- the WebSocket reader calling its queue's `feed_data` (a `cpdef` method, so a Python override
-  is honoured by the compiled reader too), and the response's `_reader` and `_parser`;
-- the response's `_closed` flag (set by `_set_closed()`: "our Close went out", which makes
-  `close()` return at once), `_closing` ("the peer's Close was read") and `_close_transport()`;
-- the request handler's `_message_tail`, `_payload_parser` and `_parser`.
+It relies on private names of aiohttp (its reader calling the queue's `feed_data`, a `cpdef`
+method whose Python override the compiled reader honours; `_post_start`; the protocol's
+`_payload_parser` and `_message_tail`; the response's `_closed`, `_set_closed()`, `_closing`
+and `_close_transport()`), pinned with aiohttp in the lock files. They are listed with every
+other one our code uses in shared/aiohttp_internals.py, and
+tests/realtime/test_aiohttp_internals.py fails, naming the one, the day an aiohttp upgrade
+breaks any of them.
 """
 
 from __future__ import annotations

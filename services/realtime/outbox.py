@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from services.realtime.connection import Connection
 from services.realtime.metrics import counters
 from shared.cluster import PubSubCommands
+from shared.resp import Command
 from shared.walk_events import last_location_key
 
-Command = tuple[Any, ...]
 # Probe lag from which the gateway sheds, and how long a slot may be held at most then. Not
 # less: a busy gateway's probe is a few loop iterations late anyway, and holding locations
 # then only ages them (at 20,000 offered/s, a 0.25 s threshold cost 10% of the delivered rate

@@ -28,10 +28,10 @@ from redis.exceptions import RedisError
 from services.realtime.connection import Connection
 from services.realtime.outbox import Outbox
 from shared.cluster import Topology, pipelined_connection
+from shared.resp import Command
 
 log = logging.getLogger(__name__)
 
-Command = tuple[Any, ...]
 # A batch with no answer by then fails, and its connection is dropped.
 REPLY_TIMEOUT_S = 5.0
 # Commands other than the outbox's in one batch at most (a storm of joins is 10,000 scripts).

@@ -27,7 +27,7 @@ from services.api.notifications.push_settings import (
     write_settings,
 )
 from services.api.web.authentication import current_user
-from shared.errors import invalid, not_found
+from shared.errors import ApiError, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
@@ -76,11 +76,19 @@ class SettingsPatch(BaseModel):
         return PushSettings(frozenset(off), quiet)
 
 
+def _needed(field: str) -> ApiError:
+    return invalid(field, f"{field} is needed, as no quiet hours are set")
+
+
 def _merged(patch: QuietHoursPatch, current: QuietHours | None) -> QuietHours:
+    """A time left out keeps the one set; with none set, both are needed (422 naming the one
+    missing): the server picks no time the person did not choose."""
     start = patch.start or (current.start if current else None)
     end = patch.end or (current.end if current else None)
-    if start is None or end is None:
-        raise invalid("quiet_hours", "quiet_hours needs both start and end")
+    if start is None:
+        raise _needed("quiet_hours.start")
+    if end is None:
+        raise _needed("quiet_hours.end")
     if start == end:
         raise invalid("quiet_hours", "quiet_hours start and end must differ")
     return QuietHours(start, end)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import asyncpg
 
 from services.api.notifications.notify import notify
+from services.api.rankings.walk_facts import WalkFacts
 from services.api.visibility import COUNTED_VISIBILITIES
 from services.api.web.seoul_time import SEOUL, day_start, seoul_day
-
-if TYPE_CHECKING:
-    from services.api.rankings.walk_facts import WalkFacts
 
 BadgeCode = Literal[
     "first_walk",

@@ -28,19 +28,17 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 from redis.typing import FieldT
 
 from services.api.notifications.notify import notify
+from services.api.rankings.walk_facts import WalkFacts
 from services.api.visibility import COUNTED_VISIBILITIES
 from services.api.web.seoul_time import week_end, week_start
 from shared.redis_client import RedisClient
-
-if TYPE_CHECKING:
-    from services.api.rankings.walk_facts import WalkFacts
 
 log = logging.getLogger(__name__)
 

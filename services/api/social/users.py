@@ -134,9 +134,10 @@ async def get_user(request: web.Request) -> web.Response:
 
 @routes.post("/users/{id}/follow")
 async def follow_user(request: web.Request) -> web.Response:
-    """201 for a new follow (which notifies the followee), 200 when already following; 202
-    `{"status": "requested"}` when the followee approves followers (which notifies them of the
-    request). A repeat within REPEAT_FOLLOW_WINDOW notifies no one."""
+    """201 for a new follow (which notifies the followee), 200 when already following, both
+    `{"status": "following", ...}`; 202 `{"status": "requested"}` when the followee approves
+    followers (which notifies them of the request), so a client tells them apart by `status`
+    alone. A repeat within REPEAT_FOLLOW_WINDOW notifies no one."""
     me = current_user(request)
     followee_id = path_uuid(request, "user")
     if followee_id == me:
@@ -170,7 +171,12 @@ async def follow_user(request: web.Request) -> web.Response:
     request.app[push_jobs_key].emit([notification_id])
     if requested:
         return web.json_response({"status": "requested"}, status=202, dumps=dumps)
-    body = {"user_id": followee_id, "following": True, "follower_count": count}
+    body = {
+        "status": "following",
+        "user_id": followee_id,
+        "following": True,
+        "follower_count": count,
+    }
     return web.json_response(body, status=201 if created else 200, dumps=dumps)
 
 

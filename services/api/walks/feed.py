@@ -5,8 +5,9 @@ always a cursor, to send back as the next poll's `since`: the newest feed walk's
 feed the page form's is `BEGINNING` (so the next poll sees every walk that comes), and the poll
 form, when nothing is newer, answers its `since` as a cursor (a cursor comes back as it was
 sent, an ISO time as the cursor of that instant, a future time as now's), so an app can poll
-with cursors alone and never with its phone's clock. A poll whose viewer's feed head
-(feed_heads) shows nothing newer answers without the database.
+with cursors alone and never with its phone's clock. `kind` ("page" or "since") tells a
+client which form it got. A poll whose viewer's feed head (feed_heads) shows nothing newer
+answers without the database.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ async def get_feed(request: web.Request) -> web.Response:
             if first_page
             else await newest_feed_cursor(conn, viewer_id)
         )
-    body = page_of(records, page, [walk_json(r) for r in records])
+    body = {"kind": "page", **page_of(records, page, [walk_json(r) for r in records])}
     body["latest_cursor"] = (newest or BEGINNING).encode()
     return poll_response(request, body)
 
 
 def _poll_body(records: list[asyncpg.Record], new_count: int, latest: Cursor) -> dict[str, Any]:
     return {
+        "kind": "since",
         "items": [walk_json(r) for r in records],
         "new_count": new_count,
         "latest_cursor": latest.encode(),

@@ -73,6 +73,34 @@ async def test_an_unknown_type_or_a_bad_time_is_422_and_changes_nothing(
     assert await api.call("GET", ROUTE, user, expect=200) == before
 
 
+async def test_a_lone_quiet_hours_time_needs_quiet_hours_set_and_keeps_the_other(
+    api: Api,
+) -> None:
+    """With none set, the server does not choose the other time: 422 naming the missing one."""
+    user = await api.signup()
+    for given, missing in (("start", "end"), ("end", "start")):
+        patch = {"quiet_hours": {given: "22:00"}}
+        error = await api.call("PATCH", ROUTE, user, expect=422, json=patch)
+        assert_error(error, "validation_error")
+        assert [d["field"] for d in error["error"]["details"]] == [f"quiet_hours.{missing}"]
+    assert (await api.call("GET", ROUTE, user, expect=200))["quiet_hours"] is None
+    quiet = {"start": "22:00", "end": "07:00"}
+    await api.call("PATCH", ROUTE, user, expect=200, json={"quiet_hours": quiet})
+    body = await api.call(
+        "PATCH", ROUTE, user, expect=200, json={"quiet_hours": {"start": "23:00"}}
+    )
+    assert body["quiet_hours"] == {"start": "23:00", "end": "07:00"}
+
+
+async def test_quiet_hours_whose_start_would_equal_their_end_are_422(api: Api) -> None:
+    user = await api.signup()
+    quiet = {"start": "22:00", "end": "07:00"}
+    await api.call("PATCH", ROUTE, user, expect=200, json={"quiet_hours": quiet})
+    error = await api.call("PATCH", ROUTE, user, expect=422, json={"quiet_hours": {"end": "22:00"}})
+    assert [d["field"] for d in error["error"]["details"]] == ["quiet_hours"]
+    assert (await api.call("GET", ROUTE, user, expect=200))["quiet_hours"] == quiet
+
+
 async def test_a_change_releases_the_callers_held_pushes_at_once(
     api: Api, db: asyncpg.Connection, redis: aioredis.Redis
 ) -> None:

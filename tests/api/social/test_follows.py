@@ -33,10 +33,15 @@ async def followed_notifications(db: asyncpg.Connection, user: User) -> list[asy
     )
 
 
-async def test_follow_is_201_then_200(api: Api) -> None:
+async def test_follow_is_201_then_200_both_with_status_following(api: Api) -> None:
     me, bori = await api.signup(), await api.signup()
     first = await api.call("POST", f"/users/{bori.id}/follow", me, expect=201)
-    assert first == {"user_id": bori.id, "following": True, "follower_count": 1}
+    assert first == {
+        "status": "following",
+        "user_id": bori.id,
+        "following": True,
+        "follower_count": 1,
+    }
     again = await api.call("POST", f"/users/{bori.id}/follow", me, expect=200)
     assert again == first
     profile = await api.call("GET", f"/users/{bori.id}", me, expect=200)

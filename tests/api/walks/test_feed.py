@@ -33,7 +33,8 @@ async def test_feed_has_own_and_followees_walks_newest_first(
     theirs = await post_walk(api, friend)
     await post_walk(api, stranger)  # public, but I do not follow them
     body = await api.call("GET", "/feed", me, expect=200)
-    assert set(body) == {"items", "next_cursor", "latest_cursor"}
+    assert set(body) == {"kind", "items", "next_cursor", "latest_cursor"}
+    assert body["kind"] == "page"
     assert [w["id"] for w in body["items"]] == [theirs["id"], mine["id"]]
     assert set(body["items"][0]) == WALK_KEYS
     assert body["items"][0]["user"]["id"] == friend.id
@@ -46,7 +47,12 @@ async def test_feed_has_own_and_followees_walks_newest_first(
 
 async def test_empty_feed_has_a_latest_cursor_below_every_walk(api: Api) -> None:
     body = await api.call("GET", "/feed", await api.signup(), expect=200)
-    assert body == {"items": [], "next_cursor": None, "latest_cursor": BEGINNING.encode()}
+    assert body == {
+        "kind": "page",
+        "items": [],
+        "next_cursor": None,
+        "latest_cursor": BEGINNING.encode(),
+    }
 
 
 @pytest.mark.parametrize(("visibility", "seen"), VISIBILITY_MATRIX)
@@ -129,7 +135,8 @@ async def test_since_iso_time_gives_newer_walks_and_exact_count(
     since = old["created_at"]
     newer = [await post_walk(api, author) for author in (friend, me, friend)]
     body = await api.call("GET", "/feed", me, expect=200, params={"since": since, "limit": "2"})
-    assert set(body) == {"items", "new_count", "latest_cursor"}
+    assert set(body) == {"kind", "items", "new_count", "latest_cursor"}
+    assert body["kind"] == "since"
     assert [w["id"] for w in body["items"]] == [newer[2]["id"], newer[1]["id"]]
     assert body["new_count"] == 3
     newest = newer[2]
@@ -147,7 +154,7 @@ async def test_since_cursor_round_trip(api: Api, db: asyncpg.Connection) -> None
     cursor = page["latest_cursor"]
 
     nothing = await api.call("GET", "/feed", me, expect=200, params={"since": cursor})
-    assert nothing == {"items": [], "new_count": 0, "latest_cursor": cursor}
+    assert nothing == {"kind": "since", "items": [], "new_count": 0, "latest_cursor": cursor}
 
     fresh = await post_walk(api, friend)
     poll = await api.call("GET", "/feed", me, expect=200, params={"since": cursor})

@@ -74,7 +74,7 @@ async def test_an_empty_feed_still_gives_a_cursor_that_later_polls_work_from(
     assert page["items"] == [] and isinstance(page["latest_cursor"], str)
     since = page["latest_cursor"]
     quiet = await api.call("GET", "/feed", me, expect=200, params={"since": since})
-    assert quiet == {"items": [], "new_count": 0, "latest_cursor": since}
+    assert quiet == {"kind": "since", "items": [], "new_count": 0, "latest_cursor": since}
     walk = await post_walk(api, friend)
     poll = await api.call("GET", "/feed", me, expect=200, params={"since": since})
     assert [w["id"] for w in poll["items"]] == [walk["id"]] and poll["new_count"] == 1
