@@ -17,6 +17,15 @@ The gateway's hot path (services/realtime/direct_ws.py, walk_together.py, connec
 - `RequestHandler._payload_parser`: what the protocol feeds every byte after the upgrade;
   `_message_tail`, the bytes that came with the upgrade request (fed to the first parser);
   `_parser`, the HTTP parser, unused after an upgrade (the gateway drops it to save memory).
+- `WebSocketResponse._closed` ("our Close went out": `close()` then returns at once and sends
+  nothing), set by `_set_closed()`; `_closing` ("the peer's Close was read"); and
+  `_close_transport()`: direct_ws.py's `claim_close` and `closing_handshake`, so that a socket
+  gets exactly one Close frame when the gateway writes its own (CONTRACT section 4).
+- `RequestHandler._messages`: the deque of parsed requests waiting for the connection's task;
+  services/realtime/upgrade_url.py replaces each with one whose URL has no query string (made
+  with the message's `_replace`, a named tuple's, also on the C parser's), before a request is
+  built from it. (It also empties yarl's private `_url.build_pre_encoded_url` LRU
+  cache, checked in the same test file.)
 - Frames written straight into the transport (connection.py's `frame_header`): aiohttp's own
   writer, uncompressed, writes each frame into the transport whole and at once, so ours never
   land inside one of its frames, and its frames are the RFC 6455 header our header matches.
@@ -43,6 +52,12 @@ PRIVATE_NAMES: dict[str, str] = {
     "RequestHandler._payload_parser": "replaced in services/realtime/direct_ws.py",
     "RequestHandler._message_tail": "read in services/realtime/direct_ws.py",
     "RequestHandler._parser": "dropped in services/realtime/walk_together.py",
+    "RequestHandler._messages": "rewritten in services/realtime/upgrade_url.py",
+    "RawRequestMessage._replace": "called in services/realtime/upgrade_url.py",
+    "WebSocketResponse._closed": "read in services/realtime/direct_ws.py",
+    "WebSocketResponse._set_closed": "called in services/realtime/direct_ws.py",
+    "WebSocketResponse._closing": "read and set in services/realtime/direct_ws.py",
+    "WebSocketResponse._close_transport": "called in services/realtime/direct_ws.py",
     "RequestHandler._request_count": "read in shared/protocol_errors.py",
     "Server._kwargs": "read in shared/protocol_errors.py",
     "Server._loop": "read in shared/protocol_errors.py",

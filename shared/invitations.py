@@ -10,6 +10,8 @@ from typing import Literal
 
 import asyncpg
 
+from shared.blocks import unblocked_between
+
 InvitationStatus = Literal["pending", "accepted", "declined", "cancelled", "expired", "finished"]
 
 
@@ -59,10 +61,14 @@ async def get_invitation(
 async def get_invitations(
     conn: asyncpg.pool.PoolConnectionProxy | asyncpg.Connection | asyncpg.Pool,
     invitation_ids: Collection[uuid.UUID],
+    *,
+    unblocked_only: bool = False,
 ) -> dict[uuid.UUID, Invitation]:
-    """Many lookups in one round trip; an id with no invitation is absent from the result."""
+    """Many lookups in one round trip; an id with no invitation is absent from the result, and
+    so, with `unblocked_only`, is one between two people either of whom blocked the other."""
+    condition = f" AND {unblocked_between('inviter_id', 'invitee_id')}" if unblocked_only else ""
     records = await conn.fetch(
-        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ANY($1::uuid[])",
+        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ANY($1::uuid[]){condition}",
         list(invitation_ids),
     )
     return {record["id"]: invitation_from_record(record) for record in records}

@@ -34,6 +34,7 @@ from shared.health import healthz
 from shared.keys import db_pool_key, redis_key, settings_key
 from shared.redis_client import RedisClient
 from shared.settings import Settings
+from shared.timeouts import REQUEST_HEAD_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,12 @@ async def metrics_listener(
 ) -> AsyncIterator[int]:
     """Serve the internal listener while inside; yields the port bound (`port` 0: any free)."""
     metrics.watch_stores(pool, redis)
-    runner = web.AppRunner(metrics_app(metrics, pool, redis), access_log=None)
+    # Half-sent requests are cut off here too (shared/runner.py).
+    runner = web.AppRunner(
+        metrics_app(metrics, pool, redis),
+        access_log=None,
+        keepalive_timeout=REQUEST_HEAD_TIMEOUT_S,
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

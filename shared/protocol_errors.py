@@ -71,19 +71,34 @@ class ContractRequestHandler(RequestHandler):
 class ContractServer(web.Server):
     """aiohttp's server, whose connections answer unparsable requests in the error shape."""
 
+    handler_class: type[ContractRequestHandler] = ContractRequestHandler
+
     def __call__(self) -> RequestHandler:
-        return ContractRequestHandler(self, loop=self._loop, **self._kwargs)
+        return self.handler_class(self, loop=self._loop, **self._kwargs)
 
 
 class ContractAppRunner(web.AppRunner):
-    """`web.AppRunner` serving through `ContractServer`."""
+    """`web.AppRunner` serving through `ContractServer`, whose connections are `handler_class`
+    (the gateway's strips credentials from its upgrade requests' URLs)."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        handler_class: type[ContractRequestHandler] = ContractRequestHandler,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, **kwargs)
+        self.handler_class = handler_class
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         kwargs: dict[str, Any] = dict(server._kwargs)
-        return ContractServer(
+        contract_server = ContractServer(
             server.request_handler,
             request_factory=server.request_factory,
             handler_cancellation=server.handler_cancellation,
             **kwargs,
         )
+        contract_server.handler_class = self.handler_class
+        return contract_server

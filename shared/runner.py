@@ -10,8 +10,9 @@ import sys
 from aiohttp import web
 
 from shared.logging_setup import AccessLogger, configure_logging
-from shared.protocol_errors import ContractAppRunner
+from shared.protocol_errors import ContractAppRunner, ContractRequestHandler
 from shared.settings import Settings
+from shared.timeouts import REQUEST_HEAD_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +41,51 @@ def use_uvloop() -> None:
 LISTEN_BACKLOG = 4096
 
 
-def serve(app: web.Application, settings: Settings, port: int, name: str) -> None:
+def make_runner(
+    app: web.Application,
+    settings: Settings,
+    *,
+    head_timeout_s: float = REQUEST_HEAD_TIMEOUT_S,
+    handler_class: type[ContractRequestHandler] = ContractRequestHandler,
+) -> ContractAppRunner:
+    """The runner both services serve on (tests start it with a shorter head timeout)."""
+    return ContractAppRunner(
+        app,
+        handler_class=handler_class,
+        access_log_class=AccessLogger,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        keepalive_timeout=head_timeout_s,
+    )
+
+
+def serve(
+    app: web.Application,
+    settings: Settings,
+    port: int,
+    name: str,
+    handler_class: type[ContractRequestHandler] = ContractRequestHandler,
+) -> None:
     """Serve `app` on HOST:`port` until SIGINT or SIGTERM, then shut down gracefully (the app's
     on_shutdown first, while its connections are still open), as `web.run_app` does, but on
     `ContractAppRunner` (requests aiohttp cannot parse get the contract's error shape too) and
     with one log line instead of run_app's banner."""
     configure_logging(settings.log_format)
     use_uvloop()
-    asyncio.run(_serve(app, settings, port, name))
+    asyncio.run(_serve(app, settings, port, name, handler_class))
 
 
-async def _serve(app: web.Application, settings: Settings, port: int, name: str) -> None:
+async def _serve(
+    app: web.Application,
+    settings: Settings,
+    port: int,
+    name: str,
+    handler_class: type[ContractRequestHandler],
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = ContractAppRunner(
-        app, access_log_class=AccessLogger, shutdown_timeout=settings.shutdown_timeout_s
-    )
+    runner = make_runner(app, settings, handler_class=handler_class)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, port, backlog=LISTEN_BACKLOG).start()

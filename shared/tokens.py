@@ -77,7 +77,8 @@ def verify_token(
             jti=uuid.UUID(claims["jti"]),
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
         )
-    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
+    # OverflowError: a validly signed `exp` beyond any date (10**20) is as invalid as a bad one.
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise InvalidToken(str(exc)) from None
 
 

@@ -12,6 +12,7 @@ also relays locations, presence and its "replaced" notices on the same channel.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from shared.jsonutil import dumps_bytes
 from shared.redis_client import RedisClient, is_cluster
@@ -27,6 +28,47 @@ def last_location_key(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) 
     """The user's newest location frame in a walk, kept by the gateways for the partner's
     `hello`; the API erases it with the user's account. It shares the walk's hash tag."""
     return f"{walk_channel(invitation_id)}:last:{user_id}"
+
+
+def seat_key(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
+    """Which of the user's sockets holds their seat in the walk (services/realtime/presence.py)."""
+    return f"{walk_channel(invitation_id)}:online:{user_id}"
+
+
+def join_sequence_key(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
+    """How many sockets the user opened to the walk (presence.py)."""
+    return f"{walk_channel(invitation_id)}:seq:{user_id}"
+
+
+def recent_joins_key(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> str:
+    """The user's recent joins of the walk, for the reconnect limit (presence.py)."""
+    return f"{walk_channel(invitation_id)}:joins:{user_id}"
+
+
+def walker_keys(invitation_id: uuid.UUID | str, user_id: uuid.UUID | str) -> list[str]:
+    """Every key the gateways keep for one walker of one walk, all in the walk's hash slot: what
+    goes when the walk ends (the raw coordinates of `last_location_key` are kept only while
+    the walk lasts) or the walker's account does."""
+    return [
+        last_location_key(invitation_id, user_id),
+        join_sequence_key(invitation_id, user_id),
+        recent_joins_key(invitation_id, user_id),
+        seat_key(invitation_id, user_id),
+    ]
+
+
+async def forget_walkers(
+    redis: RedisClient, invitation_id: uuid.UUID, user_ids: Collection[uuid.UUID | None]
+) -> None:
+    """Delete the walk's keys of these walkers (None: an erased account, already gone)."""
+    keys = [
+        key
+        for user_id in user_ids
+        if user_id is not None
+        for key in walker_keys(invitation_id, user_id)
+    ]
+    if keys:
+        await redis.delete(*keys)
 
 
 def walk_id_of(channel: bytes) -> str:

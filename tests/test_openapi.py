@@ -567,7 +567,14 @@ async def test_every_documented_operation_answers_as_documented(
     await check.call("POST", "/invitations/{id}/accept", 403, owner, path=invitation_id)
     await check.call("POST", "/invitations/{id}/accept", 200, friend, path=invitation_id)
     await check.call("POST", "/invitations/{id}/decline", 409, friend, path=invitation_id)
+    ticket_in = {"invitation_id": invitation["id"]}
+    await check.call("POST", "/realtime/tickets", 201, friend, json=ticket_in)
+    await check.call(
+        "POST", "/realtime/tickets", 404, owner, json={"invitation_id": str(uuid.uuid4())}
+    )
+    await check.call("POST", "/realtime/tickets", 422, owner, json={})
     await check.call("POST", "/invitations/{id}/finish", 200, owner, path=invitation_id)
+    await check.call("POST", "/realtime/tickets", 409, owner, json=ticket_in)
     await check.call("POST", "/invitations/{id}/cancel", 409, owner, path=invitation_id)
     declined = await check.call("POST", "/invitations", 201, owner, json=invitation_in)
     await check.call("POST", "/invitations/{id}/decline", 200, friend, path={"id": declined["id"]})

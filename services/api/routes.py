@@ -19,7 +19,7 @@ from services.api.rankings import badge_handlers as badges
 from services.api.rankings import handlers as rankings
 from services.api.social import blocks, dogs, follow_requests, search, users
 from services.api.together import handlers as invitations
-from services.api.together import location_log
+from services.api.together import location_log, tickets
 from services.api.walks import feed, interactions, privacy_zones
 from services.api.walks import handlers as walks
 from shared.health import healthz
@@ -42,6 +42,7 @@ RESOURCE_MODULES = (
     interactions,
     invitations,
     location_log,
+    tickets,
     notifications,
     notification_settings,
     devices,

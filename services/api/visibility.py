@@ -49,6 +49,9 @@ from typing import Any
 
 import asyncpg
 
+# Shared with the gateway, which refuses a walk across a block (shared/blocks.py).
+from shared.blocks import unblocked_between as neither_blocked
+
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 COUNTED_VISIBILITIES = ["public"]
 
@@ -74,13 +77,9 @@ def user_visible_to(user: str, viewer: str) -> str:
 
 
 def unblocked_between(a: str, b: str) -> str:
-    """SQL condition: neither of the users `a` and `b` has blocked the other (and neither is
-    suspended)."""
-    return (
-        f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE (vb.blocker_id = {a} AND vb.blocked_id = {b}) "
-        f"OR (vb.blocker_id = {b} AND vb.blocked_id = {a})) "
-        f"AND {not_suspended(a)} AND {not_suspended(b)}"
-    )
+    """SQL condition: neither of the users `a` and `b` has blocked the other (`neither_blocked`,
+    the rule the gateway applies too) and neither is suspended."""
+    return f"{neither_blocked(a, b)} AND {not_suspended(a)} AND {not_suspended(b)}"
 
 
 def listed_to(user: str, viewer: str) -> str:

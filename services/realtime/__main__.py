@@ -8,6 +8,7 @@ from aiohttp import web
 from services.realtime.app import create_app
 from services.realtime.gc_policy import gc_policy
 from services.realtime.keys import limits_key, rooms_key
+from services.realtime.upgrade_url import GatewayRequestHandler
 from shared.runner import process_settings, serve
 
 
@@ -23,7 +24,13 @@ def main() -> None:
     app = create_app(settings)
     # Process-wide, so it belongs to the process's entry point, not to every app (tests).
     app.cleanup_ctx.append(gc_policy_ctx)
-    serve(app, settings, settings.realtime_port, "walk-together gateway")
+    serve(
+        app,
+        settings,
+        settings.realtime_port,
+        "walk-together gateway",
+        handler_class=GatewayRequestHandler,
+    )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from shared.metrics import http_metrics, metrics_ctx, metrics_key
 from shared.redis_client import redis_ctx
 from shared.request_id import observe_requests
 from shared.settings import Settings
+from shared.walk_events import last_location_key
 
 REFRESH_SLICES = 10
 
@@ -98,7 +99,12 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     limits = app[limits_key]
     slow = SlowClients(limits.slow_retry_s)
     broker: Broker[Connection] = Broker(app[topology_key], limits.pubsub_health_check_s)
-    rooms = Rooms(broker, slow, limits.close_timeout_s)
+    batch = app[redis_batch_key]
+
+    def forget_location(connection: Connection) -> None:
+        batch.fire("DEL", last_location_key(connection.invitation_id, connection.user_id))
+
+    rooms = Rooms(broker, slow, limits.close_timeout_s, forget_location)
     app[rooms_key] = rooms
     app[ended_sessions_key].on_ended(rooms.end_sessions)
     pauses: LocationPauses = app[location_pauses_key]

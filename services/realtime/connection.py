@@ -47,6 +47,10 @@ def frame_header(opcode: int, length: int) -> bytes:
     return _HEADER_64(0x80 | opcode, 127, length)
 
 
+# Connection.ledger_state, in order.
+NOT_LEDGERED, LEDGERING, FIRST_COUNTED, LEDGERED = 0, 1, 2, 3
+
+
 class Refusal(NamedTuple):
     """Why a socket is closed by its own handler: the close code and reason it is sent."""
 
@@ -65,6 +69,7 @@ class Connection:
         "invalid_in_a_row",
         "invitation_id",
         "ledger",
+        "ledger_state",
         "limits",
         "location_due",
         "partner_id",
@@ -76,6 +81,7 @@ class Connection:
         "replaced_by",
         "seq",
         "session_id",
+        "slow",
         "tokens",
         "transport",
         "user_id",
@@ -109,6 +115,11 @@ class Connection:
         self.partner_id = partner_id
         self.limits = limits
         self.ledger = ledger
+        # The partner's first location waits for its ledger entry (ledger.py): NOT_LEDGERED,
+        # LEDGERING (the write is out), FIRST_COUNTED (durable, and counted: the next write of
+        # a location is not) or LEDGERED. `slow` is where the held location goes meanwhile.
+        self.ledger_state = NOT_LEDGERED
+        self.slow: SlowClients | None = None
         self.tokens = limits.burst
         self.refilled_at = time.monotonic()
         self.invalid_in_a_row = 0
@@ -159,8 +170,11 @@ class Connection:
             self.write_frame(frame, WSMsgType.TEXT)
 
     def send_close(self, code: int, reason: bytes) -> None:
-        """The close frame alone: the handler, the socket's reader, completes the handshake."""
-        self.write_frame(struct.pack("!H", code) + reason, WSMsgType.CLOSE)
+        """The socket's one Close frame, unless one went out already (direct_ws.py): nothing,
+        from us or aiohttp, follows it. The handler, the socket's reader, reads the reply."""
+        if self.ws.claim_close() and not self.transport.is_closing():
+            payload = struct.pack("!H", code) + reason
+            self.transport.write(frame_header(WSMsgType.CLOSE, len(payload)) + payload)
 
     def write_frame(self, payload: bytes, opcode: WSMsgType) -> None:
         """Nothing once aiohttp has sent its own close frame (`ws.closed`): none may follow it."""
@@ -173,6 +187,9 @@ class Connection:
         """Deliver a partner's frame, or keep it as the newest one while the socket is behind
         or, for a location, until the next one is due."""
         if not self.open:
+            return
+        if is_location and self.ledger_state < FIRST_COUNTED:
+            self._hold_first_location(frame, slow)
             return
         waiting = self.pending_location is not None or self.pending_presence is not None
         if not waiting:
@@ -194,6 +211,24 @@ class Connection:
         if not waiting:
             slow.add(self)
 
+    def _hold_first_location(self, frame: bytes, slow: SlowClients) -> None:
+        """The partner's first location waits in its slot until its ledger entry is durable."""
+        counters.superseded += self.pending_location is not None
+        self.pending_location = frame
+        if self.ledger_state == NOT_LEDGERED:
+            self.ledger_state = LEDGERING
+            self.slow = slow
+            self.ledger.first(self)
+
+    def ledgered(self, durable: bool) -> None:
+        """The ledger wrote the first relay's entry (counted), or could not (then the relay is
+        counted as every other is): the held location may go."""
+        self.ledger_state = FIRST_COUNTED if durable else LEDGERED
+        slow, self.slow = self.slow, None
+        # At once if it may go now: the first location waits one write, not a retry tick too.
+        if slow is not None and self.pending_location is not None and not self.flush():
+            slow.add(self)
+
     def flush(self) -> bool:
         """Write what the slots hold if the socket caught up; True when nothing is left."""
         if not self.open:
@@ -203,7 +238,7 @@ class Connection:
             return False
         # Location first: a presence that arrived after it (the partner left) must end the story.
         location = self.pending_location
-        if location is not None:
+        if location is not None and self.ledger_state >= FIRST_COUNTED:
             now = time.monotonic()
             if now < self.location_due:
                 return False
@@ -218,7 +253,10 @@ class Connection:
         """Write a partner location, and count it in the location-access ledger."""
         self.location_due = now + self.limits.partner_location_gap_s
         self.send(frame)
-        self.ledger.count(self.connection_id, self.invitation_id, self.user_id, self.partner_id)
+        if self.ledger_state == LEDGERED:
+            self.ledger.count(self.connection_id, self.invitation_id, self.user_id, self.partner_id)
+        else:  # the first, counted by the entry written before it
+            self.ledger_state = LEDGERED
         counters.delivered += 1
 
 

@@ -7,10 +7,18 @@ queue hands a text frame to it synchronously, in the callback that read the sock
 handler's task is woken only by what aiohttp must see itself (close, ping, pong, errors, binary
 frames), so `receive()` still completes the close handshake and answers pings.
 
+The socket's one Close frame (CONTRACT section 4, RFC 6455 section 7): the gateway writes a
+server-initiated Close itself, synchronously (rooms.py closes thousands at once), and
+`claim_close` marks aiohttp's response closed at the same moment, so that nothing aiohttp does
+afterwards (`close()` when the handler returns, its answer to a broken frame) sends a second
+one. A browser that gets a Close after its reply to ours fails the connection with 1006.
+`closing_handshake` then reads the client's reply, as aiohttp's `close()` would have.
+
 It relies on private names of aiohttp (its reader calling the queue's `feed_data`, a `cpdef`
 method whose Python override the compiled reader honours; `_post_start`; the protocol's
-`_payload_parser` and `_message_tail`), pinned with aiohttp in the lock files. They are listed
-with every other one our code uses in shared/aiohttp_internals.py, and
+`_payload_parser` and `_message_tail`; the response's `_closed`, `_set_closed()`, `_closing`
+and `_close_transport()`), pinned with aiohttp in the lock files. They are listed with every
+other one our code uses in shared/aiohttp_internals.py, and
 tests/realtime/test_aiohttp_internals.py fails, naming the one, the day an aiohttp upgrade
 breaks any of them.
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
@@ -72,6 +81,30 @@ class DirectWebSocketResponse(web.WebSocketResponse):
         if isinstance(self._reader, _TextToCallback):
             self._reader.on_text = callback
             self._reader.owner = owner
+
+    def claim_close(self) -> bool:
+        """True once, for the caller that is to write this socket's Close frame now; from then
+        on aiohttp sends none (its `close()` returns at once) and `closed` is True."""
+        if self._closed:
+            return False
+        self._set_closed()
+        return True
+
+    async def closing_handshake(self, timeout_s: float | None = None) -> None:
+        """After our Close (`claim_close`): drop what the client still sends until its Close,
+        or the end of the connection, then close the connection (RFC 6455 section 7.1.1: the
+        server closes TCP first). Without `timeout_s` the caller bounds the wait otherwise
+        (rooms.py's reaper cuts the connection off); text frames meanwhile go to the callback,
+        which ignores a closing socket's."""
+        reader = self._reader
+        if not self._closing and reader is not None:
+            # The connection's end, a broken frame or no reply in time end the wait as well.
+            with suppress(Exception):
+                async with asyncio.timeout(timeout_s):
+                    while (await reader.read()).type is not WSMsgType.CLOSE:
+                        pass
+            self._closing = True
+        self._close_transport()
 
     def wake_up(self) -> None:
         """Make the pending `receive()` return `WAKE_UP`."""

@@ -1,12 +1,17 @@
 """The gateway's half of the location-access ledger (위치정보법 §16②, CONTRACT section 3).
 
-Each location written to a partner's socket is counted here, in memory: a dict lookup and a
-clock read, never a query. Every `ledger_flush_s` (and once more when the gateway stops) one
-statement adds what was counted meanwhile to PostgreSQL's `location_access_log`: for each walk,
-a `received` row for the partner and a `provided` row for the walker, with the first and last
-time and how many, never the coordinates. A write that fails keeps its counts for the next one,
-so an entry is durable within a few seconds of the relay it counts. The API serves and prunes
-the rows (services/api/together/location_log.py).
+The first location a socket is to be written of its partner waits for its entry: `first` writes
+it (a `received` row for the socket's user and a `provided` row for the partner, count 1) at
+once, several sockets' in one statement, and only then is the location written (connection.py).
+So a relay is never made without its entry, even if the gateway is killed the next moment
+(issue 20: a SIGKILL lost up to 5 s of entries). Should the write fail (PostgreSQL down), the
+relay goes ahead and its count waits in memory with the others.
+
+Every later location is counted here, in memory: a dict lookup and a clock read, never a query.
+Every `ledger_flush_s` (and once more when the gateway stops) one statement adds what was
+counted meanwhile to PostgreSQL's `location_access_log`: for each walk, with the first and last
+time and how many, never the coordinates. A write that fails keeps its counts for the next one.
+The API serves and prunes the rows (services/api/together/location_log.py).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -49,12 +54,30 @@ Tally = list[Any]
 FIRST, LAST, COUNT = 3, 4, 5
 
 
+class FirstRelay(Protocol):
+    """A socket whose first partner location waits for its entry (connection.py)."""
+
+    connection_id: str
+    invitation_id: str
+    user_id: str
+    partner_id: str
+
+    def ledgered(self, durable: bool) -> None: ...
+
+
 class LocationLedger:
     def __init__(self, pool: asyncpg.Pool, flush_s: float) -> None:
         self._pool = pool
         self._flush_s = flush_s
         self._tallies: dict[str, Tally] = {}
-        self._stopping = asyncio.Event()
+        self._firsts: list[FirstRelay] = []
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def first(self, relay: FirstRelay) -> None:
+        """Write the entry of `relay`'s first location now; `relay.ledgered` says when."""
+        self._firsts.append(relay)
+        self._wakeup.set()
 
     def count(self, connection_id: str, invitation_id: str, receiver: str, sender: str) -> None:
         """One of `sender`'s locations was written to `receiver`'s socket."""
@@ -67,15 +90,45 @@ class LocationLedger:
             tally[COUNT] += 1
 
     async def run(self) -> None:
-        """Until `stop()`: write the counts every `flush_s`, and once more at the stop."""
-        while not self._stopping.is_set():
+        """Until `stop()`: first relays' entries at once, the counts every `flush_s`, and once
+        more at the stop."""
+        loop = asyncio.get_running_loop()
+        flush_at = loop.time() + self._flush_s
+        while True:
             with suppress(TimeoutError):
-                async with asyncio.timeout(self._flush_s):
-                    await self._stopping.wait()
-            await self.flush()
+                async with asyncio.timeout_at(flush_at):
+                    await self._wakeup.wait()
+            self._wakeup.clear()
+            await self.write_firsts()
+            if self._stopping or loop.time() >= flush_at:
+                await self.flush()
+                flush_at = loop.time() + self._flush_s
+            if self._stopping and not self._firsts:
+                return
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._stopping = True
+        self._wakeup.set()
+
+    async def write_firsts(self) -> None:
+        """The entries of the first relays asked for since the last call, in one statement;
+        each relay is told, durable or not (then it is counted with the others)."""
+        firsts, self._firsts = self._firsts, []
+        if not firsts:
+            return
+        now = time.time()
+        rows = [(r.invitation_id, r.user_id, r.partner_id, now, now, 1) for r in firsts]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        durable = True
+        try:
+            await self._pool.execute(UPSERT, *columns)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            log.warning(
+                "location ledger entry not written (%s); relayed anyway", type(exc).__name__
+            )
+            durable = False
+        for relay in firsts:
+            relay.ledgered(durable)
 
     async def flush(self) -> None:
         tallies, self._tallies = self._tallies, {}

@@ -25,9 +25,12 @@ from services.realtime.limits import GatewayLimits
 from services.realtime.redis_batch import RedisBatch
 from shared.cluster import SHARDED, PubSubCommands
 from shared.walk_events import (
+    join_sequence_key,
     last_location_key,
     presence_event,
+    recent_joins_key,
     replaced_event_prefix,
+    seat_key,
     walk_channel,
 )
 
@@ -83,18 +86,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def seat_key(invitation_id: str, user_id: str) -> str:
-    return f"{walk_channel(invitation_id)}:online:{user_id}"
-
-
-def join_sequence_key(invitation_id: str, user_id: str) -> str:
-    return f"{walk_channel(invitation_id)}:seq:{user_id}"
-
-
-def recent_joins_key(invitation_id: str, user_id: str) -> str:
-    return f"{walk_channel(invitation_id)}:joins:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Container
+from collections.abc import Callable, Container
 from contextlib import suppress
 
 from aiohttp import WSMsgType
@@ -59,9 +59,18 @@ def relayed_sender(data: bytes) -> tuple[str, bool] | None:
 
 
 class Rooms:
-    def __init__(self, broker: Broker[Connection], slow: SlowClients, close_timeout_s: float):
+    def __init__(
+        self,
+        broker: Broker[Connection],
+        slow: SlowClients,
+        close_timeout_s: float,
+        forget_location: Callable[[Connection], None] | None = None,
+    ):
         self.broker = broker
         self._slow = slow
+        # Deletes a walker's last raw location when their walk ends (app.py: through the batch,
+        # so after any location of theirs still on its way to Redis).
+        self._forget_location = forget_location
         self._close_timeout_s = close_timeout_s
         self._closing: dict[Connection, tuple[int, float]] = {}
         self._reaper_wakeup = asyncio.Event()
@@ -107,6 +116,8 @@ class Rooms:
         frame = walk_ended_frame(status)
         for connection in tuple(members):
             self.close(connection, 4004, frame)
+            if self._forget_location is not None:
+                self._forget_location(connection)
 
     def end_sessions(self, session_ids: list[uuid.UUID]) -> None:
         """Close the sockets opened with these sessions' tokens. Sessions end seldom (a
@@ -129,10 +140,11 @@ class Rooms:
     def close(self, connection: Connection, code: int, last_frame: bytes | None = None) -> None:
         """Start the close handshake; the reaper finishes it.
 
-        The close frame goes out now and the socket's own handler reads the client's reply and
-        closes the connection, so clients see a clean close with our code (closing the TCP
-        connection at once makes some clients report 1006 instead). A client that never
-        replies is cut off after `close_timeout_s`.
+        The socket's one Close frame goes out now (connection.py: neither we nor aiohttp send
+        another) and the socket's own handler reads the client's reply and closes the
+        connection, so clients see a clean close with our code (closing the TCP connection at
+        once makes some clients report 1006 instead, and so does a second Close frame). A
+        client that never replies is cut off after `close_timeout_s`, without another frame.
         """
         if connection.closing:
             return
@@ -156,18 +168,21 @@ class Rooms:
             self._all_closed.clear()
             await asyncio.sleep(REAP_EVERY_S)
             now = time.monotonic()
-            for connection, (code, deadline) in list(self._closing.items()):
-                if connection.ws.closed:
+            for connection, (_, deadline) in list(self._closing.items()):
+                if connection.transport.is_closing():
                     del self._closing[connection]
                 elif now >= deadline:
                     del self._closing[connection]
-                    await self._cut_off(connection, code)
+                    self._cut_off(connection)
 
-    async def _cut_off(self, connection: Connection, code: int) -> None:
-        with suppress(ConnectionError, RuntimeError):
-            await connection.ws.close(code=code, message=CLOSE_REASONS[code], drain=False)
-        if connection.transport.get_write_buffer_size():
-            connection.transport.abort()
+    def _cut_off(self, connection: Connection) -> None:
+        """The client never answered our Close: end the connection (its handler, reading for
+        the reply, sees it end); what is still queued for a reader that stalled is dropped."""
+        transport = connection.transport
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
 
     def forget(self, connection: Connection) -> None:
         """The socket's handler is done with it: hold no reference to it any longer."""

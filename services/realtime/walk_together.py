@@ -12,6 +12,7 @@ import logging
 import socket
 import time
 import uuid
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -27,11 +28,13 @@ from services.realtime.keys import (
     ledger_key,
     limits_key,
     presence_key,
+    redis_batch_key,
     rooms_key,
     teardown_key,
 )
 from services.realtime.limits import GatewayLimits
 from services.realtime.metrics import counters
+from services.realtime.origin import origin_allowed
 from services.realtime.presence import TooManyJoins
 from services.realtime.protocol import (
     InvalidMessage,
@@ -42,13 +45,15 @@ from services.realtime.protocol import (
 )
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
+from services.realtime.upgrade_url import take_query
 from shared.ended_sessions import ended_sessions_key
-from shared.errors import http_error_response
+from shared.errors import error_response, forbidden, http_error_response
 from shared.keys import settings_key
 from shared.location_pauses import location_pauses_key
 from shared.long_lived import long_lived
+from shared.realtime_tickets import holder_of, ticket_key
 from shared.request_id import observe_itself
-from shared.tokens import InvalidToken, TokenClaims, bearer_token, verify_token
+from shared.tokens import InvalidToken, bearer_token, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,15 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     """
     started = time.perf_counter()
     app = request.app
+    if not origin_allowed(
+        request.headers.get(hdrs.ORIGIN),
+        request.headers.get(hdrs.HOST),
+        app[settings_key].cors_origins,
+    ):
+        # Another site's page, refused before the upgrade (origin.py).
+        answer = error_response(forbidden("this origin may not open the walk-together socket"))
+        observe_itself(request, answer.status, time.perf_counter() - started)
+        return answer
     limits = app[limits_key]
     ws = DirectWebSocketResponse(
         compress=False,
@@ -134,7 +148,13 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
             refusal = connection.refusal
         # However many sockets end at once, a bounded number a loop iteration (turns.py).
         await app[teardown_key].turn()
-        if refusal is not None:
+        # One Close frame per socket, whoever started (CONTRACT section 4).
+        if ws.closed:
+            # Ours went out already (rooms.py): read the client's reply. A joined socket's
+            # wait is bounded by the close reaper; one refused while joining, by a timer.
+            timeout_s = None if connection is not None else limits.close_timeout_s
+            await ws.closing_handshake(timeout_s)
+        elif refusal is not None:
             await ws.close(code=refusal.code, message=refusal.reason)
         else:  # the reply to the client's close frame; nothing if the socket is gone already
             await ws.close(drain=False)
@@ -165,11 +185,15 @@ async def _admit(request: web.Request, ws: DirectWebSocketResponse) -> Connectio
         return None
     _cap_kernel_send_buffer(transport, limits)
 
-    claims = _authenticated(request)
+    invitation_id = _parse_uuid(request.match_info["invitation_id"])
+    try:
+        claims = await _authenticated(request, invitation_id)
+    except (RedisError, OSError) as exc:
+        log.warning("ticket lookup failed: %s", type(exc).__name__)
+        return UNAVAILABLE
     if claims is None:
         return UNAUTHENTICATED
     user_id = claims.user_id
-    invitation_id = _parse_uuid(request.match_info["invitation_id"])
     try:
         invitation = (
             await request.app[invitation_loader_key].get(invitation_id) if invitation_id else None
@@ -329,25 +353,45 @@ def _break_reference_cycles(ws: DirectWebSocketResponse) -> None:
         error.__traceback__ = None
 
 
-def _authenticated(request: web.Request) -> TokenClaims | None:
-    """The claims of a valid access token whose session has not ended, else None."""
-    token = _query_token(request) or bearer_token(request.headers.get(hdrs.AUTHORIZATION))
-    if not token:
-        return None
-    try:
-        claims = verify_token(request.app[settings_key].jwt_key, token, "access")
-    except InvalidToken:
-        return None
-    return None if claims.session_id in request.app[ended_sessions_key] else claims
+class Caller(NamedTuple):
+    user_id: uuid.UUID
+    session_id: uuid.UUID  # of the token, or of the token the ticket was issued to
 
 
-def _query_token(request: web.Request) -> str | None:
-    """`?token=`, parsed here and dropped: `request.query` would keep the parsed query (~800
-    bytes with the token) cached on the request, which lives as long as the socket."""
-    for name, value in parse_qsl(request.rel_url.raw_query_string):
+async def _authenticated(request: web.Request, invitation_id: uuid.UUID | None) -> Caller | None:
+    """Who opened the socket, from `?ticket=` (taken: it works once, for its walk), `?token=`
+    or a bearer header; None when invalid or when that session has ended. Raises a Redis error
+    when a ticket cannot be looked up."""
+    token, ticket = _query_credentials(request)
+    app = request.app
+    if ticket is not None:
+        holder = holder_of(await app[redis_batch_key].call("GETDEL", ticket_key(ticket)))
+        if holder is None or holder.invitation_id != invitation_id:
+            return None
+        caller = Caller(holder.user_id, holder.session_id)
+    else:
+        token = token or bearer_token(request.headers.get(hdrs.AUTHORIZATION))
+        if not token:
+            return None
+        try:
+            claims = verify_token(app[settings_key].jwt_key, token, "access")
+        except InvalidToken:
+            return None
+        caller = Caller(claims.user_id, claims.session_id)
+    return None if caller.session_id in app[ended_sessions_key] else caller
+
+
+def _query_credentials(request: web.Request) -> tuple[str | None, str | None]:
+    """`?token=` and `?ticket=`, parsed here and dropped with the query (upgrade_url.py):
+    `request.query` would keep the parsed query cached on the request, which lives as long as
+    the socket."""
+    token = ticket = None
+    for name, value in parse_qsl(take_query(request)):
         if name == "token":
-            return value
-    return None
+            token = value
+        elif name == "ticket":
+            ticket = value
+    return token, ticket
 
 
 def _parse_uuid(value: str) -> uuid.UUID | None:

@@ -217,8 +217,58 @@ def test_the_response_and_handler_have_the_private_attributes_relied_on() -> Non
         "WebSocketResponse._max_msg_size", "it no longer holds max_msg_size"
     )
     slots = {slot for cls in RequestHandler.__mro__ for slot in getattr(cls, "__slots__", ())}
-    for name in ("_payload_parser", "_message_tail", "_parser", "_request_count"):
+    for name in ("_payload_parser", "_message_tail", "_parser", "_request_count", "_messages"):
         assert name in slots, _broke(f"RequestHandler.{name}", "it is gone")
+
+
+async def test_a_claimed_close_makes_aiohttp_send_no_close_frame_of_its_own() -> None:
+    """direct_ws.py's `claim_close`: `_set_closed()` sets `_closed`, and `close()` (what aiohttp
+    runs when the handler returns) then returns at once, writing nothing."""
+    for name in ("_closed", "_closing"):
+        assert hasattr(web.WebSocketResponse(), name), _broke(f"WebSocketResponse.{name}", "gone")
+    for name in ("_set_closed", "_close_transport"):
+        assert callable(getattr(web.WebSocketResponse, name, None)), _broke(
+            f"WebSocketResponse.{name}", "it is gone"
+        )
+    ws = DirectWebSocketResponse()
+    assert ws.claim_close() is True and ws.closed, _broke(
+        "WebSocketResponse._set_closed", "it no longer marks the response closed"
+    )
+    assert ws.claim_close() is False
+
+    class Writer:
+        closes = 0
+
+        async def close(self, code: int, message: bytes) -> None:
+            self.closes += 1
+
+    writer = Writer()
+    ws._writer = writer  # type: ignore[assignment]  # "prepared", without a connection
+    assert await ws.close() is False and writer.closes == 0, _broke(
+        "WebSocketResponse._closed", "close() sends a Close frame after ours"
+    )
+
+
+def test_a_parsed_request_message_can_be_copied_with_another_url() -> None:
+    from aiohttp.http_parser import RawRequestMessage
+
+    assert callable(getattr(RawRequestMessage, "_replace", None)), _broke(
+        "RawRequestMessage._replace", "it is gone"
+    )
+
+
+def test_yarl_keeps_its_built_urls_in_the_cache_upgrade_url_empties() -> None:
+    from yarl import URL, _url
+
+    cache = getattr(_url, "build_pre_encoded_url", None)
+    assert cache is not None and callable(getattr(cache, "cache_clear", None)), (
+        "yarl's _url.build_pre_encoded_url (an lru_cache) is gone: see services/realtime/"
+        "upgrade_url.py"
+    )
+    cache.cache_clear()
+    URL.build(path="/ws/walk-together/x", query_string="token=secret", encoded=True)
+    assert cache.cache_info().currsize == 1, "URL.build no longer goes through that cache"
+    cache.cache_clear()
 
 
 async def test_direct_text_frames_reach_the_callback_through_post_start(

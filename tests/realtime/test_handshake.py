@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import jwt
 import pytest
 
 from shared.settings import Settings
@@ -17,7 +18,13 @@ async def test_missing_token_is_closed_4001(gateway: Gateway, walk: Walk) -> Non
     assert await closed_with(ws) == 4001
 
 
-@pytest.mark.parametrize("kind", ["garbage", "expired", "refresh", "other_key"])
+def enormous_exp_token(key: str, user_id: str) -> str:
+    """Validly signed, with an `exp` past any date a platform can hold (issue 20)."""
+    claims = {"sub": user_id, "sid": str(uuid.uuid4()), "jti": str(uuid.uuid4())}
+    return jwt.encode({**claims, "typ": "access", "exp": 10**20}, key, algorithm="HS256")
+
+
+@pytest.mark.parametrize("kind", ["garbage", "expired", "refresh", "other_key", "enormous_exp"])
 async def test_bad_token_is_closed_4001(
     gateway: Gateway, walk: Walk, settings: Settings, kind: str
 ) -> None:
@@ -28,6 +35,7 @@ async def test_bad_token_is_closed_4001(
         "expired": lambda: issue_token(settings.jwt_key, user, "access", -10, session_id=sid)[0],
         "refresh": lambda: issue_token(settings.jwt_key, user, "refresh", 900, session_id=sid)[0],
         "other_key": lambda: issue_token("x" * 48, user, "access", 900, session_id=sid)[0],
+        "enormous_exp": lambda: enormous_exp_token(settings.jwt_key, walk.inviter.id),
     }[kind]()
     ws = await gateway.connect(walk.id, token)
     assert await closed_with(ws) == 4001
@@ -61,6 +69,22 @@ async def test_invitation_not_accepted_is_closed_4002(
     walk = await create_walk(db, settings, status=status)
     ws = await gateway.connect(walk.id, walk.invitee.token)
     assert await closed_with(ws) == 4002
+
+
+@pytest.mark.parametrize("blocker", ["inviter", "invitee"])
+async def test_a_walk_across_a_block_is_closed_4002_for_both(
+    gateway: Gateway, walk: Walk, db: asyncpg.Connection, blocker: str
+) -> None:
+    """An accepted walk a block did not end (the invitation raced the block, issue 20)."""
+    a, b = (walk.inviter, walk.invitee) if blocker == "inviter" else (walk.invitee, walk.inviter)
+    await db.execute(
+        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)",
+        uuid.UUID(a.id),
+        uuid.UUID(b.id),
+    )
+    for walker in (walk.inviter, walk.invitee):
+        ws = await gateway.connect(walk.id, walker.token)
+        assert await closed_with(ws) == 4002
 
 
 async def test_invitation_checked_before_participant(

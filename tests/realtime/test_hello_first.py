@@ -31,11 +31,34 @@ class _RecordingSocket:
         return 0
 
 
-async def test_partner_frame_before_hello_waits_for_it() -> None:
-    sock = _RecordingSocket()
+class _Ledger:
+    """Stands in for the location ledger: the first relay's entry is written when `write` is
+    called (at once with `at_once`), later relays are counted."""
+
+    def __init__(self, *, at_once: bool) -> None:
+        self.at_once = at_once
+        self.waiting: list[Any] = []
+        self.counted = 0
+
+    def first(self, relay: Any) -> None:
+        if self.at_once:
+            relay.ledgered(True)
+        else:
+            self.waiting.append(relay)
+
+    def write(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for relay in waiting:
+            relay.ledgered(True)
+
+    def count(self, *args: Any) -> None:
+        self.counted += 1
+
+
+def _connection(sock: _RecordingSocket, ledger: _Ledger) -> Connection:
     ws: Any = sock
-    unused_pool: Any = None  # nothing is written: the ledger is never flushed here
-    connection = Connection(
+    real_ledger: LocationLedger = ledger  # type: ignore[assignment]
+    return Connection(
         ws,
         sock,  # type: ignore[arg-type]
         invitation_id="i",
@@ -44,8 +67,27 @@ async def test_partner_frame_before_hello_waits_for_it() -> None:
         connection_id="c",
         partner_id="p",
         limits=GatewayLimits(),
-        ledger=LocationLedger(pool=unused_pool, flush_s=60),
+        ledger=real_ledger,
     )
+
+
+async def test_the_first_location_waits_for_its_ledger_entry() -> None:
+    sock = _RecordingSocket()
+    ledger = _Ledger(at_once=False)
+    connection = _connection(sock, ledger)
+    connection.send(b'{"type":"hello"}')
+    connection.greeted = True
+    slow = SlowClients(retry_s=0.01)
+    connection.offer(b'{"type":"location","n":1}', is_location=True, slow=slow)
+    assert sock.frames == [b'{"type":"hello"}']  # not before its entry is durable
+    ledger.write()
+    assert sock.frames == [b'{"type":"hello"}', b'{"type":"location","n":1}']
+    assert ledger.counted == 0  # the entry counted it
+
+
+async def test_partner_frame_before_hello_waits_for_it() -> None:
+    sock = _RecordingSocket()
+    connection = _connection(sock, _Ledger(at_once=True))
     slow = SlowClients(retry_s=0.01)
     runner = asyncio.create_task(slow.run())
     try:

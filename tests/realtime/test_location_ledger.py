@@ -1,6 +1,7 @@
 """The gateway's half of the location-access ledger (CONTRACT section 3): every location written
-to a partner is counted, both ways, and the counts reach PostgreSQL in batches, within 10 s of
-the relay and when the gateway stops; `GET /me/location-log` then shows them."""
+to a partner is counted, both ways: the first of each walk and direction is recorded before it is
+relayed, the later counts reach PostgreSQL in batches, within 10 s of the relay and when the
+gateway stops; `GET /me/location-log` then shows them."""
 
 from __future__ import annotations
 
@@ -101,21 +102,25 @@ async def test_only_what_reached_the_partner_counts(
     await receiver.close()
 
 
-async def test_counts_are_written_when_the_gateway_stops(
+async def test_the_first_relay_is_recorded_before_it_is_made_and_later_counts_at_the_stop(
     settings: Settings, walk: Walk, db: asyncpg.Connection, session: aiohttp.ClientSession
 ) -> None:
-    # Never flushed on the clock in this test: only the stop writes.
+    # Never flushed on the clock in this test: only the first relay and the stop write.
     limits = dataclasses.replace(GatewayLimits(), ledger_flush_s=3600)
     server = TestServer(create_app(settings, limits))
     await server.start_server()
     gateway = Gateway(server, session)
+    a, b = walk.inviter.id, walk.invitee.id
     try:
-        await one_relay(gateway, gateway, walk)
-        assert await entries(db, walk) == set()
+        inviter, invitee = await one_relay(gateway, gateway, walk)
+        # No wait: the entry was durable before the partner was sent the location.
+        assert await entries(db, walk) == {(a, "provided", b, 1), (b, "received", a, 1)}
+        await inviter.send_json({"lat": 37.6, "lng": 127.0})
+        await next_of_type(invitee, "location")
+        assert await entries(db, walk) == {(a, "provided", b, 1), (b, "received", a, 1)}
     finally:
         await server.close()
-    a, b = walk.inviter.id, walk.invitee.id
-    assert await entries(db, walk) == {(a, "provided", b, 1), (b, "received", a, 1)}
+    assert await entries(db, walk) == {(a, "provided", b, 2), (b, "received", a, 2)}
 
 
 async def test_a_deleted_partner_is_recorded_as_no_one(

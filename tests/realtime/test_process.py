@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import uuid
 
 import aiohttp
+import asyncpg
 
 from tests.realtime.conftest import GatewayProcess, Walk, closed_with, next_of_type
 from tests.support import sample_value, scrape
@@ -95,3 +97,28 @@ async def test_a_gateway_process_serves_metrics_on_its_internal_listener_only(
     async with session.get(f"http://127.0.0.1:{one.port}/metrics") as public:
         assert public.status == 404
     await ws.close()
+
+
+async def test_a_killed_gateway_has_recorded_the_relays_it_made(
+    gateway_processes: tuple[GatewayProcess, GatewayProcess],
+    walk: Walk,
+    session: aiohttp.ClientSession,
+    db: asyncpg.Connection,
+) -> None:
+    """SIGKILL straight after a relay: its ledger entries exist both ways (issue 20: a killed
+    gateway lost up to 5 s of them)."""
+    one, _ = gateway_processes
+    inviter = await session.ws_connect(one.url(walk.id, walk.inviter.token))
+    await next_of_type(inviter, "hello")
+    invitee = await session.ws_connect(one.url(walk.id, walk.invitee.token))
+    await next_of_type(invitee, "hello")
+    await inviter.send_json({"lat": 37.55, "lng": 126.99})
+    await next_of_type(invitee, "location")
+    one.process.kill()
+    await one.process.wait()
+    rows = await db.fetch(
+        "SELECT user_id, direction, partner_id FROM location_access_log WHERE invitation_id = $1",
+        uuid.UUID(walk.id),
+    )
+    a, b = uuid.UUID(walk.inviter.id), uuid.UUID(walk.invitee.id)
+    assert {tuple(row) for row in rows} == {(a, "provided", b), (b, "received", a)}

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from services.realtime.presence import seat_key
 from shared.settings import Settings
-from shared.walk_events import publish_walk_ended
+from shared.walk_events import last_location_key, publish_walk_ended
 from tests.realtime.conftest import (
     Gateway,
     Walk,
@@ -183,3 +183,23 @@ async def test_the_api_ends_the_walk_on_both_instances(
     for ws in (inviter, invitee):
         assert await next_of_type(ws, "walk_ended") == {"type": "walk_ended", "status": ended_as}
         assert await closed_with(ws) == 4004
+
+
+async def test_the_gateway_deletes_the_walkers_last_location_when_the_walk_ends(
+    gateways: tuple[Gateway, Gateway], walk: Walk, db: asyncpg.Connection, redis: aioredis.Redis
+) -> None:
+    """Also when a location of theirs was still on its way to Redis as the API deleted it."""
+    one, two = gateways
+    inviter, _ = await one.join(walk, walk.inviter)
+    invitee, _ = await two.join(walk, walk.invitee)
+    await inviter.send_json({"lat": 37.5, "lng": 127.0})
+    await next_of_type(invitee, "location")
+    key = last_location_key(walk.id, walk.inviter.id)
+    assert await redis.exists(key)
+    await end_walk(db, redis, walk, "finished")  # the event alone: no deletion by an API
+    assert await closed_with(inviter) == 4004
+
+    async def gone() -> bool:
+        return not await redis.exists(key)
+
+    await eventually(gone)

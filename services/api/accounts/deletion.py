@@ -45,7 +45,7 @@ from services.api.walks.feed_heads import forget_viewer
 from services.api.web.authentication import current_user
 from shared.errors import forbidden, unauthorized
 from shared.keys import db_pool_key, redis_key, settings_key
-from shared.walk_events import last_location_key
+from shared.walk_events import walker_keys
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -152,7 +152,7 @@ async def forget_copies(app: web.Application, erased: Erased) -> None:
         # One key a command: the keys of different walks may live on different cluster shards.
         async with redis.pipeline(transaction=False) as pipe:
             for invitation_id in erased.walked_together:
-                pipe.delete(last_location_key(invitation_id, erased.user_id))
+                pipe.delete(*walker_keys(invitation_id, erased.user_id))
             await pipe.execute()
         await forget_user(redis, erased.user_id, erased.walks)
     except RedisError as exc:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from services.api.together.queries import StatusChange
 from shared.redis_client import RedisClient
-from shared.walk_events import publish_walk_ended
+from shared.walk_events import forget_walkers, publish_walk_ended
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,17 @@ PUBLISH_TIMEOUT_S = 2.0
 
 
 async def announce_walk_endings(redis: RedisClient, changes: Sequence[StatusChange]) -> None:
-    """Publish `walk_ended` for each change, in order; never raises."""
+    """Publish `walk_ended` for each change, in order, and delete what the gateways kept of the
+    walk's walkers (their last raw coordinates above all: kept only while the walk lasts); never
+    raises. A gateway still relaying deletes them again when the event reaches it (rooms.py)."""
     published = 0
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             for change in changes:
                 await publish_walk_ended(redis, change.invitation_id, change.status)
                 published += 1
+                walkers = (change.inviter_id, change.invitee_id)
+                await forget_walkers(redis, change.invitation_id, walkers)
     except Exception as exc:
         log.warning(
             "walk_ended not published for %d invitation(s) (%s); gateways will see it in the "

@@ -27,7 +27,6 @@ from services.api.together.queries import (
     FINISH,
     Box,
     Role,
-    StatusChange,
     Transition,
     apply_transition,
     create_invitation,
@@ -38,6 +37,7 @@ from services.api.together.queries import (
     settle_overdue_between,
     settle_overdue_invitation,
     settle_overdue_of_user,
+    status_change,
 )
 from services.api.visibility import has_blocked, lock_pair, user_visible
 from services.api.web.authentication import current_user
@@ -187,7 +187,7 @@ async def _move(request: web.Request, transition: Transition) -> web.Response:
                 data={"invitation_id": str(invitation_id)},
             )
     if record is not None and left_accepted(record):
-        endings.append(StatusChange(invitation_id, record["status"]))
+        endings.append(status_change(record))
     await announce_walk_endings(request.app[redis_key], endings)
     if refusal is not None:
         raise refusal

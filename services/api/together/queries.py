@@ -70,6 +70,9 @@ class StatusChange:
 
     invitation_id: uuid.UUID
     status: InvitationStatus
+    # The walkers, whose live copies in Redis go with the walk (None: an erased account).
+    inviter_id: uuid.UUID | None = None
+    invitee_id: uuid.UUID | None = None
 
 
 def _between(a: str, b: str) -> str:
@@ -82,7 +85,12 @@ def _between(a: str, b: str) -> str:
 
 
 def _changes(records: list[asyncpg.Record]) -> list[StatusChange]:
-    return [StatusChange(r["id"], r["status"]) for r in records]
+    return [status_change(r) for r in records]
+
+
+def status_change(record: Any) -> StatusChange:
+    """The change a row RETURNING (at least) id, status, inviter_id and invitee_id made."""
+    return StatusChange(record["id"], record["status"], record["inviter_id"], record["invitee_id"])
 
 
 async def create_invitation(
@@ -196,7 +204,7 @@ async def cancel_open_between(
     records = await conn.fetch(
         f"""UPDATE invitations SET status = $3, {CANCEL.stamp} = now()
             WHERE {_between("$1", "$2")} AND status = ANY($4::text[])
-            RETURNING id, status, responded_at""",
+            RETURNING id, status, responded_at, inviter_id, invitee_id""",
         a,
         b,
         CANCEL.target,
@@ -227,7 +235,7 @@ async def withdraw_user(
     for row in open_ids:
         record = await apply_transition(conn, WITHDRAW, row["id"], user_id)
         if record is not None and left_accepted(record):
-            endings.append(StatusChange(row["id"], record["status"]))
+            endings.append(status_change(record))
     return endings
 
 
@@ -238,7 +246,7 @@ _SETTLE = """UPDATE invitations SET
         status = CASE status WHEN 'pending' THEN 'expired' ELSE 'finished' END,
         ended_at = CASE status WHEN 'pending' THEN expires_at ELSE responded_at + $1::interval END
     WHERE ({scope}) AND {overdue}
-    RETURNING id, status"""
+    RETURNING id, status, inviter_id, invitee_id"""
 
 
 async def settle_overdue_invitation(
@@ -285,7 +293,7 @@ async def expire_overdue_pending(conn: asyncpg.Connection) -> list[StatusChange]
            WHERE id IN (SELECT id FROM invitations
                         WHERE status = 'pending' AND expires_at <= now()
                         LIMIT $1 FOR UPDATE SKIP LOCKED)
-           RETURNING id, status""",
+           RETURNING id, status, inviter_id, invitee_id""",
         SWEEP_BATCH,
     )
     return _changes(records)
@@ -300,7 +308,7 @@ async def finish_overdue_walks(
            WHERE id IN (SELECT id FROM invitations
                         WHERE status = 'accepted' AND responded_at <= now() - $1::interval
                         LIMIT $2 FOR UPDATE SKIP LOCKED)
-           RETURNING id, status""",
+           RETURNING id, status, inviter_id, invitee_id""",
         max_walk,
         SWEEP_BATCH,
     )

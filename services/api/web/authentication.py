@@ -24,6 +24,7 @@ from shared.keys import db_pool_key, settings_key
 from shared.tokens import InvalidToken, bearer_token, verify_token
 
 user_id_key = web.RequestKey("user_id", uuid.UUID)
+session_id_key = web.RequestKey("session_id", uuid.UUID)
 
 PUBLIC_PATHS = frozenset(
     {
@@ -61,6 +62,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if claims.session_id in app[ended_sessions_key]:
         raise unauthorized("this session has ended")
     request[user_id_key] = claims.user_id
+    request[session_id_key] = claims.session_id
     try:
         return await handler(request)
     except asyncpg.ForeignKeyViolationError:
@@ -71,3 +73,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def current_user(request: web.Request) -> uuid.UUID:
     return request[user_id_key]
+
+
+def current_session(request: web.Request) -> uuid.UUID:
+    """The session of the caller's access token (its end ends what the token opened)."""
+    return request[session_id_key]

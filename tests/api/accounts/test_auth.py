@@ -147,6 +147,16 @@ async def test_protected_route_needs_a_valid_token(api: Api, settings: Settings)
     await api.call("GET", "/me", expect=401, headers={"Authorization": f"Bearer {none_alg}"})
 
 
+async def test_a_validly_signed_token_with_an_enormous_exp_is_401(
+    api: Api, settings: Settings
+) -> None:
+    user = await api.signup()
+    claims = {"sub": user.id, "sid": str(uuid.uuid4()), "jti": str(uuid.uuid4()), "typ": "access"}
+    token = jwt.encode({**claims, "exp": 10**20}, settings.jwt_key, algorithm="HS256")
+    body = await api.call("GET", "/me", expect=401, headers={"Authorization": f"Bearer {token}"})
+    assert_error(body, "unauthorized")
+
+
 async def test_unknown_route_is_404_in_contract_shape(api: Api) -> None:
     assert_error(await api.call("GET", "/no/such/route", expect=404), "not_found")
 

@@ -286,6 +286,8 @@ async def test_copies_in_redis_are_erased(
     for invitation in (walk, account.finished_walk_together):
         await redis.set(last_location_key(invitation["id"], leaver.id), b"{}", ex=3600)
     await redis.set(last_location_key(walk["id"], account.friend.id), b"{}", ex=3600)
+    elsewhere = last_location_key(uuid.uuid4(), account.friend.id)  # a walk the leaver is not in
+    await redis.set(elsewhere, b"{}", ex=3600)
     await api.call("GET", "/feed?since=2026-01-01T00:00:00Z", leaver, expect=200)
     assert await redis.exists(head_key(uuid.UUID(leaver.id)))
     distance_keys = [k async for k in redis.scan_iter("rank:weekly:*:distance")]
@@ -296,7 +298,10 @@ async def test_copies_in_redis_are_erased(
     assert not await redis.exists(head_key(uuid.UUID(leaver.id)))
     for invitation in (walk, account.finished_walk_together):
         assert not await redis.exists(last_location_key(invitation["id"], leaver.id))
-    assert await redis.exists(last_location_key(walk["id"], account.friend.id))
+    # The deletion ended the walk, whose raw coordinates go with it (issue 20); the friend's
+    # copies elsewhere stay.
+    assert not await redis.exists(last_location_key(walk["id"], account.friend.id))
+    assert await redis.exists(elsewhere)
     for key in distance_keys:
         assert await redis.zscore(key, leaver.id) is None
         assert await redis.zscore(key, account.friend.id) is not None

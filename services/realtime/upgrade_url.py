@@ -1,0 +1,73 @@
+"""The gateway keeps no copy of an upgrade request's URL (CONTRACT section 4, issue 20).
+
+`?token=` and `?ticket=` ride in the URL because a browser's WebSocket cannot send headers. What
+aiohttp and yarl would keep of that URL while a socket is open, hours at a time: the parsed
+request message (held by the request and by aiohttp's connection task until the handler
+returns), the request's URL and its cached `query`, and yarl's process-wide LRU cache of built
+URLs (`build_pre_encoded_url`, 128 entries).
+
+So the gateway's connections (`GatewayRequestHandler`) take the query string off each request
+as it is parsed, before aiohttp builds the request: the request and everything after it see the
+bare path (the access log too), and the query waits in `upgrade_query` for the handshake, which
+takes it (`take_query`) and so drops the last reference. yarl's cache is emptied of it at once.
+
+Private names this relies on (held by tests/realtime/test_upgrade_url.py): the request handler's
+`_messages` deque, and yarl's `_url.build_pre_encoded_url`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_parser import RawRequestMessage
+from yarl import URL
+from yarl._url import build_pre_encoded_url
+
+from shared.protocol_errors import ContractRequestHandler
+
+_receive = ContractRequestHandler.data_received
+
+
+class GatewayRequestHandler(ContractRequestHandler):
+    __slots__ = ("upgrade_query",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.upgrade_query: str | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._payload_parser is not None:  # a WebSocket's frames: no request head to strip
+            _receive(self, data)
+            return
+        messages = self._messages
+        queued = len(messages)
+        _receive(self, data)
+        if len(messages) > queued:  # a request head was parsed
+            self._strip_queries(queued)
+
+    def _strip_queries(self, start: int) -> None:
+        messages = self._messages
+        stripped = False
+        for index in range(start, len(messages)):
+            message, payload = messages[index]
+            # The C parser's or the Python one's, whichever aiohttp imported; else an error.
+            if not isinstance(message, RawRequestMessage) or not message.url.raw_query_string:
+                continue
+            url = message.url
+            self.upgrade_query = url.raw_query_string
+            bare = URL.build(path=url.raw_path, encoded=True)
+            messages[index] = (message._replace(path=url.raw_path, url=bare), payload)
+            stripped = True
+        if stripped:
+            build_pre_encoded_url.cache_clear()
+
+
+def take_query(request: web.Request) -> str:
+    """The request's query string, once: on the gateway's own connections the one stripped
+    from its URL (and forgotten here); elsewhere (tests' servers) the URL's."""
+    protocol = request.protocol
+    if isinstance(protocol, GatewayRequestHandler):
+        query, protocol.upgrade_query = protocol.upgrade_query, None
+        return query or ""
+    return request.rel_url.raw_query_string
