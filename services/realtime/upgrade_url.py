@@ -11,7 +11,8 @@ as it is parsed, before aiohttp builds the request: the request and everything a
 bare path (the access log too), and the query waits in `upgrade_query` for the handshake, which
 takes it (`take_query`) and so drops the last reference. yarl's cache is emptied of it at once.
 
-Private names this relies on (held by tests/realtime/test_upgrade_url.py): the request handler's
+Private names this relies on (listed in shared/aiohttp_internals.py, held by
+tests/realtime/test_aiohttp_internals.py): the request handler's
 `_messages` deque, and yarl's `_url.build_pre_encoded_url`.
 """
 
