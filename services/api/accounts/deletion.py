@@ -48,7 +48,6 @@ from shared.keys import db_pool_key, redis_key, settings_key
 from shared.walk_events import walker_keys
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 
 
 class DeleteMeIn(BaseModel):
@@ -162,7 +161,6 @@ async def forget_copies(app: web.Application, erased: Erased) -> None:
         )
 
 
-@routes.delete("/me")
 async def delete_me(request: web.Request) -> web.Response:
     body = DeleteMeIn.model_validate_json(await request.read())
     user_id = current_user(request)

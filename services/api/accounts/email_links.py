@@ -41,7 +41,6 @@ from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 
 EMAILS_PER_HOUR = 3  # reset or deletion links to one email address
 VERIFICATION_EMAILS_PER_HOUR = 5
@@ -151,7 +150,6 @@ async def _refused(request: web.Request) -> ApiError:
     return unauthorized("this link is invalid, used or expired")
 
 
-@routes.post("/me/email-verification")
 async def resend_verification(request: web.Request) -> web.Response:
     user_id = current_user(request)
     limit = Limit("verify-link-user", VERIFICATION_EMAILS_PER_HOUR, HOUR_S)
@@ -165,7 +163,6 @@ async def resend_verification(request: web.Request) -> web.Response:
     return web.Response(status=202)
 
 
-@routes.post("/auth/verify-email")
 async def post_verify_email(request: web.Request) -> web.Response:
     body = TokenIn.model_validate_json(await request.read())
     try:
@@ -175,14 +172,12 @@ async def post_verify_email(request: web.Request) -> web.Response:
     return web.json_response({"email_verified": True}, dumps=dumps)
 
 
-@routes.post("/auth/password-reset")
 async def post_password_reset(request: web.Request) -> web.Response:
     body = EmailIn.model_validate_json(await request.read())
     await request_link(request, "reset", body.email)
     return web.Response(status=202)
 
 
-@routes.post("/auth/password-reset/confirm")
 async def post_password_reset_confirm(request: web.Request) -> web.Response:
     body = ResetConfirmIn.model_validate_json(await request.read())
     try:
@@ -192,14 +187,12 @@ async def post_password_reset_confirm(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=dumps)
 
 
-@routes.post("/auth/delete-request")
 async def post_delete_request(request: web.Request) -> web.Response:
     body = EmailIn.model_validate_json(await request.read())
     await request_link(request, "delete", body.email)
     return web.Response(status=202)
 
 
-@routes.post("/auth/delete-confirm")
 async def post_delete_confirm(request: web.Request) -> web.Response:
     body = TokenIn.model_validate_json(await request.read())
     try:

@@ -43,8 +43,6 @@ from shared.keys import db_pool_key, settings_key
 from shared.settings import Settings
 from shared.tokens import InvalidToken, verify_token
 
-routes = web.RouteTableDef()
-
 
 class SignupConsentsIn(BaseModel):
     """The versions of the documents accepted, and the age confirmation (section 3, Consents)."""
@@ -117,7 +115,6 @@ async def _answer(
     }
 
 
-@routes.post("/auth/signup")
 async def signup(request: web.Request) -> web.Response:
     body = SignupIn.model_validate_json(await request.read())
     settings = request.app[settings_key]
@@ -147,7 +144,6 @@ async def signup(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201, dumps=dumps)
 
 
-@routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = LoginIn.model_validate_json(await request.read())
     attempt = await reserve_login(request, body.email)
@@ -171,7 +167,6 @@ async def login(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=dumps)
 
 
-@routes.post("/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
     body = RefreshIn.model_validate_json(await request.read())
     settings = request.app[settings_key]
@@ -194,7 +189,6 @@ async def refresh(request: web.Request) -> web.Response:
     return web.json_response(answer, dumps=dumps)
 
 
-@routes.post("/auth/logout")
 async def logout(request: web.Request) -> web.Response:
     """Ends the token's session whatever state the token is in (used, expired): 204 either way."""
     body = RefreshIn.model_validate_json(await request.read())
@@ -211,7 +205,6 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/auth/logout-all")
 async def logout_all(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         ended = await end_user_sessions(conn, current_user(request))
@@ -219,7 +212,6 @@ async def logout_all(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/me/password")
 async def change_password(request: web.Request) -> web.Response:
     """A new password, a new session, and every other session ended."""
     body = PasswordChangeIn.model_validate_json(await request.read())

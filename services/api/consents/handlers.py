@@ -20,8 +20,6 @@ from shared.errors import ApiError
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
 
-routes = web.RouteTableDef()
-
 # Consents given or withdrawn by one person in an hour: far above anyone's hand, and a bound on
 # the append-only record a script could grow.
 CONSENT_CHANGES = Limit("consent-changes", 60, 3600)
@@ -50,20 +48,17 @@ async def consents_json(
     return {"current": state.current, "history": history}
 
 
-@routes.get("/legal")
 async def get_legal(request: web.Request) -> web.Response:
     body = {"documents": [doc.model_dump() for doc in documents_of(request).values()]}
     return web.json_response(body, dumps=dumps)
 
 
-@routes.get("/me/consents")
 async def get_my_consents(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         body = await consents_json(conn, current_user(request), documents_of(request))
     return web.json_response(body, dumps=dumps)
 
 
-@routes.post("/me/consents")
 async def give_consents(request: web.Request) -> web.Response:
     """Each kind named must be at its current version (else 422 naming it); a consent already
     given at that version is not recorded twice."""
@@ -116,7 +111,6 @@ async def _lock_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
 
 
-@routes.delete("/me/consents/marketing")
 async def withdraw_marketing(request: web.Request) -> web.Response:
     user_id = current_user(request)
     await enforce(request, (CONSENT_CHANGES, str(user_id)))

@@ -27,8 +27,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-routes = web.RouteTableDef()
-
 EXPORT_LIMIT = Limit("export-user", 5, 3600)
 
 # Exports running at once in one process, each holding a pooled connection for as long as its
@@ -41,7 +39,6 @@ def export_slots(settings: Settings) -> asyncio.Semaphore:
     return asyncio.Semaphore(max(1, settings.db_pool_max_size // 4))
 
 
-@routes.get("/me/export")
 async def export_my_data(request: web.Request) -> web.StreamResponse:
     user_id = current_user(request)
     await enforce(request, (EXPORT_LIMIT, str(user_id)))

@@ -17,8 +17,6 @@ from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
 from shared.location_pauses import announce_pause
 
-routes = web.RouteTableDef()
-
 MAX_MINUTES = 24 * 60
 # Each change is announced to every gateway, which looks through its sockets: far above what
 # anyone does by hand, and a bound on what a script can make them do.
@@ -31,7 +29,6 @@ class PauseIn(BaseModel):
     minutes: int | None = Field(default=None, ge=1, le=MAX_MINUTES, strict=True)
 
 
-@routes.post("/me/location-pause")
 async def pause_location(request: web.Request) -> web.Response:
     body = PauseIn.model_validate_json(await request.read() or b"{}")
     user_id = current_user(request)
@@ -49,7 +46,6 @@ async def pause_location(request: web.Request) -> web.Response:
     return web.json_response({"paused_until": row["paused_until"]}, dumps=dumps)
 
 
-@routes.delete("/me/location-pause")
 async def resume_location(request: web.Request) -> web.Response:
     """204 whether or not a pause was in force."""
     user_id = current_user(request)

@@ -34,7 +34,6 @@ from shared.redis_client import RedisClient
 from shared.walk_events import last_location_key, publish_location_stopped
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 
 
 async def erase_paths(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
@@ -77,7 +76,6 @@ async def forget_last_locations(
         log.warning("last locations not erased (%s); they expire", type(exc).__name__)
 
 
-@routes.delete("/me/consents/location_terms")
 async def withdraw_location_consent(request: web.Request) -> web.Response:
     user_id = current_user(request)
     await enforce(request, (CONSENT_CHANGES, str(user_id)))

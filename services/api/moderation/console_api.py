@@ -27,11 +27,9 @@ from services.api.moderation.staff_sessions import current_staff, require_admin
 from services.api.notifications.notify import notify
 from services.api.web.pagination import Cursor, page_of, page_params, query_value
 from services.api.web.path_params import path_uuid
-from shared.errors import ApiError, conflict, invalid, not_found
+from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key, settings_key
-
-routes = web.RouteTableDef()
 
 STATUSES = ("open", "actioned", "dismissed")
 
@@ -125,7 +123,6 @@ async def queue_item(
     }
 
 
-@routes.get("/admin/api/reports")
 async def get_queue(request: web.Request) -> web.Response:
     status = query_value(request, "status") or "open"
     if status not in STATUSES:
@@ -184,7 +181,6 @@ def _report_row(r: Any) -> dict[str, Any]:
     }
 
 
-@routes.get("/admin/api/users/{id}")
 async def get_user(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     async with request.app[db_pool_key].acquire() as conn:
@@ -247,7 +243,6 @@ class ResolveIn(BaseModel):
     days: int | None = Field(default=None, ge=1, le=365)
 
 
-@routes.post("/admin/api/reports/{id}/resolve")
 async def resolve_report(request: web.Request) -> web.Response:
     report_id = path_uuid(request, "report")
     body = ResolveIn.model_validate_json(await request.read())
@@ -326,7 +321,6 @@ async def resolve_report(request: web.Request) -> web.Response:
     return web.json_response(item, dumps=dumps)
 
 
-@routes.post("/admin/api/content/{type}/{id}/restore")
 async def restore(request: web.Request) -> web.Response:
     kind = request.match_info["type"]
     if kind not in ("walk", "comment"):
@@ -362,7 +356,6 @@ class UnsuspendIn(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-@routes.post("/admin/api/users/{id}/unsuspend")
 async def unsuspend(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     raw = await request.read()
@@ -387,7 +380,6 @@ async def unsuspend(request: web.Request) -> web.Response:
 # --- the audit log -------------------------------------------------------------------------
 
 
-@routes.get("/admin/api/audit")
 async def get_audit(request: web.Request) -> web.Response:
     require_admin(request)
     page = page_params(request)
@@ -402,6 +394,3 @@ async def get_audit(request: web.Request) -> web.Response:
         )
     items = [audit_json(r) for r in records]
     return web.json_response(page_of(records, page, items, "at"), dumps=dumps)
-
-
-__all__ = ["ApiError", "routes"]

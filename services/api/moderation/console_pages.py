@@ -10,8 +10,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-routes = web.RouteTableDef()
-
 HERE = Path(__file__).parent / "console"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -132,7 +130,6 @@ def page_language(request: web.Request) -> str:
     return min(ranked)[2] if ranked else "ko"
 
 
-@routes.get("/admin/")
 async def console_page(request: web.Request) -> web.Response:
     lang = page_language(request)
     strings = {**PAGE_STRINGS[lang], "lang": lang}
@@ -142,11 +139,9 @@ async def console_page(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/admin/console.js")
 async def console_script(request: web.Request) -> web.Response:
     return _serve(*_FILES["/admin/console.js"])
 
 
-@routes.get("/admin/console.css")
 async def console_style(request: web.Request) -> web.Response:
     return _serve(*_FILES["/admin/console.css"])

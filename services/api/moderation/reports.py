@@ -31,8 +31,6 @@ from shared.errors import invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
 
-routes = web.RouteTableDef()
-
 Reason = Literal[
     "spam",
     "harassment",
@@ -154,7 +152,6 @@ async def auto_hide_due(
     return count >= reporters
 
 
-@routes.post("/reports")
 async def file_report(request: web.Request) -> web.Response:
     body = ReportIn.model_validate_json(await request.read())
     reporter_id = current_user(request)
@@ -208,7 +205,6 @@ async def file_report(request: web.Request) -> web.Response:
     return web.json_response(report_json(record), status=201, dumps=dumps)
 
 
-@routes.get("/me/reports")
 async def list_my_reports(request: web.Request) -> web.Response:
     page = page_params(request)
     async with request.app[db_pool_key].acquire() as conn:

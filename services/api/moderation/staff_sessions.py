@@ -38,8 +38,6 @@ from shared.errors import ApiError, forbidden, unauthorized
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, settings_key
 
-routes = web.RouteTableDef()
-
 COOKIE = "withbowwow_staff"
 IDLE = dt.timedelta(minutes=30)
 ABSOLUTE = dt.timedelta(hours=12)
@@ -120,7 +118,6 @@ def _expiry(created_at: dt.datetime, last_seen_at: dt.datetime) -> dt.datetime:
     return min(last_seen_at + IDLE, created_at + ABSOLUTE)
 
 
-@routes.post(SIGN_IN_PATH)
 async def sign_in(request: web.Request) -> web.Response:
     body = SignInIn.model_validate_json(await request.read())
     attempt = await reserve_login(request, body.email)
@@ -164,7 +161,6 @@ async def sign_in(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get(SIGN_IN_PATH)
 async def get_session(request: web.Request) -> web.Response:
     """The signed-in console's session (its CSRF token, after a reload of the page)."""
     staff = current_staff(request)
@@ -173,7 +169,6 @@ async def get_session(request: web.Request) -> web.Response:
     )
 
 
-@routes.delete(SIGN_IN_PATH)
 async def sign_out(request: web.Request) -> web.Response:
     staff = current_staff(request)
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():

@@ -14,8 +14,6 @@ from shared.errors import not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 MAX_TOKEN_LENGTH = 4096
 
 
@@ -66,7 +64,6 @@ async def delete_device(conn: asyncpg.Connection, user_id: uuid.UUID, token: str
     return deleted is not None
 
 
-@routes.post("/devices")
 async def add_device(request: web.Request) -> web.Response:
     """201 for a new token, 200 for one already registered (by anyone)."""
     device = DeviceIn.model_validate_json(await request.read())
@@ -76,7 +73,6 @@ async def add_device(request: web.Request) -> web.Response:
 
 
 # `.+`: a token is opaque, so match everything after the prefix, '/' included.
-@routes.delete("/devices/{token:.+}")
 async def remove_device(request: web.Request) -> web.Response:
     """Only the caller's own token: another user's is 404 and stays registered."""
     token = request.match_info["token"]

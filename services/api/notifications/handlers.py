@@ -21,8 +21,6 @@ from shared.errors import ApiError
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 MAX_IDS_PER_READ = 100
 
 
@@ -85,7 +83,6 @@ def notification_item(record: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-@routes.get("/notifications")
 async def get_notifications(request: web.Request) -> web.Response:
     page = page_params(request)
     user_id = current_user(request)
@@ -101,7 +98,6 @@ async def get_notifications(request: web.Request) -> web.Response:
     return web.json_response(body, dumps=dumps)
 
 
-@routes.post("/notifications/read")
 async def read_notifications(request: web.Request) -> web.Response:
     body = MarkReadIn.model_validate_json(await request.read())
     if (body.ids is None) == (body.all is None):

@@ -31,8 +31,6 @@ from shared.errors import ApiError, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -94,14 +92,12 @@ def _merged(patch: QuietHoursPatch, current: QuietHours | None) -> QuietHours:
     return QuietHours(start, end)
 
 
-@routes.get("/me/notification-settings")
 async def get_notification_settings(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         settings = await read_settings(conn, current_user(request))
     return web.json_response(settings.as_json(), dumps=dumps)
 
 
-@routes.patch("/me/notification-settings")
 async def patch_notification_settings(request: web.Request) -> web.Response:
     patch = SettingsPatch.model_validate_json(await request.read())
     user_id: uuid.UUID = current_user(request)

@@ -39,7 +39,6 @@ from shared.keys import db_pool_key
 HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static/account/"
 pages_templates_key = web.AppKey("pages_templates", jinja2.Environment)
-routes = web.RouteTableDef()
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -55,7 +54,8 @@ MAX_PASSWORD = 256
 
 
 def setup_pages(app: web.Application) -> None:
-    """The pages' templates (autoescaped, under their own key), stylesheet and routes."""
+    """The pages' templates (autoescaped, under their own key) and stylesheet; their routes are
+    in services/api/routes.py."""
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -64,7 +64,6 @@ def setup_pages(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
     )
     app.router.add_static(STATIC_PREFIX, HERE / "static", append_version=False)
-    app.router.add_routes(routes)
 
 
 def _page(
@@ -134,7 +133,6 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
-@routes.get("/account/verify")
 async def verify_page(request: web.Request) -> web.Response:
     token = _token_of(request)
     if not await _live(request, "verify", token):
@@ -142,7 +140,6 @@ async def verify_page(request: web.Request) -> web.Response:
     return _page(request, "verify.html", "verify_title", token=token)
 
 
-@routes.post("/account/verify")
 async def verify_submit(request: web.Request) -> web.Response:
     form = await _form(request)
     try:
@@ -152,7 +149,6 @@ async def verify_submit(request: web.Request) -> web.Response:
     return _message(request, "verified_title", "verified", tone="success")
 
 
-@routes.get("/account/reset")
 async def reset_page(request: web.Request) -> web.Response:
     token = _token_of(request)
     if not await _live(request, "reset", token):
@@ -160,7 +156,6 @@ async def reset_page(request: web.Request) -> web.Response:
     return _page(request, "reset.html", "reset_title", token=token, error=None)
 
 
-@routes.post("/account/reset")
 async def reset_submit(request: web.Request) -> web.Response:
     form = await _form(request)
     token, password = form.get("token", ""), form.get("new_password", "")
@@ -189,7 +184,6 @@ async def reset_submit(request: web.Request) -> web.Response:
     return _message(request, "reset_done_title", "reset_done", tone="success")
 
 
-@routes.get("/account/delete")
 async def delete_page(request: web.Request) -> web.Response:
     token = _token_of(request)
     if not token:  # the page an app-store listing names: ask for the email
@@ -199,7 +193,6 @@ async def delete_page(request: web.Request) -> web.Response:
     return _page(request, "delete.html", "delete_title", token=token, error=None)
 
 
-@routes.post("/account/delete")
 async def delete_submit(request: web.Request) -> web.Response:
     form = await _form(request)
     token = form.get("token")

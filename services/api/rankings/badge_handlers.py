@@ -12,10 +12,7 @@ from shared.errors import not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
 
-
-@routes.get("/users/{id}/badges")
 async def list_user_badges(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     async with request.app[db_pool_key].acquire() as conn:

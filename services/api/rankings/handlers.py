@@ -39,7 +39,6 @@ from shared.keys import db_pool_key, redis_key
 from shared.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 
 SCOPES = ("global", "following")
 
@@ -86,7 +85,6 @@ async def _from_redis(
     return top, me, await walk_counts(redis, keys, [s.user_id for s in top])
 
 
-@routes.get("/rankings/weekly")
 async def get_weekly_ranking(request: web.Request) -> web.Response:
     scope = request.query.get("scope", "global")
     if scope not in SCOPES:

@@ -26,8 +26,6 @@ from shared.errors import invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key, settings_key
 
-routes = web.RouteTableDef()
-
 
 async def add_block(
     conn: asyncpg.Connection, blocker_id: uuid.UUID, blocked_id: uuid.UUID
@@ -45,7 +43,6 @@ async def add_block(
     return created is not None
 
 
-@routes.post("/users/{id}/block")
 async def block_user(request: web.Request) -> web.Response:
     """201 for a new block, 200 when already blocked; blocking yourself is 422."""
     me = current_user(request)
@@ -69,7 +66,6 @@ async def block_user(request: web.Request) -> web.Response:
     return web.json_response(body, status=201 if created else 200, dumps=dumps)
 
 
-@routes.delete("/users/{id}/block")
 async def unblock_user(request: web.Request) -> web.Response:
     """204 for any id, whether or not the user was blocked or exists: the answer must not tell a
     blocker from an unknown id (the blocked person's own account may be gone, and a probe must
@@ -84,6 +80,5 @@ async def unblock_user(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/me/blocks")
 async def get_my_blocks(request: web.Request) -> web.Response:
     return await my_list_response(request, "blocks", "blocked_at")

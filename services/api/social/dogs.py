@@ -20,8 +20,6 @@ from shared.errors import not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 DOG_COLUMNS = "id, owner_id, name, breed, birth_date, created_at"
 # The calendar's leading edge (UTC+14): a birth date is "in the future" only if it is still to
 # come everywhere, so no user's local "today" is rejected.
@@ -79,7 +77,6 @@ async def delete_dog(conn: asyncpg.Connection, owner_id: uuid.UUID, dog_id: uuid
     return deleted is not None
 
 
-@routes.post("/me/dogs")
 async def add_dog(request: web.Request) -> web.Response:
     dog = DogIn.model_validate_json(await request.read())
     async with request.app[db_pool_key].acquire() as conn:
@@ -87,7 +84,6 @@ async def add_dog(request: web.Request) -> web.Response:
     return web.json_response(created, status=201, dumps=dumps)
 
 
-@routes.get("/users/{id}/dogs")
 async def get_user_dogs(request: web.Request) -> web.Response:
     """Paginated oldest first: `before` here is the cursor of the last dog already shown."""
     owner_id = path_uuid(request, "user")
@@ -100,7 +96,6 @@ async def get_user_dogs(request: web.Request) -> web.Response:
     return web.json_response(page_of(rows, page, [dict(r) for r in rows]), dumps=dumps)
 
 
-@routes.delete("/me/dogs/{id}")
 async def remove_dog(request: web.Request) -> web.Response:
     dog_id = path_uuid(request, "dog")
     async with request.app[db_pool_key].acquire() as conn:

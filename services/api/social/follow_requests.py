@@ -14,15 +14,11 @@ from shared.errors import not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
 
-routes = web.RouteTableDef()
 
-
-@routes.get("/me/follow-requests")
 async def list_my_follow_requests(request: web.Request) -> web.Response:
     return await my_list_response(request, "follow_requests", "requested_at")
 
 
-@routes.post("/me/follow-requests/{user_id}/approve")
 async def approve_follow_request(request: web.Request) -> web.Response:
     """200 `{"user_id", "follower": true}`: the requester now follows the caller."""
     requester_id = path_uuid(request, "follow request", "user_id")
@@ -35,7 +31,6 @@ async def approve_follow_request(request: web.Request) -> web.Response:
     return web.json_response({"user_id": requester_id, "follower": True}, dumps=dumps)
 
 
-@routes.post("/me/follow-requests/{user_id}/decline")
 async def decline_a_follow_request(request: web.Request) -> web.Response:
     requester_id = path_uuid(request, "follow request", "user_id")
     async with request.app[db_pool_key].acquire() as conn:

@@ -30,8 +30,6 @@ from shared.errors import invalid
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 MAX_QUERY_CHARS = 50
 _INT4_MAX = 2**31 - 1
 # A key is a lowered nickname (30 characters at most); a cursor's is bounded well above that.
@@ -204,7 +202,6 @@ def _item(record: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-@routes.get("/users")
 async def find_users(request: web.Request) -> web.Response:
     text = _query_param(request)
     limit = limit_param(request)

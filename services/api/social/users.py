@@ -38,8 +38,6 @@ from shared.errors import conflict, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key, settings_key
 
-routes = web.RouteTableDef()
-
 ME_COLUMNS = (
     "id, email, nickname, profile_image_url, approve_followers, created_at,"
     " email_verified_at IS NOT NULL AS email_verified"
@@ -104,7 +102,6 @@ async def update_me(
     return dict(row) if row else None
 
 
-@routes.get("/me")
 async def get_me(request: web.Request) -> web.Response:
     user_id = current_user(request)
     async with request.app[db_pool_key].acquire() as conn:
@@ -124,7 +121,6 @@ async def _add_consents_required(
     me["consents_required"] = (await consent_state(conn, me["id"], documents)).required
 
 
-@routes.patch("/me")
 async def patch_me(request: web.Request) -> web.Response:
     patch = MePatch.model_validate_json(await request.read())
     user_id = current_user(request)
@@ -140,7 +136,6 @@ async def patch_me(request: web.Request) -> web.Response:
     return web.json_response(me, dumps=dumps)
 
 
-@routes.get("/users/{id}")
 async def get_user(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     async with request.app[db_pool_key].acquire() as conn:
@@ -150,7 +145,6 @@ async def get_user(request: web.Request) -> web.Response:
     return web.json_response(profile, dumps=dumps)
 
 
-@routes.post("/users/{id}/follow")
 async def follow_user(request: web.Request) -> web.Response:
     """201 for a new follow (which notifies the followee), 200 when already following, both
     `{"status": "following", ...}`; 202 `{"status": "requested"}` when the followee approves
@@ -199,7 +193,6 @@ async def follow_user(request: web.Request) -> web.Response:
     return web.json_response(body, status=201 if created else 200, dumps=dumps)
 
 
-@routes.delete("/users/{id}/follow")
 async def unfollow_user(request: web.Request) -> web.Response:
     followee_id = path_uuid(request, "user")
     me = current_user(request)
@@ -222,11 +215,9 @@ async def _follow_list(request: web.Request, which: FollowList) -> web.Response:
     return web.json_response(body, dumps=dumps)
 
 
-@routes.get("/users/{id}/followers")
 async def list_followers(request: web.Request) -> web.Response:
     return await _follow_list(request, "followers")
 
 
-@routes.get("/users/{id}/following")
 async def list_following(request: web.Request) -> web.Response:
     return await _follow_list(request, "following")

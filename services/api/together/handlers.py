@@ -49,8 +49,6 @@ from shared.invitations import InvitationStatus, get_invitation
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key, settings_key
 
-routes = web.RouteTableDef()
-
 MAX_MESSAGE_CHARS = 200
 # A scheduled time a little in the past is a slow client, not a mistake.
 SCHEDULE_GRACE = dt.timedelta(minutes=1)
@@ -83,7 +81,6 @@ def _max_walk(request: web.Request) -> dt.timedelta:
     return dt.timedelta(seconds=request.app[settings_key].max_walk_duration_s)
 
 
-@routes.post("/invitations")
 async def send_invitation(request: web.Request) -> web.Response:
     body = InvitationIn.model_validate_json(await request.read())
     user_id = current_user(request)
@@ -196,27 +193,22 @@ async def _move(request: web.Request, transition: Transition) -> web.Response:
     return web.json_response(invitation_json(record), dumps=dumps)
 
 
-@routes.post("/invitations/{id}/accept")
 async def accept_invitation(request: web.Request) -> web.Response:
     return await _move(request, ACCEPT)
 
 
-@routes.post("/invitations/{id}/decline")
 async def decline_invitation(request: web.Request) -> web.Response:
     return await _move(request, DECLINE)
 
 
-@routes.post("/invitations/{id}/cancel")
 async def cancel_invitation(request: web.Request) -> web.Response:
     return await _move(request, CANCEL)
 
 
-@routes.post("/invitations/{id}/finish")
 async def finish_invitation(request: web.Request) -> web.Response:
     return await _move(request, FINISH)
 
 
-@routes.get("/invitations/{id}")
 async def get_invitation_detail(request: web.Request) -> web.Response:
     invitation_id = _invitation_id(request)
     async with request.app[db_pool_key].acquire() as conn:
@@ -228,7 +220,6 @@ async def get_invitation_detail(request: web.Request) -> web.Response:
     return web.json_response(invitation_json(record), dumps=dumps)
 
 
-@routes.get("/invitations")
 async def list_my_invitations(request: web.Request) -> web.Response:
     boxes = _BOX_CHOICES.get(request.query.get("box"))
     if boxes is None:

@@ -30,8 +30,6 @@ from shared.keys import db_pool_key, settings_key
 
 log = logging.getLogger(__name__)
 
-routes = web.RouteTableDef()
-
 PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 1000
 
@@ -84,7 +82,6 @@ def entry_json(record: Any) -> dict[str, Any]:
     }
 
 
-@routes.get("/me/location-log")
 async def get_location_log(request: web.Request) -> web.Response:
     page = page_params(request)
     async with request.app[db_pool_key].acquire() as conn:

@@ -33,8 +33,6 @@ from shared.realtime_tickets import (
     ticket_value,
 )
 
-routes = web.RouteTableDef()
-
 TICKETS_PER_MINUTE = 60
 
 
@@ -43,7 +41,6 @@ class TicketIn(BaseModel):
     invitation_id: uuid.UUID
 
 
-@routes.post("/realtime/tickets")
 async def create_ticket(request: web.Request) -> web.Response:
     body = TicketIn.model_validate_json(await request.read())
     user_id = current_user(request)

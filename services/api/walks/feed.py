@@ -26,10 +26,7 @@ from services.api.web.pagination import BEGINNING, Cursor, page_of, page_params,
 from services.api.web.polling import poll_response
 from shared.keys import db_pool_key, redis_key
 
-routes = web.RouteTableDef()
 
-
-@routes.get("/feed")
 async def get_feed(request: web.Request) -> web.Response:
     viewer_id = current_user(request)
     page = page_params(request)

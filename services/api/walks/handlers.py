@@ -37,8 +37,6 @@ from shared.errors import forbidden, invalid, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key, redis_key
 
-routes = web.RouteTableDef()
-
 MAX_WALK_DURATION = dt.timedelta(hours=24)
 MAX_DISTANCE_M = 200_000
 MAX_PATH_POINTS = 10_000
@@ -150,7 +148,6 @@ async def _insert_walk(conn: asyncpg.Connection, user_id: uuid.UUID, body: WalkI
     )
 
 
-@routes.post("/walks")
 async def create_walk(request: web.Request) -> web.Response:
     body = WalkIn.model_validate_json(await request.read())
     user_id = current_user(request)
@@ -171,7 +168,6 @@ async def create_walk(request: web.Request) -> web.Response:
     return web.json_response(walk_json(record), status=201, dumps=dumps)
 
 
-@routes.get("/walks/{id}")
 async def get_walk_detail(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     async with request.app[db_pool_key].acquire() as conn:
@@ -181,7 +177,6 @@ async def get_walk_detail(request: web.Request) -> web.Response:
     return web.json_response(walk_detail_json(record), dumps=dumps)
 
 
-@routes.delete("/walks/{id}")
 async def delete_walk(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     user_id = current_user(request)
@@ -201,7 +196,6 @@ async def delete_walk(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/users/{id}/walks")
 async def list_user_walks(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     page = page_params(request)

@@ -35,8 +35,6 @@ from shared.errors import forbidden, not_found, unauthorized
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 # Comments per interactions answer (`?limit=`, at most 100 as everywhere), oldest first: a
 # longer thread is read by polling again with `since` = the created_at of the last comment
 # received, until fewer than the limit come back.
@@ -62,7 +60,6 @@ async def _lock_visible_walk(
     return owner_id
 
 
-@routes.post("/walks/{id}/likes")
 async def like_walk(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     user_id = current_user(request)
@@ -87,7 +84,6 @@ async def like_walk(request: web.Request) -> web.Response:
     )
 
 
-@routes.delete("/walks/{id}/likes")
 async def unlike_walk(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     user_id = current_user(request)
@@ -97,7 +93,6 @@ async def unlike_walk(request: web.Request) -> web.Response:
     return web.json_response({"like_count": like_count, "liked_by_me": False}, dumps=dumps)
 
 
-@routes.post("/walks/{id}/comments")
 async def comment_on_walk(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     raw = await request.read()
@@ -118,7 +113,6 @@ async def comment_on_walk(request: web.Request) -> web.Response:
     return web.json_response(comment_json(comment), status=201, dumps=dumps)
 
 
-@routes.delete("/walks/{id}/comments/{comment_id}")
 async def remove_comment(request: web.Request) -> web.Response:
     walk_id = path_uuid(request, "walk")
     comment_id = path_uuid(request, "comment", "comment_id")
@@ -134,7 +128,6 @@ async def remove_comment(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/walks/{id}/interactions")
 async def get_interactions(request: web.Request) -> web.Response:
     """The walk's state, and its comments newer than `since` (and older than `before`).
 

@@ -30,8 +30,6 @@ from shared.errors import conflict, not_found
 from shared.jsonutil import dumps
 from shared.keys import db_pool_key
 
-routes = web.RouteTableDef()
-
 MAX_ZONES_PER_USER = 10
 ZONE_COLUMNS = "id, lat, lng, radius_m"
 # The hidden area, in radii of the given circle (the migration that added it draws the same):
@@ -109,14 +107,12 @@ async def delete_zone(conn: asyncpg.Connection, user_id: uuid.UUID, zone_id: uui
     return deleted is not None
 
 
-@routes.get("/me/privacy-zones")
 async def get_privacy_zones(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         zones = await list_zones(conn, current_user(request))
     return web.json_response(zones, dumps=dumps)
 
 
-@routes.post("/me/privacy-zones")
 async def create_privacy_zone(request: web.Request) -> web.Response:
     zone = ZoneIn.model_validate_json(await request.read())
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
@@ -126,7 +122,6 @@ async def create_privacy_zone(request: web.Request) -> web.Response:
     return web.json_response(created, status=201, dumps=dumps)
 
 
-@routes.delete("/me/privacy-zones/{id}")
 async def remove_privacy_zone(request: web.Request) -> web.Response:
     """Only the caller's own zone: someone else's is 404 and stays."""
     zone_id = path_uuid(request, "privacy zone")
