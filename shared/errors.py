@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.long_lived import is_long_lived
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def invalid(field: str, message: str) -> ApiError:
 
 def error_response(error: ApiError) -> web.Response:
     body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
-    return web.json_response(body, status=error.status, headers=error.headers, dumps=dumps)
+    return json_response(body, status=error.status, headers=error.headers)
 
 
 def from_validation_error(exc: ValidationError) -> ApiError:

@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,6 @@ async def _redis_ok(app: web.Application) -> bool:
 async def healthz(request: web.Request) -> web.Response:
     postgres, redis = await asyncio.gather(_postgres_ok(request.app), _redis_ok(request.app))
     if postgres and redis:
-        return web.json_response({"status": "ok"}, dumps=dumps)
+        return json_response({"status": "ok"})
     body = {"status": "unavailable", "postgres": postgres, "redis": redis}
-    return web.json_response(body, status=503, dumps=dumps)
+    return json_response(body, status=503)

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -38,3 +39,10 @@ def dumps(value: Any) -> str:
 
 
 loads = orjson.loads
+
+
+def json_response(
+    body: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """`web.json_response` with our encoder: every JSON answer of both services."""
+    return web.json_response(body, status=status, headers=headers, dumps=dumps)

@@ -37,7 +37,7 @@ from services.api.web.after_response import after_response
 from services.api.web.authentication import current_user
 from services.api.web.rate_limit import Limit, client_address, enforce
 from shared.errors import ApiError, unauthorized
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ async def post_verify_email(request: web.Request) -> web.Response:
         await verify_email(request, body.token)
     except BadToken:
         raise await _refused(request) from None
-    return web.json_response({"email_verified": True}, dumps=dumps)
+    return json_response({"email_verified": True})
 
 
 async def post_password_reset(request: web.Request) -> web.Response:
@@ -184,7 +184,7 @@ async def post_password_reset_confirm(request: web.Request) -> web.Response:
         answer = await reset_password(request, body.token, body.new_password)
     except BadToken:
         raise await _refused(request) from None
-    return web.json_response(answer, dumps=dumps)
+    return json_response(answer)
 
 
 async def post_delete_request(request: web.Request) -> web.Response:

@@ -38,7 +38,7 @@ from services.api.web.languages import preferred_language
 from services.api.web.rate_limit import client_address
 from services.api.web.text_fields import SingleLine
 from shared.errors import ApiError, conflict, forbidden, unauthorized
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 from shared.settings import Settings
 from shared.tokens import InvalidToken, verify_token
@@ -141,7 +141,7 @@ async def signup(request: web.Request) -> web.Response:
         tokens = await start_session(conn, settings, user_id)
         answer = await _answer(conn, settings, user_id, tokens)
     await remember_sign_in(request, body.email)
-    return web.json_response(answer, status=201, dumps=dumps)
+    return json_response(answer, status=201)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -164,7 +164,7 @@ async def login(request: web.Request) -> web.Response:
             tokens = await start_session(conn, settings, row["id"])
             answer = await _answer(conn, settings, row["id"], tokens)
     await remember_sign_in(request, body.email)
-    return web.json_response(answer, dumps=dumps)
+    return json_response(answer)
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -186,7 +186,7 @@ async def refresh(request: web.Request) -> web.Response:
     if tokens is None:
         await announce_ended(request.app, ended)
         raise unauthorized("refresh token already used or revoked")
-    return web.json_response(answer, dumps=dumps)
+    return json_response(answer)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -233,4 +233,4 @@ async def change_password(request: web.Request) -> web.Response:
         tokens = await start_session(conn, settings, user_id)
         answer = await _answer(conn, settings, user_id, tokens)
     await announce_ended(request.app, ended)
-    return web.json_response(answer, dumps=dumps)
+    return json_response(answer)

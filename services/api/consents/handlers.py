@@ -17,7 +17,7 @@ from services.api.consents.state import consent_state
 from services.api.web.authentication import current_user
 from services.api.web.rate_limit import Limit, client_address, enforce
 from shared.errors import ApiError
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 # Consents given or withdrawn by one person in an hour: far above anyone's hand, and a bound on
@@ -50,13 +50,13 @@ async def consents_json(
 
 async def get_legal(request: web.Request) -> web.Response:
     body = {"documents": [doc.model_dump() for doc in documents_of(request).values()]}
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)
 
 
 async def get_my_consents(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         body = await consents_json(conn, current_user(request), documents_of(request))
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)
 
 
 async def give_consents(request: web.Request) -> web.Response:
@@ -88,7 +88,7 @@ async def give_consents(request: web.Request) -> web.Response:
             new = {kind: v for kind, v in given.items() if state.current.get(kind) != v}
             await record_consents(conn, user_id, new, "given", client_address(request))
         answer = await consents_json(conn, user_id, documents)
-    return web.json_response(answer, dumps=dumps)
+    return json_response(answer)
 
 
 async def withdraw_consent(

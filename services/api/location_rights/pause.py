@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.web.authentication import current_user
 from services.api.web.rate_limit import Limit, enforce
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key
 from shared.location_pauses import announce_pause
 
@@ -43,7 +43,7 @@ async def pause_location(request: web.Request) -> web.Response:
         body.minutes,
     )
     await announce_pause(request.app[redis_key], user_id, row["paused_until"], row["changed_at"])
-    return web.json_response({"paused_until": row["paused_until"]}, dumps=dumps)
+    return json_response({"paused_until": row["paused_until"]})
 
 
 async def resume_location(request: web.Request) -> web.Response:

@@ -28,7 +28,7 @@ from services.api.notifications.notify import notify
 from services.api.web.pagination import Cursor, page_of, page_params, query_value
 from services.api.web.path_params import path_uuid
 from shared.errors import conflict, invalid, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key, settings_key
 
 STATUSES = ("open", "actioned", "dismissed")
@@ -148,7 +148,7 @@ async def get_queue(request: web.Request) -> web.Response:
             await queue_item(conn, t["target_type"], t["target_id"], status)
             for t in targets[: page.limit]
         ]
-    return web.json_response(page_of(targets, page, items, "sort_at"), dumps=dumps)
+    return json_response(page_of(targets, page, items, "sort_at"))
 
 
 # --- a user's page -------------------------------------------------------------------------
@@ -218,7 +218,7 @@ async def get_user(request: web.Request) -> web.Response:
         "reports_by": [_report_row(r) for r in by],
         "actions": [audit_json(a) for a in actions],
     }
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ async def resolve_report(request: web.Request) -> web.Response:
         item = await queue_item(conn, kind, target_id, outcome)
     await after.run(request.app)
     count_action(request.app, body.action)
-    return web.json_response(item, dumps=dumps)
+    return json_response(item)
 
 
 async def restore(request: web.Request) -> web.Response:
@@ -346,9 +346,7 @@ async def restore(request: web.Request) -> web.Response:
         )
     await after.run(request.app)
     count_action(request.app, "restore")
-    return web.json_response(
-        {"target": {"type": kind, "id": content_id}, "hidden": False}, dumps=dumps
-    )
+    return json_response({"target": {"type": kind, "id": content_id}, "hidden": False})
 
 
 class UnsuspendIn(BaseModel):
@@ -374,7 +372,7 @@ async def unsuspend(request: web.Request) -> web.Response:
         )
         status = await user_status(conn, user_id)
     count_action(request.app, "unsuspend")
-    return web.json_response({"id": user_id, **(status or {})}, dumps=dumps)
+    return json_response({"id": user_id, **(status or {})})
 
 
 # --- the audit log -------------------------------------------------------------------------
@@ -393,4 +391,4 @@ async def get_audit(request: web.Request) -> web.Response:
             page.limit + 1,
         )
     items = [audit_json(r) for r in records]
-    return web.json_response(page_of(records, page, items, "at"), dumps=dumps)
+    return json_response(page_of(records, page, items, "at"))

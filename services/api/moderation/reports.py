@@ -28,7 +28,7 @@ from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
 from services.api.web.rate_limit import Limit, enforce
 from shared.errors import invalid, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 Reason = Literal[
@@ -167,7 +167,7 @@ async def file_report(request: web.Request) -> web.Response:
             raise invalid("target", f"you cannot report {what}")
         existing = await open_report_of(conn, reporter_id, body.target)
         if existing is not None:
-            return web.json_response(report_json(existing), dumps=dumps)
+            return json_response(report_json(existing))
         limit = Limit("report-user", settings.report_limit_per_user, REPORT_WINDOW_S)
         await enforce(request, (limit, str(reporter_id)))
         async with conn.transaction():
@@ -187,7 +187,7 @@ async def file_report(request: web.Request) -> web.Response:
             )
             if record is None:  # a concurrent request of the same reporter filed it first
                 record = await open_report_of(conn, reporter_id, body.target)
-                return web.json_response(report_json(record), dumps=dumps)
+                return json_response(report_json(record))
             hidden = False
             if body.target.type != "user" and await auto_hide_due(
                 conn,
@@ -202,7 +202,7 @@ async def file_report(request: web.Request) -> web.Response:
     await after.run(request.app)
     if hidden:
         count_action(request.app, "auto_hide")
-    return web.json_response(report_json(record), status=201, dumps=dumps)
+    return json_response(report_json(record), status=201)
 
 
 async def list_my_reports(request: web.Request) -> web.Response:
@@ -218,4 +218,4 @@ async def list_my_reports(request: web.Request) -> web.Response:
             page.limit + 1,
         )
     items = [report_json(r) for r in records]
-    return web.json_response(page_of(records, page, items), dumps=dumps)
+    return json_response(page_of(records, page, items))

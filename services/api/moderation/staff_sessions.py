@@ -35,7 +35,7 @@ from services.api.accounts.passwords import verify_password
 from services.api.moderation.audit import audit
 from services.api.web.text_fields import SingleLine
 from shared.errors import ApiError, forbidden, unauthorized
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 COOKIE = "withbowwow_staff"
@@ -153,7 +153,7 @@ async def sign_in(request: web.Request) -> web.Response:
     await attempt.refund()  # only failures count
     await remember_sign_in(request, body.email)
     expires_at = _expiry(created["created_at"], created["last_seen_at"])
-    response = web.json_response(_session_body(row["role"], csrf_token, expires_at), dumps=dumps)
+    response = json_response(_session_body(row["role"], csrf_token, expires_at))
     secure = request.app[settings_key].public_base_url.lower().startswith("https://")
     response.set_cookie(
         COOKIE, session_id, path="/admin", httponly=True, samesite="Strict", secure=secure
@@ -164,9 +164,7 @@ async def sign_in(request: web.Request) -> web.Response:
 async def get_session(request: web.Request) -> web.Response:
     """The signed-in console's session (its CSRF token, after a reload of the page)."""
     staff = current_staff(request)
-    return web.json_response(
-        _session_body(staff.role, staff.csrf_token, staff.expires_at), dumps=dumps
-    )
+    return json_response(_session_body(staff.role, staff.csrf_token, staff.expires_at))
 
 
 async def sign_out(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.api.web.authentication import current_user
 from shared.errors import not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 MAX_TOKEN_LENGTH = 4096
@@ -69,7 +69,7 @@ async def add_device(request: web.Request) -> web.Response:
     device = DeviceIn.model_validate_json(await request.read())
     async with request.app[db_pool_key].acquire() as conn:
         answer, created = await register_device(conn, current_user(request), device)
-    return web.json_response(answer, status=201 if created else 200, dumps=dumps)
+    return json_response(answer, status=201 if created else 200)
 
 
 # `.+`: a token is opaque, so match everything after the prefix, '/' included.

@@ -18,7 +18,7 @@ from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
 from shared.errors import ApiError
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 MAX_IDS_PER_READ = 100
@@ -95,7 +95,7 @@ async def get_notifications(request: web.Request) -> web.Response:
         unread = await unread_count(conn, user_id)
     body = page_of(rows, page, [notification_item(r) for r in rows])
     body["unread_count"] = unread
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)
 
 
 async def read_notifications(request: web.Request) -> web.Response:
@@ -108,4 +108,4 @@ async def read_notifications(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         await mark_read(conn, user_id, body.ids)
         unread = await unread_count(conn, user_id)
-    return web.json_response({"unread_count": unread}, dumps=dumps)
+    return json_response({"unread_count": unread})

@@ -28,7 +28,7 @@ from services.api.notifications.push_settings import (
 )
 from services.api.web.authentication import current_user
 from shared.errors import ApiError, invalid, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -95,7 +95,7 @@ def _merged(patch: QuietHoursPatch, current: QuietHours | None) -> QuietHours:
 async def get_notification_settings(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         settings = await read_settings(conn, current_user(request))
-    return web.json_response(settings.as_json(), dumps=dumps)
+    return json_response(settings.as_json())
 
 
 async def patch_notification_settings(request: web.Request) -> web.Response:
@@ -110,4 +110,4 @@ async def patch_notification_settings(request: web.Request) -> web.Response:
         await write_settings(conn, user_id, settings)
         released = await release_held(conn, user_id)
     request.app[push_jobs_key].emit(released)
-    return web.json_response(settings.as_json(), dumps=dumps)
+    return json_response(settings.as_json())

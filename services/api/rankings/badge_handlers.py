@@ -9,7 +9,7 @@ from services.api.visibility import user_visible
 from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 
@@ -19,4 +19,4 @@ async def list_user_badges(request: web.Request) -> web.Response:
         if not await user_visible(conn, user_id, current_user(request)):
             raise not_found("user")
         badges = await user_badges(conn, user_id)
-    return web.json_response(badges, dumps=dumps)
+    return json_response(badges)

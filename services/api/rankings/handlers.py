@@ -34,7 +34,7 @@ from services.api.web.pagination import page_params
 from services.api.web.presenters import USER_SUMMARY_COLUMNS
 from services.api.web.seoul_time import week_start
 from shared.errors import invalid
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key
 from shared.redis_client import RedisClient
 
@@ -123,4 +123,4 @@ async def get_weekly_ranking(request: web.Request) -> web.Response:
         "items": items,
         "me": {"rank": me.rank, "distance_m": me.distance_mm / 1000} if me else None,
     }
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)

@@ -23,7 +23,7 @@ from services.api.visibility import lock_pair
 from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import invalid, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key, settings_key
 
 
@@ -63,7 +63,7 @@ async def block_user(request: web.Request) -> web.Response:
     if created is None:
         raise not_found("user")
     body = {"user_id": blocked_id, "blocked": True}
-    return web.json_response(body, status=201 if created else 200, dumps=dumps)
+    return json_response(body, status=201 if created else 200)
 
 
 async def unblock_user(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.text_fields import SingleLine
 from shared.errors import not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 DOG_COLUMNS = "id, owner_id, name, breed, birth_date, created_at"
@@ -81,7 +81,7 @@ async def add_dog(request: web.Request) -> web.Response:
     dog = DogIn.model_validate_json(await request.read())
     async with request.app[db_pool_key].acquire() as conn:
         created = await create_dog(conn, current_user(request), dog)
-    return web.json_response(created, status=201, dumps=dumps)
+    return json_response(created, status=201)
 
 
 async def get_user_dogs(request: web.Request) -> web.Response:
@@ -93,7 +93,7 @@ async def get_user_dogs(request: web.Request) -> web.Response:
         if not await user_visible(conn, owner_id, current_user(request)):
             raise not_found("user")
         rows = await list_dogs(conn, owner_id, after, page.limit + 1)
-    return web.json_response(page_of(rows, page, [dict(r) for r in rows]), dumps=dumps)
+    return json_response(page_of(rows, page, [dict(r) for r in rows]))
 
 
 async def remove_dog(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from services.api.walks import feed_heads
 from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key
 
 
@@ -28,7 +28,7 @@ async def approve_follow_request(request: web.Request) -> web.Response:
         if not approved:
             raise not_found("follow request")
         await feed_heads.raise_for_follow(request.app[redis_key], conn, approved, me)
-    return web.json_response({"user_id": requester_id, "follower": True}, dumps=dumps)
+    return json_response({"user_id": requester_id, "follower": True})
 
 
 async def decline_a_follow_request(request: web.Request) -> web.Response:

@@ -27,7 +27,7 @@ from services.api.web.authentication import current_user
 from services.api.web.pagination import limit_param, query_value
 from services.api.web.presenters import USER_SUMMARY_COLUMNS
 from shared.errors import invalid
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 MAX_QUERY_CHARS = 50
@@ -212,4 +212,4 @@ async def find_users(request: web.Request) -> web.Response:
     if len(found) > limit:
         next_cursor = SearchCursor.of(*found[limit - 1]).encode()
     body = {"items": [_item(r) for _, r in found[:limit]], "next_cursor": next_cursor}
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)

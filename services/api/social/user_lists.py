@@ -12,7 +12,7 @@ from aiohttp import web
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 # table: (the column naming the list's owner, the column naming the listed user)
@@ -53,4 +53,4 @@ async def my_list_response(request: web.Request, table: UserList, since_field: s
     async with request.app[db_pool_key].acquire() as conn:
         rows = await listed_users(conn, table, current_user(request), page)
     items = [_listed_user_json(r, since_field) for r in rows]
-    return web.json_response(page_of(rows, page, items), dumps=dumps)
+    return json_response(page_of(rows, page, items))

@@ -35,7 +35,7 @@ from services.api.web.pagination import page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.write_limits import count_write
 from shared.errors import conflict, invalid, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key, settings_key
 
 ME_COLUMNS = (
@@ -109,7 +109,7 @@ async def get_me(request: web.Request) -> web.Response:
         if me is None:
             raise not_found("user")
         await _add_consents_required(request, conn, me)
-    return web.json_response(me, dumps=dumps)
+    return json_response(me)
 
 
 async def _add_consents_required(
@@ -133,7 +133,7 @@ async def patch_me(request: web.Request) -> web.Response:
             await _add_consents_required(request, conn, me)
     if me is None:
         raise not_found("user")
-    return web.json_response(me, dumps=dumps)
+    return json_response(me)
 
 
 async def get_user(request: web.Request) -> web.Response:
@@ -142,7 +142,7 @@ async def get_user(request: web.Request) -> web.Response:
         profile = await fetch_profile(conn, user_id, current_user(request))
     if profile is None:
         raise not_found("user")
-    return web.json_response(profile, dumps=dumps)
+    return json_response(profile)
 
 
 async def follow_user(request: web.Request) -> web.Response:
@@ -183,14 +183,14 @@ async def follow_user(request: web.Request) -> web.Response:
             )
     request.app[push_jobs_key].emit([notification_id])
     if requested:
-        return web.json_response({"status": "requested"}, status=202, dumps=dumps)
+        return json_response({"status": "requested"}, status=202)
     body = {
         "status": "following",
         "user_id": followee_id,
         "following": True,
         "follower_count": count,
     }
-    return web.json_response(body, status=201 if created else 200, dumps=dumps)
+    return json_response(body, status=201 if created else 200)
 
 
 async def unfollow_user(request: web.Request) -> web.Response:
@@ -212,7 +212,7 @@ async def _follow_list(request: web.Request, which: FollowList) -> web.Response:
             raise not_found("user")
         rows = await list_follows(conn, user_id, which, page, viewer_id)
     body = page_of(rows, page, [follow_item(r) for r in rows])
-    return web.json_response(body, dumps=dumps)
+    return json_response(body)
 
 
 async def list_followers(request: web.Request) -> web.Response:

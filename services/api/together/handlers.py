@@ -42,11 +42,12 @@ from services.api.together.queries import (
 from services.api.visibility import has_blocked, lock_pair, user_visible
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
+from services.api.web.path_params import path_uuid
 from services.api.web.times import Time
 from services.api.web.write_limits import count_write
 from shared.errors import ApiError, conflict, forbidden, invalid, not_found
 from shared.invitations import InvitationStatus, get_invitation
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key, settings_key
 
 MAX_MESSAGE_CHARS = 200
@@ -68,13 +69,6 @@ class InvitationIn(BaseModel):
     invitee_id: uuid.UUID
     message: PublicText | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     scheduled_at: Time | None = None
-
-
-def _invitation_id(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["id"])
-    except ValueError:
-        raise not_found("invitation") from None
 
 
 def _max_walk(request: web.Request) -> dt.timedelta:
@@ -139,7 +133,7 @@ async def send_invitation(request: web.Request) -> web.Response:
         raise refusal
     assert record is not None
     request.app[push_jobs_key].emit([notification_id])
-    return web.json_response(invitation_json(record), status=201, dumps=dumps)
+    return json_response(invitation_json(record), status=201)
 
 
 async def _refusal(
@@ -165,7 +159,7 @@ async def _refusal(
 
 
 async def _move(request: web.Request, transition: Transition) -> web.Response:
-    invitation_id = _invitation_id(request)
+    invitation_id = path_uuid(request, "invitation")
     user_id = current_user(request)
     refusal: ApiError | None = None
     notification_id: uuid.UUID | None = None
@@ -190,7 +184,7 @@ async def _move(request: web.Request, transition: Transition) -> web.Response:
         raise refusal
     assert record is not None
     request.app[push_jobs_key].emit([notification_id])
-    return web.json_response(invitation_json(record), dumps=dumps)
+    return json_response(invitation_json(record))
 
 
 async def accept_invitation(request: web.Request) -> web.Response:
@@ -210,14 +204,14 @@ async def finish_invitation(request: web.Request) -> web.Response:
 
 
 async def get_invitation_detail(request: web.Request) -> web.Response:
-    invitation_id = _invitation_id(request)
+    invitation_id = path_uuid(request, "invitation")
     async with request.app[db_pool_key].acquire() as conn:
         endings = await settle_overdue_invitation(conn, _max_walk(request), invitation_id)
         record = await fetch_invitation_for(conn, invitation_id, current_user(request))
     await announce_walk_endings(request.app[redis_key], endings)
     if record is None:
         raise not_found("invitation")
-    return web.json_response(invitation_json(record), dumps=dumps)
+    return json_response(invitation_json(record))
 
 
 async def list_my_invitations(request: web.Request) -> web.Response:
@@ -235,4 +229,4 @@ async def list_my_invitations(request: web.Request) -> web.Response:
         records = await list_invitations(conn, user_id, boxes, status, page)
     await announce_walk_endings(request.app[redis_key], endings)
     items = [invitation_json(r) for r in records]
-    return web.json_response(page_of(records, page, items), dumps=dumps)
+    return json_response(page_of(records, page, items))

@@ -25,7 +25,7 @@ from services.api.visibility import user_visible_to
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ async def get_location_log(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         records = await list_location_log(conn, current_user(request), page)
     items = [entry_json(r) for r in records]
-    return web.json_response(page_of(records, page, items, "first_at"), dumps=dumps)
+    return json_response(page_of(records, page, items, "first_at"))
 
 
 async def prune_location_log(conn: asyncpg.Connection, retention_days: int, limit: int) -> int:

@@ -23,7 +23,7 @@ from services.api.web.authentication import current_session, current_user
 from services.api.web.rate_limit import Limit, enforce
 from shared.errors import conflict, not_found
 from shared.invitations import get_invitation
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key
 from shared.realtime_tickets import (
     TICKET_TTL_S,
@@ -57,6 +57,4 @@ async def create_ticket(request: web.Request) -> web.Response:
     ticket = new_ticket()
     holder = TicketHolder(user_id, invitation.id, current_session(request))
     await request.app[redis_key].set(ticket_key(ticket), ticket_value(holder), ex=TICKET_TTL_S)
-    return web.json_response(
-        {"ticket": ticket, "expires_in": TICKET_TTL_S}, status=201, dumps=dumps
-    )
+    return json_response({"ticket": ticket, "expires_in": TICKET_TTL_S}, status=201)

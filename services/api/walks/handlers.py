@@ -34,7 +34,7 @@ from services.api.web.pagination import Cursor, page_of, page_params
 from services.api.web.path_params import path_uuid
 from services.api.web.times import EpochSeconds, Time
 from shared.errors import forbidden, invalid, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key, redis_key
 
 MAX_WALK_DURATION = dt.timedelta(hours=24)
@@ -165,7 +165,7 @@ async def create_walk(request: web.Request) -> web.Response:
     await walk_effects.after_walk_committed(request.app, facts)
     if record is None:  # deleted in the instant since the commit
         raise not_found("walk")
-    return web.json_response(walk_json(record), status=201, dumps=dumps)
+    return json_response(walk_json(record), status=201)
 
 
 async def get_walk_detail(request: web.Request) -> web.Response:
@@ -174,7 +174,7 @@ async def get_walk_detail(request: web.Request) -> web.Response:
         record = await get_walk(conn, walk_id, current_user(request), with_path=True)
     if record is None:
         raise not_found("walk")
-    return web.json_response(walk_detail_json(record), dumps=dumps)
+    return json_response(walk_detail_json(record))
 
 
 async def delete_walk(request: web.Request) -> web.Response:
@@ -204,4 +204,4 @@ async def list_user_walks(request: web.Request) -> web.Response:
         if not await user_visible(conn, user_id, viewer_id):
             raise not_found("user")
         records = await user_walks(conn, user_id, viewer_id, page)
-    return web.json_response(page_of(records, page, [walk_json(r) for r in records]), dumps=dumps)
+    return json_response(page_of(records, page, [walk_json(r) for r in records]))

@@ -32,7 +32,7 @@ from services.api.web.path_params import path_uuid
 from services.api.web.polling import poll_response
 from services.api.web.write_limits import count_write
 from shared.errors import forbidden, not_found, unauthorized
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 # Comments per interactions answer (`?limit=`, at most 100 as everywhere), oldest first: a
@@ -77,10 +77,8 @@ async def like_walk(request: web.Request) -> web.Response:
                 data={"walk_id": str(walk_id)},
             )
     request.app[push_jobs_key].emit([notification_id])
-    return web.json_response(
-        {"like_count": like_count, "liked_by_me": True},
-        status=201 if created else 200,
-        dumps=dumps,
+    return json_response(
+        {"like_count": like_count, "liked_by_me": True}, status=201 if created else 200
     )
 
 
@@ -90,7 +88,7 @@ async def unlike_walk(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn, conn.transaction():
         await _lock_visible_walk(conn, walk_id, user_id)
         like_count = await remove_like(conn, walk_id, user_id)
-    return web.json_response({"like_count": like_count, "liked_by_me": False}, dumps=dumps)
+    return json_response({"like_count": like_count, "liked_by_me": False})
 
 
 async def comment_on_walk(request: web.Request) -> web.Response:
@@ -110,7 +108,7 @@ async def comment_on_walk(request: web.Request) -> web.Response:
             data={"walk_id": str(walk_id), "comment_id": str(comment["id"])},
         )
     request.app[push_jobs_key].emit([notification_id])
-    return web.json_response(comment_json(comment), status=201, dumps=dumps)
+    return json_response(comment_json(comment), status=201)
 
 
 async def remove_comment(request: web.Request) -> web.Response:

@@ -27,7 +27,7 @@ from services.api.visibility import EARTH_RADIUS_M
 from services.api.web.authentication import current_user
 from services.api.web.path_params import path_uuid
 from shared.errors import conflict, not_found
-from shared.jsonutil import dumps
+from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
 MAX_ZONES_PER_USER = 10
@@ -110,7 +110,7 @@ async def delete_zone(conn: asyncpg.Connection, user_id: uuid.UUID, zone_id: uui
 async def get_privacy_zones(request: web.Request) -> web.Response:
     async with request.app[db_pool_key].acquire() as conn:
         zones = await list_zones(conn, current_user(request))
-    return web.json_response(zones, dumps=dumps)
+    return json_response(zones)
 
 
 async def create_privacy_zone(request: web.Request) -> web.Response:
@@ -119,7 +119,7 @@ async def create_privacy_zone(request: web.Request) -> web.Response:
         created = await add_zone(conn, current_user(request), zone)
     if created is None:
         raise conflict(f"at most {MAX_ZONES_PER_USER} privacy zones per user")
-    return web.json_response(created, status=201, dumps=dumps)
+    return json_response(created, status=201)
 
 
 async def remove_privacy_zone(request: web.Request) -> web.Response:
