@@ -46,6 +46,7 @@ _LEET_I = str.maketrans({**_LEET, "1": "i", "|": "i"})
 _LEET_L = str.maketrans({**_LEET, "1": "l", "|": "l"})
 # Cyrillic letters that look like Latin ones (after case folding), read as those.
 _LOOK_ALIKES = str.maketrans(dict(zip("аеорсухіјѕԁ", "aeopcyxijsd", strict=True)))
+_DIGITS = re.compile("[0-9]")
 # A run of letters, digits and leetspeak symbols: one word, whatever separates it from the next.
 _RUN = re.compile(f"[a-z0-9{re.escape(_LEET_SYMBOLS)}]+")
 _LATIN_WORD = re.compile("[a-z]+")
@@ -167,12 +168,17 @@ def _listed_word(word: str, listed: frozenset[str]) -> bool:
 
 
 def _read_leet(run: str) -> list[str]:
-    """The words a run may be: leetspeak read as letters (`1` as `i`, then as `l`), and again
-    without the symbols at its ends (`ass!` is `ass`, not `assi`)."""
+    """The words a run may be: leetspeak read as letters (`1` as `i`, then as `l`), again
+    without the symbols at its ends (`ass!` is `ass`, not `assi`), and without the digits
+    slipped between its letters (`f1uck`, `s2hit`)."""
     trimmed = run.strip(_LEET_SYMBOLS) or run
-    return [
+    readings = [
         r.translate(table) for r in dict.fromkeys((run, trimmed)) for table in (_LEET_I, _LEET_L)
     ]
+    undigited = _DIGITS.sub("", trimmed)
+    if undigited != trimmed and _LETTER.search(undigited):
+        readings.append(undigited.translate(_LEET_I))
+    return readings
 
 
 @dataclass(frozen=True, slots=True)

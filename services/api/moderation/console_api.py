@@ -240,7 +240,7 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["dismiss", "hide", "suspend", "ban"]
     note: str | None = Field(default=None, max_length=1000)
-    days: int | None = Field(default=None, ge=1, le=365)
+    days: int | None = Field(default=None, ge=1, le=365, strict=True)
 
 
 async def resolve_report(request: web.Request) -> web.Response:

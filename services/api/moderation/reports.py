@@ -104,7 +104,7 @@ async def snapshot_of(
         snapshot = {
             "memo": row["memo"],
             "distance_m": row["distance_m"],
-            "started_at": row["started_at"].isoformat(),
+            "started_at": row["started_at"].isoformat(timespec="microseconds"),
             "visibility": row["visibility"],
         }
     else:
@@ -112,7 +112,7 @@ async def snapshot_of(
             f"""SELECT c.user_id AS author_id, u.nickname AS author_nickname, c.body, c.walk_id
                 FROM comments c JOIN walks w ON w.id = c.walk_id JOIN users u ON u.id = c.user_id
                 WHERE c.id = $2 AND {walk_visible_to("w", "$1")}
-                  AND {comment_visible_to("c", "$1")}""",
+                  AND {comment_visible_to("c", "$1")} AND {user_visible_to("c.user_id", "$1")}""",
             viewer_id,
             target.id,
         )
@@ -140,11 +140,17 @@ async def open_report_of(
 async def auto_hide_due(
     conn: asyncpg.Connection, kind: str, target_id: uuid.UUID, reporters: int, min_age_h: float
 ) -> bool:
-    """Whether enough distinct reporters with accounts old enough have open reports on it."""
+    """Whether enough distinct reporters with accounts old enough have open reports on it,
+    filed since a moderator last restored it."""
     count: int = await conn.fetchval(
         """SELECT count(DISTINCT r.reporter_id) FROM reports r JOIN users u ON u.id = r.reporter_id
            WHERE r.target_type = $1 AND r.target_id = $2 AND r.status = 'open'
-             AND u.created_at <= now() - make_interval(secs => $3 * 3600)""",
+             AND u.created_at <= now() - make_interval(secs => $3 * 3600)
+             -- A moderator who restored it decided: only reports filed since count again.
+             AND r.created_at > coalesce(
+                 (SELECT max(a.at) FROM audit_log a
+                  WHERE a.action = 'restore' AND a.target ->> 'id' = r.target_id::text),
+                 '-infinity')""",
         kind,
         target_id,
         min_age_h,

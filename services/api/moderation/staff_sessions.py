@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.api.accounts.limits import remember_sign_in, reserve_login
 from services.api.accounts.passwords import verify_password
 from services.api.moderation.audit import audit
+from services.api.visibility import not_suspended
 from services.api.web.text_fields import SingleLine
 from shared.errors import ApiError, forbidden, unauthorized
 from shared.jsonutil import json_response
@@ -123,13 +124,15 @@ async def sign_in(request: web.Request) -> web.Response:
     attempt = await reserve_login(request, body.email)
     pool = request.app[db_pool_key]
     row = await pool.fetchrow(
-        """SELECT u.id, u.password_hash, s.role, s.totp_secret
+        f"""SELECT u.id, u.password_hash, s.role, s.totp_secret,
+                  {not_suspended("u.id")} AS in_good_standing
            FROM users u LEFT JOIN staff s ON s.user_id = u.id
            WHERE lower(u.email) = lower($1)""",
         body.email,
     )
     password_ok = await verify_password(row["password_hash"] if row else None, body.password)
-    if row is None or not password_ok or row["role"] is None:
+    # A suspended or banned staff member is refused as anyone else is: one message for all.
+    if row is None or not password_ok or row["role"] is None or not row["in_good_standing"]:
         raise unauthorized(WRONG)
     step = totp_step(row["totp_secret"], body.totp)
     async with pool.acquire() as conn, conn.transaction():
@@ -183,9 +186,10 @@ async def _session(request: web.Request) -> Staff:
         raise unauthorized("sign in to the console")
     session_hash = _hash(session_id)
     row = await request.app[db_pool_key].fetchrow(
-        """UPDATE staff_sessions ss SET last_seen_at = clock_timestamp()
+        f"""UPDATE staff_sessions ss SET last_seen_at = clock_timestamp()
            FROM staff s
            WHERE ss.id_hash = $1 AND s.user_id = ss.user_id
+             AND {not_suspended("ss.user_id")}
              AND ss.expires_at > clock_timestamp()
              AND ss.last_seen_at > clock_timestamp() - $2::interval
            RETURNING ss.user_id, s.role, ss.csrf_token, ss.created_at, ss.last_seen_at""",

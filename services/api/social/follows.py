@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.api.visibility import follow_count_seen_by, listed_to, user_visible_to
+from services.api.visibility import follow_count_seen_by, listed_to, not_suspended, user_visible_to
 from services.api.web.pagination import Page
 from services.api.web.presenters import user_columns, user_summary
 
@@ -100,10 +100,12 @@ async def take_follow_requests(
     conn: asyncpg.Connection, target_id: uuid.UUID, requester_id: uuid.UUID | None = None
 ) -> list[uuid.UUID]:
     """Turn pending requests to `target_id` (only `requester_id`'s, when given) into follows;
-    the requesters whose request there was."""
+    the requesters whose request there was. A suspended requester's request waits (out of
+    sight) until the suspension ends."""
     rows = await conn.fetch(
-        """WITH taken AS (DELETE FROM follow_requests
+        f"""WITH taken AS (DELETE FROM follow_requests
                           WHERE target_id = $1 AND ($2::uuid IS NULL OR requester_id = $2)
+                            AND {not_suspended("requester_id")}
                           RETURNING requester_id),
                 followed AS (INSERT INTO follows (follower_id, followee_id)
                              SELECT requester_id, $1 FROM taken

@@ -9,16 +9,19 @@ from typing import Any, Literal
 import asyncpg
 from aiohttp import web
 
+from services.api.visibility import not_suspended
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
 from shared.jsonutil import json_response
 from shared.keys import db_pool_key
 
-# table: (the column naming the list's owner, the column naming the listed user)
+# table: (the column naming the list's owner, the column naming the listed user, who is listed)
 _LISTS = {
-    "blocks": ("blocker_id", "blocked_id"),
-    "follow_requests": ("target_id", "requester_id"),
+    # The caller's own blocks, suspended people too: a block outlives a suspension.
+    "blocks": ("blocker_id", "blocked_id", "true"),
+    # A suspended requester is out of every list until the suspension ends.
+    "follow_requests": ("target_id", "requester_id", not_suspended("u.id")),
 }
 UserList = Literal["blocks", "follow_requests"]
 
@@ -27,11 +30,11 @@ async def listed_users(
     conn: asyncpg.Connection, table: UserList, owner_id: uuid.UUID, page: Page
 ) -> list[asyncpg.Record]:
     """One page (plus one row, for `page_of`) of the users in `owner_id`'s list."""
-    owner, listed = _LISTS[table]
+    owner, listed, shown = _LISTS[table]
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT l.created_at, u.id, {user_columns("u", "user")}
             FROM {table} l JOIN users u ON u.id = l.{listed}
-            WHERE l.{owner} = $1 AND (l.created_at, l.{listed}) < ($2, $3)
+            WHERE l.{owner} = $1 AND (l.created_at, l.{listed}) < ($2, $3) AND {shown}
             ORDER BY l.created_at DESC, l.{listed} DESC
             LIMIT $4""",
         owner_id,

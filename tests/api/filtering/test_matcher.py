@@ -27,6 +27,8 @@ DISGUISED = {
     "spaced letters": "f u c k",
     "spaced and dotted letters": "f.u c.k",
     "leetspeak digits": "sh1t",
+    "digits slipped between letters": "f1uck",
+    "any digit slipped in": "s2hit",
     "leetspeak symbols": "$h!t",
     "stretched letters": "fuuuuck",
     "an ending": "fucking",
