@@ -142,10 +142,13 @@ async def lock_and_erase(
 
 async def forget_copies(app: web.Application, erased: Erased) -> None:
     """After the commit: the sessions' and walks' endings, then the account's derived copies in
-    Redis. A Redis failure is logged; each copy also expires or is filtered by its reader."""
+    Redis. A Redis failure is logged; each copy also expires or is filtered by its reader.
+
+    The sessions end first, so the leaver's own socket closes with 4001 (its session ended)
+    before the walk's end closes the partner's with 4004, as a suspension does."""
     redis = app[redis_key]
-    await announce_walk_endings(redis, erased.endings)
     await announce_ended(app, erased.sessions)
+    await announce_walk_endings(redis, erased.endings)
     try:
         await forget_viewer(redis, erased.user_id)
         # One key a command: the keys of different walks may live on different cluster shards.

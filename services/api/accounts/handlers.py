@@ -51,8 +51,8 @@ class SignupConsentsIn(BaseModel):
     terms: str | None = Field(default=None, max_length=64)
     privacy: str | None = Field(default=None, max_length=64)
     location_terms: str | None = Field(default=None, max_length=64)
-    marketing: bool | None = None
-    age_14_or_over: bool | None = None
+    marketing: bool | None = Field(default=None, strict=True)
+    age_14_or_over: bool | None = Field(default=None, strict=True)
 
 
 class SignupIn(BaseModel):

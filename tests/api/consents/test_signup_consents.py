@@ -37,6 +37,8 @@ async def test_legal_lists_the_documents_with_their_versions(api: Api) -> None:
         ({**CONSENTS, "terms": "1999-01-01"}, {"consents.terms"}),
         ({k: v for k, v in CONSENTS.items() if k != "location_terms"}, {"consents.location_terms"}),
         ({**CONSENTS, "age_14_or_over": False}, {"consents.age_14_or_over"}),
+        ({**CONSENTS, "age_14_or_over": "yes"}, {"consents.age_14_or_over"}),
+        ({**CONSENTS, "age_14_or_over": 1}, {"consents.age_14_or_over"}),
         (
             {"age_14_or_over": True},
             {"consents.terms", "consents.privacy", "consents.location_terms"},
@@ -67,3 +69,11 @@ async def test_signup_records_each_consent_given_with_version_and_address(
     assert versions.keys() == {"terms", "privacy", "location_terms", "marketing"}
     assert {r["action"] for r in rows} == {"given"}
     assert {r["client_address"] for r in rows} == {"127.0.0.1"}
+
+
+async def test_the_database_refuses_to_change_a_consent_record(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    await api.signup()
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await db.execute("UPDATE consent_records SET version = 'forged'")
