@@ -7,25 +7,19 @@ else); a sweep, once an hour, deletes the records of accounts deleted more than
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 
 import asyncpg
 from aiohttp import web
 
-from shared.keys import db_pool_key
+from services.api.web.retention import retention_sweep_ctx
 
 log = logging.getLogger(__name__)
 
 RETENTION = dt.timedelta(days=5 * 365 + 1)
-PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 100
-
-consent_pruner_key = web.AppKey("consent_pruner", asyncio.Task[None])
 
 
 async def keep_after_deletion(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
@@ -55,22 +49,9 @@ async def prune_consent_records(
     return len(gone)
 
 
-async def run_pruner(app: web.Application) -> None:
-    while True:
-        try:
-            async with app[db_pool_key].acquire() as conn:
-                while await prune_consent_records(conn) == PRUNE_BATCH:
-                    pass
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("consent records prune failed: %s", type(exc).__name__)
-        await asyncio.sleep(PRUNE_EVERY_S)
+async def _sweep(app: web.Application, conn: asyncpg.Connection) -> None:
+    while await prune_consent_records(conn) == PRUNE_BATCH:
+        pass
 
 
-@asynccontextmanager
-async def consent_pruner_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Needs the database pool: register it after its context."""
-    app[consent_pruner_key] = asyncio.create_task(run_pruner(app), name="consent-prune")
-    yield
-    app[consent_pruner_key].cancel()
-    with suppress(asyncio.CancelledError):
-        await app[consent_pruner_key]
+consent_pruner_ctx = retention_sweep_ctx("consent-records", _sweep)

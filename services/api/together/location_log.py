@@ -11,11 +11,8 @@ caller (`user_visible_to`, services/api/visibility.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import asyncpg
@@ -25,15 +22,13 @@ from services.api.visibility import user_visible_to
 from services.api.web.authentication import current_user
 from services.api.web.pagination import Page, page_of, page_params
 from services.api.web.presenters import user_columns, user_summary
+from services.api.web.retention import retention_sweep_ctx
 from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_S = 3600.0
 PRUNE_BATCH = 1000
-
-location_log_pruner_key = web.AppKey("location_log_pruner", asyncio.Task[None])
 
 
 # The partner of an entry (`LEFT JOIN users p ON p.id = l.partner_id`), as the owner of the
@@ -103,23 +98,10 @@ async def prune_location_log(conn: asyncpg.Connection, retention_days: int, limi
     return int(status.rsplit(" ", 1)[1])
 
 
-async def run_pruner(app: web.Application) -> None:
+async def _sweep(app: web.Application, conn: asyncpg.Connection) -> None:
     retention_days = app[settings_key].location_log_retention_days
-    while True:
-        try:
-            async with app[db_pool_key].acquire() as conn:
-                while await prune_location_log(conn, retention_days, PRUNE_BATCH) == PRUNE_BATCH:
-                    pass
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("location log prune failed: %s", type(exc).__name__)
-        await asyncio.sleep(PRUNE_EVERY_S)
+    while await prune_location_log(conn, retention_days, PRUNE_BATCH) == PRUNE_BATCH:
+        pass
 
 
-@asynccontextmanager
-async def location_log_pruner_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Needs the database pool: register it after its context."""
-    app[location_log_pruner_key] = asyncio.create_task(run_pruner(app), name="location-log-prune")
-    yield
-    app[location_log_pruner_key].cancel()
-    with suppress(asyncio.CancelledError):
-        await app[location_log_pruner_key]
+location_log_pruner_ctx = retention_sweep_ctx("location-log", _sweep)
