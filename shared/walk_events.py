@@ -76,9 +76,24 @@ def walk_id_of(channel: bytes) -> str:
     return channel[len(b"walk:{") : -1].decode()
 
 
-async def publish_walk_ended(redis: RedisClient, invitation_id: uuid.UUID, status: str) -> None:
-    """Tell every gateway that this walk is over (`finished`, `cancelled` or `expired`)."""
-    message = {"type": WALK_ENDED, "invitation_id": str(invitation_id), "status": status}
+async def publish_walk_ended(
+    redis: RedisClient,
+    invitation_id: uuid.UUID,
+    status: str,
+    signed_out: uuid.UUID | None = None,
+) -> None:
+    """Tell every gateway that this walk is over (`finished`, `cancelled` or `expired`).
+
+    `signed_out`: the walker whose sessions ended with it (a suspension, an account deletion).
+    The gateways close that walker's socket with 4001 and the partner's with `walk_ended` and
+    4004, whichever of this and the session-end announcement reaches them first."""
+    message: dict[str, str] = {
+        "type": WALK_ENDED,
+        "invitation_id": str(invitation_id),
+        "status": status,
+    }
+    if signed_out is not None:
+        message["signed_out_user_id"] = str(signed_out)
     publish = redis.spublish if is_cluster(redis) else redis.publish
     await publish(walk_channel(invitation_id), dumps_bytes(message))
 

@@ -93,7 +93,8 @@ class Rooms:
         if kind == REPLACED:
             self.replace(members, event["user_id"], event["seq"])
         elif kind == WALK_ENDED:
-            self.end_walk(members, str(event.get("status", "finished")))
+            signed_out = event.get("signed_out_user_id")
+            self.end_walk(members, str(event.get("status", "finished")), signed_out)
         elif kind == LOCATION_STOPPED:
             self.stop_users([str(event["user_id"])], members)
 
@@ -112,10 +113,17 @@ class Rooms:
             elif connection.seq < seq:
                 self.close(connection, 4009)
 
-    def end_walk(self, members: set[Connection], status: str) -> None:
+    def end_walk(
+        self, members: set[Connection], status: str, signed_out: str | None = None
+    ) -> None:
+        """`walk_ended`, then 4004, to the walkers; 4001 to `signed_out`, whose sessions ended
+        with the walk (suspended, or deleted), as if that announcement had come first."""
         frame = walk_ended_frame(status)
         for connection in tuple(members):
-            self.close(connection, 4004, frame)
+            if connection.user_id == signed_out:
+                self.close(connection, 4001)
+            else:
+                self.close(connection, 4004, frame)
             if self._forget_location is not None:
                 self._forget_location(connection)
 

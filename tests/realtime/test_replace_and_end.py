@@ -97,6 +97,24 @@ async def test_walk_end_from_the_api_reaches_both_instances(
         assert await closed_with(ws) == 4004
 
 
+async def test_a_walk_ended_with_a_walkers_sessions_closes_that_walker_4001_first(
+    gateways: tuple[Gateway, Gateway], walk: Walk, db: asyncpg.Connection, redis: aioredis.Redis
+) -> None:
+    """A suspension or a deletion ends the person's sessions and their walk: their socket gets
+    4001 even when the walk's end reaches the gateway before the sessions' end does."""
+    one, two = gateways
+    inviter, _ = await one.join(walk, walk.inviter)
+    invitee, _ = await two.join(walk, walk.invitee)
+    await db.execute(
+        "UPDATE invitations SET status = 'cancelled', ended_at = now() WHERE id = $1",
+        uuid.UUID(walk.id),
+    )
+    await publish_walk_ended(redis, uuid.UUID(walk.id), "cancelled", uuid.UUID(walk.inviter.id))
+    assert await closed_with(inviter) == 4001
+    assert (await next_of_type(invitee, "walk_ended"))["status"] == "cancelled"
+    assert await closed_with(invitee) == 4004
+
+
 async def test_cancelled_walk_says_so(
     gateway: Gateway, walk: Walk, db: asyncpg.Connection, redis: aioredis.Redis
 ) -> None:

@@ -148,7 +148,7 @@ async def forget_copies(app: web.Application, erased: Erased) -> None:
     before the walk's end closes the partner's with 4004, as a suspension does."""
     redis = app[redis_key]
     await announce_ended(app, erased.sessions)
-    await announce_walk_endings(redis, erased.endings)
+    await announce_walk_endings(redis, erased.endings, signed_out=erased.user_id)
     try:
         await forget_viewer(redis, erased.user_id)
         # One key a command: the keys of different walks may live on different cluster shards.

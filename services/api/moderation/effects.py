@@ -49,6 +49,8 @@ class AfterCommit:
 
     sessions: list[uuid.UUID] = field(default_factory=list)
     endings: list[StatusChange] = field(default_factory=list)
+    # Whose sessions ended with their walks (a suspension): their sockets close with 4001.
+    signed_out: uuid.UUID | None = None
     notifications: list[uuid.UUID] = field(default_factory=list)
     uncount: list[WalkFacts] = field(default_factory=list)
     count: list[WalkFacts] = field(default_factory=list)
@@ -57,7 +59,7 @@ class AfterCommit:
         # The person's own sockets hear first that their sessions ended (4001), then the
         # partners that the walks ended (walk_ended, 4004).
         await announce_ended(app, self.sessions)
-        await announce_walk_endings(app[redis_key], self.endings)
+        await announce_walk_endings(app[redis_key], self.endings, self.signed_out)
         app[push_jobs_key].emit([n for n in self.notifications if n is not None])
         redis, pool = app[redis_key], app[db_pool_key]
         for walk in self.uncount:
@@ -195,6 +197,7 @@ async def suspend_user(
         return False
     max_walk = dt.timedelta(seconds=settings.max_walk_duration_s)
     after.endings.extend(await withdraw_user(conn, max_walk, user_id))
+    after.signed_out = user_id
     after.sessions.extend(await end_user_sessions(conn, user_id))
     if until is None:
         await conn.execute(
