@@ -22,7 +22,7 @@ from services.api.moderation.effects import (
     unsuspend_user,
 )
 from services.api.moderation.metrics import count_action
-from services.api.moderation.reports import REASONS
+from services.api.moderation.reasons import REASONS
 from services.api.moderation.staff_sessions import current_staff, require_admin
 from services.api.notifications.notify import notify
 from services.api.web.pagination import Cursor, page_of, page_params, query_value

@@ -11,20 +11,10 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from services.api.moderation.reasons import REASONS
 from shared.keys import db_pool_key
 from shared.metrics import ProcessMetrics, metrics_key
 
-REASONS = (
-    "spam",
-    "harassment",
-    "hate",
-    "sexual",
-    "violence",
-    "self_harm",
-    "privacy",
-    "impersonation",
-    "other",
-)
 ACTIONS = ("dismiss", "hide", "suspend", "ban", "restore", "unsuspend", "auto_hide")
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.moderation.effects import AfterCommit, hide_content
 from services.api.moderation.metrics import count_action
+from services.api.moderation.reasons import Reason
 from services.api.visibility import comment_visible_to, user_visible_to, walk_visible_to
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
@@ -31,18 +32,6 @@ from shared.errors import invalid, not_found
 from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
-Reason = Literal[
-    "spam",
-    "harassment",
-    "hate",
-    "sexual",
-    "violence",
-    "self_harm",
-    "privacy",
-    "impersonation",
-    "other",
-]
-REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
 TargetType = Literal["user", "walk", "comment"]
 REPORT_WINDOW_S = 3600
 
