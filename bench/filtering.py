@@ -26,7 +26,7 @@ from bench import results
 from bench.procs import ROOT, Children, wait_http
 from bench.stack import Stack, ensure_database
 from services.api.filtering.matcher import built_in
-from services.api.walks.interactions import CommentIn
+from services.api.walks.interaction_handlers import CommentIn
 from shared.db import init_connection
 from shared.tokens import issue_token
 from tools.local_services import free_port

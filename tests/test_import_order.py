@@ -48,7 +48,7 @@ def _imports(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _part(module: str, service: str) -> str | None:
-    """`services.api.walks.feed` → `walks` (for service `api`); None outside the service."""
+    """`services.api.walks.queries` → `walks` (for service `api`); None outside the service."""
     parts = module.split(".")
     if parts[:2] != ["services", service] or len(parts) < 3:
         return None

@@ -10,10 +10,10 @@ from aiohttp import web
 from services.api.accounts.sessions import session_housekeeping_ctx
 from services.api.consents.gate import consent_gate
 from services.api.consents.retention import consent_pruner_ctx
-from services.api.export.handlers import export_slots, export_slots_key
+from services.api.export.slots import export_slots, export_slots_key
 from services.api.filtering.fields import use_wordlist
 from services.api.location_rights.notices import location_notices_ctx
-from services.api.moderation.console_pages import add_security_headers
+from services.api.moderation.console_headers import add_security_headers
 from services.api.moderation.evidence import evidence_pruner_ctx
 from services.api.moderation.metrics import watch_moderation
 from services.api.moderation.staff_sessions import staff_middleware

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from services.api.app import create_app
-from services.api.pages.handlers import SECURITY_HEADERS
+from services.api.pages.account_page_handlers import SECURITY_HEADERS
 from services.api.web.languages import preferred_language
 from shared.settings import Settings
 from tests.browser_support import PHONE, screenshot

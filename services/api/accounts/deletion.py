@@ -1,5 +1,6 @@
-"""`DELETE /me {password}`: erase an account and its personal data at once (CONTRACT section 3,
-Account deletion; App Store guideline 5.1.1(v)).
+"""Erasing an account and its personal data at once (CONTRACT section 3, Account deletion; App
+Store guideline 5.1.1(v)), for `DELETE /me {password}` (deletion_handlers.py) and the emailed
+deletion link (email_links.py).
 
 PostgreSQL holds the truth, erased in one transaction, mostly by ON DELETE: the user's row takes
 with it dogs, devices, badges, sessions and every other table that names a user with ON DELETE
@@ -30,11 +31,8 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
-from services.api.accounts.limits import reserve_password_check
-from services.api.accounts.passwords import verify_password
 from services.api.accounts.sessions import announce_ended, end_user_sessions
 from services.api.consents.retention import keep_after_deletion
 from services.api.notifications.notify import forget_partner_in_notices
@@ -42,17 +40,10 @@ from services.api.rankings.weekly import forget_user
 from services.api.together.endings import announce_walk_endings
 from services.api.together.queries import StatusChange, withdraw_user
 from services.api.walks.feed_heads import forget_viewer
-from services.api.web.authentication import current_user
-from shared.errors import forbidden, unauthorized
-from shared.keys import db_pool_key, redis_key, settings_key
+from shared.keys import redis_key
 from shared.walk_events import walker_keys
 
 log = logging.getLogger(__name__)
-
-
-class DeleteMeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str = Field(max_length=256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,27 +153,3 @@ async def forget_copies(app: web.Application, erased: Erased) -> None:
             "a deleted account's copies in Redis were not all erased (%s); they expire",
             type(exc).__name__,
         )
-
-
-async def delete_me(request: web.Request) -> web.Response:
-    body = DeleteMeIn.model_validate_json(await request.read())
-    user_id = current_user(request)
-    max_walk = dt.timedelta(seconds=request.app[settings_key].max_walk_duration_s)
-    async with request.app[db_pool_key].acquire() as conn:
-        password_hash = await conn.fetchval(
-            "SELECT password_hash FROM users WHERE id = $1", user_id
-        )
-        if password_hash is None:
-            raise unauthorized("this account no longer exists")
-        # Guesses at the password count with those at /me/password: a stolen access token
-        # must not be a way to try passwords without limit.
-        attempt = await reserve_password_check(request, user_id)
-        if not await verify_password(password_hash, body.password):
-            raise forbidden("wrong password")
-        await attempt.refund()  # only failures count
-        async with conn.transaction():
-            erased = await lock_and_erase(conn, user_id, max_walk)
-    if erased is None:  # deleted by a concurrent request
-        raise unauthorized("this account no longer exists")
-    await forget_copies(request.app, erased)
-    return web.Response(status=204)

@@ -1,19 +1,12 @@
-"""What the emails' links do (CONTRACT section 3, Email; section 7, the account pages).
+"""What the emails' links do (CONTRACT section 3, Email; section 7, the account pages): the
+JSON routes (email_link_handlers.py) and the account pages (services/api/pages) both call the
+functions below.
 
-- `POST /me/email-verification` → 202: a new verification email, at most 5 an hour;
-- `POST /auth/verify-email {token}` → 200;
-- `POST /auth/password-reset {email}` and `POST /auth/delete-request {email}` → 202 whether
-  or not an account has that email: the same status and empty body, and the same time, as the
-  lookup and the outbox write happen after the answer (web/after_response.py). Past a limit,
-  429: at most 3 a kind an hour for one email (counted on the address given, whether or not an
-  account has it, so the limit says nothing either), and `PASSWORD_RESET_LIMIT_PER_ADDRESS`
-  from one client address;
-- `POST /auth/password-reset/confirm {token, new_password}` → 200 with a new pair (a new
-  session), every other session ended, every other link voided;
-- `POST /auth/delete-confirm {token}` → 204: the account erased as `DELETE /me` erases it.
-
-A token that is unknown, used, voided or expired is 401. The account pages (services/api/pages)
-call the functions below, as these routes do.
+Asking for a reset or deletion link answers the same whether or not an account has that email:
+the same status and empty body, and the same time, as the lookup and the outbox write happen
+after the answer (web/after_response.py). Past a limit, 429: at most 3 a kind an hour for one
+email (counted on the address given, whether or not an account has it, so the limit says
+nothing either), and `PASSWORD_RESET_LIMIT_PER_ADDRESS` from one client address.
 """
 
 from __future__ import annotations
@@ -23,47 +16,28 @@ import logging
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.api.accounts.deletion import forget_copies, lock_and_erase
-from services.api.accounts.handlers import _answer
-from services.api.accounts.limits import count_link_failure
 from services.api.accounts.passwords import hash_password
-from services.api.accounts.sessions import announce_ended, end_user_sessions, start_session
+from services.api.accounts.sessions import (
+    announce_ended,
+    end_user_sessions,
+    session_answer,
+    start_session,
+)
 from services.api.accounts.standing import current_suspension, suspended_error
 from services.api.email.outbox import send_link
 from services.api.email.tokens import use_token, void_tokens
 from services.api.web.after_response import after_response
-from services.api.web.authentication import current_user
 from services.api.web.rate_limit import Limit, client_address, enforce
-from shared.errors import ApiError, unauthorized
-from shared.jsonutil import json_response
 from shared.keys import db_pool_key, settings_key
 
 log = logging.getLogger(__name__)
 
 EMAILS_PER_HOUR = 3  # reset or deletion links to one email address
-VERIFICATION_EMAILS_PER_HOUR = 5
 HOUR_S = 3600
 
 LinkRequest = Literal["reset", "delete"]
-
-
-class EmailIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    email: EmailStr
-
-
-class TokenIn(BaseModel):
-    """A link's token. Any string: one that is not a live token of ours, whatever its length,
-    is a bad link, 401 (CONTRACT section 3, Email), found so by `use_token`."""
-
-    model_config = ConfigDict(extra="forbid")
-    token: str
-
-
-class ResetConfirmIn(TokenIn):
-    new_password: str = Field(min_length=8, max_length=256)
 
 
 class BadToken(Exception):
@@ -115,7 +89,7 @@ async def reset_password(request: web.Request, token: str, new_password: str) ->
         await void_tokens(conn, user_id)
         ended = await end_user_sessions(conn, user_id)
         tokens = await start_session(conn, settings, user_id)
-        answer = await _answer(conn, settings, user_id, tokens)
+        answer = await session_answer(conn, settings, user_id, tokens)
     await announce_ended(app, ended)
     log.info("password reset through an emailed link")
     return answer
@@ -144,62 +118,3 @@ async def confirm_deletion(request: web.Request, token: str) -> None:
             raise BadToken
     await forget_copies(app, erased)
     log.info("account deleted through an emailed link")
-
-
-async def _refused(request: web.Request) -> ApiError:
-    """A token that does not work: counted against its address like a junk refresh token
-    (429 once too many), else 401."""
-    await count_link_failure(request)
-    return unauthorized("this link is invalid, used or expired")
-
-
-async def resend_verification(request: web.Request) -> web.Response:
-    user_id = current_user(request)
-    limit = Limit("verify-link-user", VERIFICATION_EMAILS_PER_HOUR, HOUR_S)
-    await enforce(request, (limit, str(user_id)))
-    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        verified = await conn.fetchval(
-            "SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1", user_id
-        )
-        if verified is False:  # verified already: nothing to send
-            await send_link(conn, request.app[settings_key], user_id, "verify")
-    return web.Response(status=202)
-
-
-async def post_verify_email(request: web.Request) -> web.Response:
-    body = TokenIn.model_validate_json(await request.read())
-    try:
-        await verify_email(request, body.token)
-    except BadToken:
-        raise await _refused(request) from None
-    return json_response({"email_verified": True})
-
-
-async def post_password_reset(request: web.Request) -> web.Response:
-    body = EmailIn.model_validate_json(await request.read())
-    await request_link(request, "reset", body.email)
-    return web.Response(status=202)
-
-
-async def post_password_reset_confirm(request: web.Request) -> web.Response:
-    body = ResetConfirmIn.model_validate_json(await request.read())
-    try:
-        answer = await reset_password(request, body.token, body.new_password)
-    except BadToken:
-        raise await _refused(request) from None
-    return json_response(answer)
-
-
-async def post_delete_request(request: web.Request) -> web.Response:
-    body = EmailIn.model_validate_json(await request.read())
-    await request_link(request, "delete", body.email)
-    return web.Response(status=202)
-
-
-async def post_delete_confirm(request: web.Request) -> web.Response:
-    body = TokenIn.model_validate_json(await request.read())
-    try:
-        await confirm_deletion(request, body.token)
-    except BadToken:
-        raise await _refused(request) from None
-    return web.Response(status=204)

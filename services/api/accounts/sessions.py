@@ -25,10 +25,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from services.api.social.users import fetch_me
 from shared.ended_sessions import ended_sessions_key, retention_s
 from shared.keys import db_pool_key, settings_key
 from shared.settings import Settings
@@ -99,6 +101,20 @@ async def rotate_session(
         issued.refresh_expires_at,
     )
     return issued.tokens if rotated else None
+
+
+async def session_answer(
+    conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID, tokens: Tokens
+) -> dict[str, Any]:
+    """What a route that starts a session answers (sign-up, login, refresh, a password change
+    or reset): the caller's own user object and the new pair."""
+    return {
+        "user": await fetch_me(conn, user_id),
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "token_type": "bearer",
+        "expires_in": settings.access_token_ttl_s,
+    }
 
 
 async def end_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[uuid.UUID]:

@@ -25,7 +25,7 @@ import asyncpg
 
 from services.api.export.archive import ZipStream
 from services.api.export.gpx import walk_gpx
-from services.api.notifications.handlers import notification_item
+from services.api.notifications.in_app_list import notification_item
 from services.api.notifications.push_settings import read_settings
 from services.api.rankings.badges import user_badges
 from services.api.social.users import fetch_me

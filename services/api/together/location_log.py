@@ -1,5 +1,6 @@
-"""`GET /me/location-log`: the caller's location-access ledger (위치정보법 §16②, CONTRACT
-section 3), and the sweep that forgets entries after `LOCATION_LOG_RETENTION_DAYS`.
+"""The location-access ledger (위치정보법 §16②, CONTRACT section 3): a person's entries as
+`GET /me/location-log` (location_log_handlers.py) and the export present them, and the sweep
+that forgets entries after `LOCATION_LOG_RETENTION_DAYS`.
 
 The realtime gateway writes the entries, in batches, as it relays locations
 (services/realtime/ledger.py): one per walk and direction, `provided` (the caller's locations
@@ -19,12 +20,10 @@ import asyncpg
 from aiohttp import web
 
 from services.api.visibility import user_visible_to
-from services.api.web.authentication import current_user
-from services.api.web.pagination import Page, page_of, page_params
+from services.api.web.pagination import Page
 from services.api.web.presenters import user_columns, user_summary
 from services.api.web.retention import retention_sweep_ctx
-from shared.jsonutil import json_response
-from shared.keys import db_pool_key, settings_key
+from shared.keys import settings_key
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +74,6 @@ def entry_json(record: Any) -> dict[str, Any]:
         "last_at": record["last_at"],
         "count": record["count"],
     }
-
-
-async def get_location_log(request: web.Request) -> web.Response:
-    page = page_params(request)
-    async with request.app[db_pool_key].acquire() as conn:
-        records = await list_location_log(conn, current_user(request), page)
-    items = [entry_json(r) for r in records]
-    return json_response(page_of(records, page, items, "first_at"))
 
 
 async def prune_location_log(conn: asyncpg.Connection, retention_days: int, limit: int) -> int:

@@ -1,4 +1,5 @@
-"""`/me/privacy-zones`: the circles (home, work) that the caller's walk paths hide from others.
+"""Privacy zones: the circles (home, work) that a person's walk paths hide from others (served
+at `/me/privacy-zones` by privacy_zone_handlers.py).
 
 Only the zones are kept here; the trim itself happens when a path is read
 (`services/api/visibility.py`), so adding or removing a zone changes every walk at once.
@@ -20,15 +21,9 @@ import uuid
 from typing import Any
 
 import asyncpg
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.visibility import EARTH_RADIUS_M
-from services.api.web.authentication import current_user
-from services.api.web.path_params import path_uuid
-from shared.errors import conflict, not_found
-from shared.jsonutil import json_response
-from shared.keys import db_pool_key
 
 MAX_ZONES_PER_USER = 10
 ZONE_COLUMNS = "id, lat, lng, radius_m"
@@ -105,27 +100,3 @@ async def delete_zone(conn: asyncpg.Connection, user_id: uuid.UUID, zone_id: uui
         "DELETE FROM privacy_zones WHERE id = $1 AND user_id = $2 RETURNING true", zone_id, user_id
     )
     return deleted is not None
-
-
-async def get_privacy_zones(request: web.Request) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        zones = await list_zones(conn, current_user(request))
-    return json_response(zones)
-
-
-async def create_privacy_zone(request: web.Request) -> web.Response:
-    zone = ZoneIn.model_validate_json(await request.read())
-    async with request.app[db_pool_key].acquire() as conn, conn.transaction():
-        created = await add_zone(conn, current_user(request), zone)
-    if created is None:
-        raise conflict(f"at most {MAX_ZONES_PER_USER} privacy zones per user")
-    return json_response(created, status=201)
-
-
-async def remove_privacy_zone(request: web.Request) -> web.Response:
-    """Only the caller's own zone: someone else's is 404 and stays."""
-    zone_id = path_uuid(request, "privacy zone")
-    async with request.app[db_pool_key].acquire() as conn:
-        if not await delete_zone(conn, current_user(request), zone_id):
-            raise not_found("privacy zone")
-    return web.Response(status=204)

@@ -14,7 +14,7 @@ import asyncpg
 import gpxpy
 import orjson
 
-from services.api.export.handlers import export_slots_key
+from services.api.export.slots import export_slots_key
 from tests.api.export.gpx_schema import gpx_1_1_problems
 from tests.api.walk_support import post_walk
 from tests.support import Api, User, assert_error

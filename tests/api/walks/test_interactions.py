@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from services.api.walks.interactions import DEFAULT_COMMENTS_PER_POLL
+from services.api.walks.interaction_handlers import DEFAULT_COMMENTS_PER_POLL
 from services.api.web.pagination import Cursor
 from tests.api.walk_support import (
     VISIBILITY_MATRIX,

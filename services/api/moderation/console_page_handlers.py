@@ -1,7 +1,6 @@
 """The console's page (CONTRACT section 7, `/admin/`): one page and its script and style, served
 beside these handlers, working on the JSON API; in Korean, or in English when the browser
-prefers it (`Accept-Language`). Every `/admin/` answer, errors included, forbids inline script
-and framing, caching and referrers."""
+prefers it (`Accept-Language`). Every `/admin/` answer gets console_headers.py's headers."""
 
 from __future__ import annotations
 
@@ -11,29 +10,11 @@ from pathlib import Path
 from aiohttp import web
 
 HERE = Path(__file__).parent / "console"
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
-        "object-src 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 _FILES = {
     "/admin/": ("index.html", "text/html"),
     "/admin/console.js": ("console.js", "text/javascript"),
     "/admin/console.css": ("console.css", "text/css"),
 }
-
-
-async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare`: the console's headers on every `/admin/` response."""
-    if request.path.startswith("/admin/"):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
 
 
 def _serve(name: str, content_type: str) -> web.Response:

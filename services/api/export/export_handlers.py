@@ -3,7 +3,8 @@
 The response starts as soon as the first entry is written and carries each entry as it is
 made (chunked), all of it read in one REPEATABLE READ, read-only transaction: one consistent
 snapshot, however long the client takes. At most `EXPORT_LIMIT` a user an hour (429), as each
-one reads everything the account holds, and at most `export_slots` run at once in a process.
+one reads everything the account holds, and at most `export_slots` run at once in a process
+(slots.py).
 
 Once the first byte is sent the status cannot change: a failure after it (the client gone, or
 still not reading after `archive.STALL_TIMEOUT_S`) ends the connection, and the client sees a
@@ -12,31 +13,21 @@ truncated archive rather than a valid one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
 
 from services.api.export.archive import ZipStream
+from services.api.export.slots import export_slots_key
 from services.api.export.snapshot import write_export
 from services.api.web.authentication import current_user
 from services.api.web.rate_limit import Limit, enforce
 from shared.errors import not_found
 from shared.keys import db_pool_key
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXPORT_LIMIT = Limit("export-user", 5, 3600)
-
-# Exports running at once in one process, each holding a pooled connection for as long as its
-# client takes to read: a quarter of the pool, so slow readers never starve the other routes.
-# Past it, a request waits for a slot before it reads anything.
-export_slots_key = web.AppKey("export_slots", asyncio.Semaphore)
-
-
-def export_slots(settings: Settings) -> asyncio.Semaphore:
-    return asyncio.Semaphore(max(1, settings.db_pool_max_size // 4))
 
 
 async def export_my_data(request: web.Request) -> web.StreamResponse:

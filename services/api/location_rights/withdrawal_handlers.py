@@ -24,7 +24,7 @@ import asyncpg
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from services.api.consents.handlers import CONSENT_CHANGES, withdraw_consent
+from services.api.consents.changes import CONSENT_CHANGES, withdraw_consent
 from services.api.together.endings import PUBLISH_TIMEOUT_S, announce_walk_endings
 from services.api.together.queries import withdraw_user
 from services.api.web.authentication import current_user

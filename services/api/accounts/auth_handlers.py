@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -19,11 +16,11 @@ from services.api.accounts.limits import (
 )
 from services.api.accounts.passwords import hash_password, verify_password
 from services.api.accounts.sessions import (
-    Tokens,
     announce_ended,
     end_session,
     end_user_sessions,
     rotate_session,
+    session_answer,
     start_session,
 )
 from services.api.accounts.standing import current_suspension, email_banned, suspended_error
@@ -32,7 +29,6 @@ from services.api.consents.records import record_consents
 from services.api.email.outbox import send_link
 from services.api.email.tokens import void_tokens
 from services.api.filtering.fields import PublicLine
-from services.api.social.users import fetch_me
 from services.api.web.authentication import current_user
 from services.api.web.languages import preferred_language
 from services.api.web.rate_limit import client_address
@@ -103,18 +99,6 @@ class PasswordChangeIn(BaseModel):
     new_password: str = Field(min_length=8, max_length=256)
 
 
-async def _answer(
-    conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID, tokens: Tokens
-) -> dict[str, Any]:
-    return {
-        "user": await fetch_me(conn, user_id),
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "token_type": "bearer",
-        "expires_in": settings.access_token_ttl_s,
-    }
-
-
 async def signup(request: web.Request) -> web.Response:
     body = SignupIn.model_validate_json(await request.read())
     settings = request.app[settings_key]
@@ -139,7 +123,7 @@ async def signup(request: web.Request) -> web.Response:
         await record_consents(conn, user_id, versions, "given", client_address(request))
         await send_link(conn, settings, user_id, "verify")  # the verification email
         tokens = await start_session(conn, settings, user_id)
-        answer = await _answer(conn, settings, user_id, tokens)
+        answer = await session_answer(conn, settings, user_id, tokens)
     await remember_sign_in(request, body.email)
     return json_response(answer, status=201)
 
@@ -162,7 +146,7 @@ async def login(request: web.Request) -> web.Response:
             raise suspended_error(suspension.until)
         async with conn.transaction():
             tokens = await start_session(conn, settings, row["id"])
-            answer = await _answer(conn, settings, row["id"], tokens)
+            answer = await session_answer(conn, settings, row["id"], tokens)
     await remember_sign_in(request, body.email)
     return json_response(answer)
 
@@ -179,7 +163,7 @@ async def refresh(request: web.Request) -> web.Response:
         async with conn.transaction():
             tokens = await rotate_session(conn, settings, claims)
             if tokens is not None:
-                answer = await _answer(conn, settings, claims.user_id, tokens)
+                answer = await session_answer(conn, settings, claims.user_id, tokens)
         if tokens is None:
             # Not the session's current refresh token: a replay ends the session, newest pair too.
             ended = await end_session(conn, claims.session_id)
@@ -231,6 +215,6 @@ async def change_password(request: web.Request) -> web.Response:
         await void_tokens(conn, user_id)  # the links already emailed stop working
         ended = await end_user_sessions(conn, user_id)
         tokens = await start_session(conn, settings, user_id)
-        answer = await _answer(conn, settings, user_id, tokens)
+        answer = await session_answer(conn, settings, user_id, tokens)
     await announce_ended(request.app, ended)
     return json_response(answer)

@@ -1,6 +1,6 @@
 """`GET /legal`, the documents an app shows before sign-up, and `/me/consents`: the caller's
 consents, giving them, and withdrawing marketing (CONTRACT section 3, Consents). Withdrawing
-location consent has consequences beyond the record: location_rights/withdrawal.py."""
+location consent has consequences beyond the record: location_rights/withdrawal_handlers.py."""
 
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.consents.documents import LegalDocument, load_documents
+from services.api.consents.changes import (
+    CONSENT_CHANGES,
+    documents_of,
+    lock_user,
+    withdraw_consent,
+)
+from services.api.consents.documents import LegalDocument
 from services.api.consents.records import consent_history, record_consents
 from services.api.consents.state import consent_state
 from services.api.web.authentication import current_user
-from services.api.web.rate_limit import Limit, client_address, enforce
+from services.api.web.rate_limit import client_address, enforce
 from shared.errors import ApiError
 from shared.jsonutil import json_response
-from shared.keys import db_pool_key, settings_key
-
-# Consents given or withdrawn by one person in an hour: far above anyone's hand, and a bound on
-# the append-only record a script could grow.
-CONSENT_CHANGES = Limit("consent-changes", 60, 3600)
+from shared.keys import db_pool_key
 
 
 class ConsentsIn(BaseModel):
@@ -33,10 +35,6 @@ class ConsentsIn(BaseModel):
     privacy: str | None = Field(default=None, max_length=64)
     location_terms: str | None = Field(default=None, max_length=64)
     marketing: str | None = Field(default=None, max_length=64)
-
-
-def documents_of(request: web.Request) -> dict[str, LegalDocument]:
-    return load_documents(request.app[settings_key].legal_documents_file)
 
 
 async def consents_json(
@@ -83,32 +81,12 @@ async def give_consents(request: web.Request) -> web.Response:
     await enforce(request, (CONSENT_CHANGES, str(user_id)))
     async with request.app[db_pool_key].acquire() as conn:
         async with conn.transaction():
-            await _lock_user(conn, user_id)
+            await lock_user(conn, user_id)
             state = await consent_state(conn, user_id, documents)
             new = {kind: v for kind, v in given.items() if state.current.get(kind) != v}
             await record_consents(conn, user_id, new, "given", client_address(request))
         answer = await consents_json(conn, user_id, documents)
     return json_response(answer)
-
-
-async def withdraw_consent(
-    conn: asyncpg.Connection, request: web.Request, user_id: uuid.UUID, kind: str
-) -> bool:
-    """Record the withdrawal of `kind` in the caller's transaction; False when there was no
-    consent to withdraw (nothing is recorded then)."""
-    await _lock_user(conn, user_id)
-    documents = documents_of(request)
-    state = await consent_state(conn, user_id, documents)
-    version = state.current.get(kind)
-    if version is None:
-        return False
-    await record_consents(conn, user_id, {kind: version}, "withdrawn", client_address(request))
-    return True
-
-
-async def _lock_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    """Two changes of one person's consents apply one after the other (no double record)."""
-    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
 
 
 async def withdraw_marketing(request: web.Request) -> web.Response:
