@@ -44,7 +44,7 @@ import orjson
 from aiohttp import web
 
 from bench.procs import Children, raise_open_files_limit
-from bench.results import RESULTS_DIR, command_line, machine
+from bench.results import RESULTS_DIR, machine
 from services.api.migrate import migrate
 from shared.tokens import issue_token
 from tools.local_services import LOCAL_POSTGRES_URL, LOCAL_REDIS_URL, free_port
@@ -654,7 +654,7 @@ def main() -> None:
     report = {
         "name": RESULT,
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": command_line(),
+        "command": " ".join(["python -m bench.socket_memory", *sys.argv[1:]]),
         "machine": machine(),
         "about": (
             f"What one open gateway socket holds: {args.walks:,} walks x 2 joined sockets on one"
