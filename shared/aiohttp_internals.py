@@ -22,8 +22,9 @@ The gateway's hot path (services/realtime/direct_ws.py, walk_together.py, connec
   `_close_transport()`: direct_ws.py's `claim_close` and `closing_handshake`, so that a socket
   gets exactly one Close frame when the gateway writes its own (CONTRACT section 4).
 - `RequestHandler._messages`: the deque of parsed requests waiting for the connection's task;
-  services/realtime/upgrade_url.py replaces each with one whose URL has no query string (made
-  with the message's `_replace`, a named tuple's, also on the C parser's), before a request is
+  services/realtime/upgrade_url.py replaces each with one whose URL has no query string and
+  with no `raw_headers` (made with the message's `_replace`, a named tuple's, also on the C
+  parser's; nothing in aiohttp's server reads `raw_headers`), before a request is
   built from it. (It also empties yarl's private `_url.build_pre_encoded_url` LRU
   cache, checked in the same test file.)
 - Frames written straight into the transport (connection.py's `frame_header`): aiohttp's own

@@ -1,4 +1,5 @@
-"""The gateway keeps no copy of an upgrade request's URL (CONTRACT section 4, issue 20).
+"""The gateway keeps no copy of an upgrade request's URL (CONTRACT section 4, issue 20), nor
+its raw header lines (issue 23).
 
 `?token=` and `?ticket=` ride in the URL because a browser's WebSocket cannot send headers. What
 aiohttp and yarl would keep of that URL while a socket is open, hours at a time: the parsed
@@ -10,6 +11,10 @@ So the gateway's connections (`GatewayRequestHandler`) take the query string off
 as it is parsed, before aiohttp builds the request: the request and everything after it see the
 bare path (the access log too), and the query waits in `upgrade_query` for the handshake, which
 takes it (`take_query`) and so drops the last reference. yarl's cache is emptied of it at once.
+
+Each request also loses its `raw_headers` as it is parsed: the header lines again, as bytes (a
+bearer token among them), which nothing reads; `headers` has them all, parsed. A socket kept
+them for its whole life: 25 objects, ~1.3 KB a socket (bench/socket_memory.py).
 
 Private names this relies on (listed in shared/aiohttp_internals.py, held by
 tests/realtime/test_aiohttp_internals.py): the request handler's
@@ -45,21 +50,24 @@ class GatewayRequestHandler(ContractRequestHandler):
         queued = len(messages)
         _receive(self, data)
         if len(messages) > queued:  # a request head was parsed
-            self._strip_queries(queued)
+            self._strip(queued)
 
-    def _strip_queries(self, start: int) -> None:
+    def _strip(self, start: int) -> None:
+        """The requests parsed from `start` on, without their query string and raw headers."""
         messages = self._messages
         stripped = False
         for index in range(start, len(messages)):
             message, payload = messages[index]
             # The C parser's or the Python one's, whichever aiohttp imported; else an error.
-            if not isinstance(message, RawRequestMessage) or not message.url.raw_query_string:
+            if not isinstance(message, RawRequestMessage):
                 continue
+            changes: dict[str, Any] = {"raw_headers": ()}
             url = message.url
-            self.upgrade_query = url.raw_query_string
-            bare = URL.build(path=url.raw_path, encoded=True)
-            messages[index] = (message._replace(path=url.raw_path, url=bare), payload)
-            stripped = True
+            if url.raw_query_string:
+                self.upgrade_query = url.raw_query_string
+                changes.update(path=url.raw_path, url=URL.build(path=url.raw_path, encoded=True))
+                stripped = True
+            messages[index] = (message._replace(**changes), payload)
         if stripped:
             build_pre_encoded_url.cache_clear()
 

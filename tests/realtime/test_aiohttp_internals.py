@@ -249,12 +249,18 @@ async def test_a_claimed_close_makes_aiohttp_send_no_close_frame_of_its_own() ->
     )
 
 
-def test_a_parsed_request_message_can_be_copied_with_another_url() -> None:
+def test_a_parsed_request_message_can_be_copied_with_another_url_and_no_raw_headers() -> None:
     from aiohttp.http_parser import RawRequestMessage
 
     assert callable(getattr(RawRequestMessage, "_replace", None)), _broke(
         "RawRequestMessage._replace", "it is gone"
     )
+    # The C parser's `_replace` ignores a name it does not know: a field renamed would go
+    # unnoticed (tests/realtime/test_tickets.py checks what a served socket keeps).
+    for field in ("path", "url", "raw_headers"):
+        assert hasattr(RawRequestMessage, field), _broke(
+            "RawRequestMessage._replace", f"no `{field}` to replace"
+        )
 
 
 def test_yarl_keeps_its_built_urls_in_the_cache_upgrade_url_empties() -> None:

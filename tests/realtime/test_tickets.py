@@ -202,3 +202,20 @@ async def test_the_gateway_keeps_no_copy_of_the_upgrade_url(
         URL.build(path=path, query_string=f"{credential}={secret}", encoded=True)
         assert build_pre_encoded_url.cache_info().misses == misses + 1
         await ws.close()
+
+
+async def test_the_gateway_keeps_no_raw_header_lines(
+    served_gateway: tuple[int, web.Application], walk: Walk
+) -> None:
+    """The upgrade's header lines as bytes, a bearer token among them, are dropped as they are
+    parsed (services/realtime/upgrade_url.py); the handshake reads the parsed headers."""
+    port, app = served_gateway
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(
+            f"http://127.0.0.1:{port}/ws/walk-together/{walk.id}", headers=bearer(walk.inviter)
+        )
+        assert (await next_of_type(ws, "hello"))["user_id"] == walk.inviter.id
+        (connection,) = app[rooms_key].broker.all_members()
+        request = connection.ws._req
+        assert request is not None and request.raw_headers == ()
+        await ws.close()
