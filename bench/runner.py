@@ -16,6 +16,7 @@ import asyncio
 import copy
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -61,6 +62,8 @@ SEEDED_SUITES = frozenset({*SEEDED_SUITES_IN_ORDER, "cluster"})
 # A drained gateway's walkers are all back within its drain and one location interval.
 DRAIN_S = Settings.model_fields["shutdown_drain_s"].default
 READMIT_BOUND_S = DRAIN_S + 5.0
+# Descriptors a server process holds besides its sockets (stores, listeners, epoll, logs).
+FD_HEADROOM = 200
 
 
 async def gateway_suite(stack: Stack, sizes: Sizes, n: int, with_peers: bool = True) -> None:
@@ -443,6 +446,15 @@ async def run(
 ) -> None:
     limit = raise_open_files_limit()
     log.info("open-file limit: %d", limit)
+    if 2 * sizes.storm_walkers + FD_HEADROOM > limit:
+        # The storm's survivor ends up holding both instances' walkers: with a hard limit of
+        # 20,000, 2 x 10,000 sockets and the process's own descriptors do not fit, and the
+        # last walkers' connects wait in the accept queue until they are reset (EMFILE).
+        sizes = replace(sizes, storm_walkers=(limit - FD_HEADROOM) // 2)
+        log.warning(
+            "reconnect storm: %d walkers an instance, to fit the open-file limit",
+            sizes.storm_walkers,
+        )
     with bench_servers() as (admin_url, redis_url):
         seeded = bool(set(suites) & SEEDED_SUITES)
         # Alone, `zones` or `export` leaves the seeded database untouched (not even migrated).
