@@ -21,10 +21,11 @@ sender seq); every arrival newer than that one is a sample, now minus its send t
 arriving after a newer (out of order) is not a sample: the receiver already shows a newer position.
 
 A walker given a fallback URL reconnects there as docs/realtime-protocol.md tells apps to: after a
-1001 (the gateway shutting down) "at once, with jitter" (a uniform random delay below the backoff's
-first step, 1 s); after a 1006, a lost connection or a 1011, and after each failed attempt, with
-exponential backoff 1 s, 2 s, 4 s ... up to 30 s, with equal jitter (half fixed, half random: the
-push worker's retry_delay). Any other close code ends the walker.
+1001 (the gateway shutting down) after a uniform random delay within one location interval (5 s),
+so a drained instance's walkers arrive spread out; after a 1006, a lost connection or a 1011,
+and after each failed attempt, with exponential backoff 1 s, 2 s, 4 s ... up to 30 s, with
+equal jitter (half fixed, half random: the push worker's retry_delay). Any other close code ends
+the walker.
 
 The process exits by itself after `max_seconds` (its argument) whatever it is told, so no run can
 hang. Nothing it writes (replies, its stderr log) carries a URL: tokens stay out of the logs.
@@ -57,7 +58,7 @@ SLOW_MS = 50.0  # locations slower than this are reported with their send time (
 JOB_LINE_LIMIT = 256 * 1024 * 1024
 
 GOING_AWAY = 1001
-AT_ONCE_JITTER_S = 1.0
+GOING_AWAY_SPREAD_S = 5.0  # one location interval
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
 # None and 1006: the connection dropped without a close frame; 1011: the gateway's stores failed.
@@ -191,7 +192,7 @@ class Load:
         step = 0 if code == GOING_AWAY else 1
         while not self.closing:
             delay = (
-                random.uniform(0, AT_ONCE_JITTER_S)
+                random.uniform(0, GOING_AWAY_SPREAD_S)
                 if step == 0
                 else retry_delay(step, None, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
             )

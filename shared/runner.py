@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -41,6 +42,23 @@ def use_uvloop() -> None:
 LISTEN_BACKLOG = 4096
 
 
+# What an app does once it has stopped listening and before aiohttp's shutdown begins: aiohttp's
+# `pre_shutdown` stops reading every open connection (web_protocol drops what arrives after
+# `close()`), so work that needs its connections still read, such as the gateway's drain of its
+# sockets, runs here, while they are.
+drain_key: web.AppKey[Callable[[web.Application], Awaitable[None]]] = web.AppKey("drain")
+
+
+async def stop_listening_and_drain(runner: web.BaseRunner, app: web.Application) -> None:
+    """Close the listening sockets (new connections go to another instance), then run the app's
+    drain, if it has one, with every open connection still served; `runner.cleanup()` next."""
+    for site in list(runner.sites):
+        await site.stop()
+    drain = app.get(drain_key)
+    if drain is not None:
+        await drain(app)
+
+
 def make_runner(
     app: web.Application,
     settings: Settings,
@@ -66,9 +84,9 @@ def serve(
     handler_class: type[ContractRequestHandler] = ContractRequestHandler,
 ) -> None:
     """Serve `app` on HOST:`port` until SIGINT or SIGTERM, then shut down gracefully (the app's
-    on_shutdown first, while its connections are still open), as `web.run_app` does, but on
-    `ContractAppRunner` (requests aiohttp cannot parse get the contract's error shape too) and
-    with one log line instead of run_app's banner."""
+    drain, then its on_shutdown, while its connections are still open), as `web.run_app` does,
+    but on `ContractAppRunner` (requests aiohttp cannot parse get the contract's error shape
+    too) and with one log line instead of run_app's banner."""
     configure_logging(settings.log_format)
     use_uvloop()
     asyncio.run(_serve(app, settings, port, name, handler_class))
@@ -91,5 +109,6 @@ async def _serve(
         await web.TCPSite(runner, settings.host, port, backlog=LISTEN_BACKLOG).start()
         log.info("%s listening on http://%s:%d", name, settings.host, port)
         await stop.wait()
+        await stop_listening_and_drain(runner, app)
     finally:
         await runner.cleanup()

@@ -130,6 +130,8 @@ class Settings(DatabaseSettings):
     auto_hide_min_account_age_h: float = Field(default=24, ge=0)
     report_evidence_retention_days: int = Field(default=365, gt=0)
     ban_retention_days: int = Field(default=365, gt=0)
+    # A gateway that gets SIGTERM closes its sockets with 1001 in turns over this many seconds.
+    shutdown_drain_s: float = Field(default=10.0, ge=0)
     shutdown_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("trusted_proxies", "cors_origins", mode="before")

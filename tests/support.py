@@ -42,6 +42,8 @@ def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settin
         "db_pool_max_size": 5,
         # A push worker without SMTP_URL writes emails here, never into `make run`'s folder.
         "mail_dir": str(TEST_MAIL_DIR),
+        # A stopped test gateway closes its sockets at once; the drain's own tests set a window.
+        "shutdown_drain_s": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -33,7 +33,8 @@ const SLOW_MS = 50.0; // locations slower than this are reported with their send
 const SEND_TICK_MS = 5;
 
 const GOING_AWAY = 1001;
-const AT_ONCE_JITTER_S = 1.0;
+// After a 1001, a uniform random delay within one location interval (docs/realtime-protocol.md).
+const GOING_AWAY_SPREAD_S = 5.0;
 const BACKOFF_BASE_S = 1.0;
 const BACKOFF_CAP_S = 30.0;
 // 1006: the connection dropped without a close frame; 1011: the gateway's stores failed.
@@ -295,7 +296,7 @@ class Load {
     while (!this.closing) {
       const delay =
         step === 0
-          ? uniform(0, AT_ONCE_JITTER_S)
+          ? uniform(0, GOING_AWAY_SPREAD_S)
           : retryDelay(step, BACKOFF_BASE_S, BACKOFF_CAP_S);
       await this.backOff(delay);
       if (this.closing) return;

@@ -46,6 +46,7 @@ from shared.location_pauses import LocationPauses, location_pauses_ctx, location
 from shared.metrics import http_metrics, metrics_ctx, metrics_key
 from shared.redis_client import redis_ctx
 from shared.request_id import observe_requests
+from shared.runner import drain_key
 from shared.settings import Settings
 from shared.walk_events import last_location_key
 
@@ -162,8 +163,14 @@ async def probe_pubsub(app: web.Application, broker: Broker[Connection]) -> None
     await broker.probe(send, batch.outbox.observe_lag, app[limits_key].pubsub_probe_s)
 
 
+async def drain_sockets(app: web.Application) -> None:
+    """On SIGTERM, with the listener closed, every socket closes with 1001 (going away) in turns
+    over SHUTDOWN_DRAIN_S, so clients reconnect elsewhere a few at a time (shared/runner.py)."""
+    await app[rooms_key].drain(1001, app[settings_key].shutdown_drain_s)
+
+
 async def close_sockets(app: web.Application) -> None:
-    """On shutdown every socket closes with 1001 (going away), so clients reconnect elsewhere."""
+    """On shutdown every socket still open (joined during the drain) closes with 1001."""
     await app[rooms_key].close_all(1001)
 
 
@@ -188,6 +195,7 @@ def create_app(settings: Settings, limits: GatewayLimits | None = None) -> web.A
             rooms_ctx,
         ]
     )
+    app[drain_key] = drain_sockets
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ws/walk-together/{invitation_id}", walk_together)

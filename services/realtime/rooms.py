@@ -29,6 +29,8 @@ from shared.walk_events import LOCATION, LOCATION_STOPPED, PRESENCE, REPLACED, W
 log = logging.getLogger(__name__)
 
 REAP_EVERY_S = 0.05
+# A draining gateway closes a share of its sockets this often (`Rooms.drain`).
+DRAIN_TURN_S = 0.1
 CLOSE_REASONS = {
     1001: b"gateway shutting down",
     4001: b"session ended",
@@ -196,6 +198,33 @@ class Rooms:
         """The socket's handler is done with it: hold no reference to it any longer."""
         self._slow.discard(connection)
         self._closing.pop(connection, None)
+
+    async def drain(self, code: int, over_s: float) -> None:
+        """Close every socket of this process in turns spread over `over_s`, serving the rest
+        meanwhile; returns once all are closed (or cut off).
+
+        A stopped gateway's walkers all reconnecting in the same second stormed the survivors
+        (issue 23): closed a slice a turn, and told to come back within a location interval
+        (docs/realtime-protocol.md), they arrive spread over the window. A turn closes its share
+        of the sockets still open (fractions carried over, so a few sockets spread over the
+        whole window too), and the broker's order keeps a walk's two sockets near each other.
+        """
+        loop = asyncio.get_running_loop()
+        turns = max(1, round(over_s / DRAIN_TURN_S))
+        started = loop.time()
+        due = 0.0
+        for turn in range(turns):
+            open_sockets = [c for c in self.broker.all_members() if not c.closing]
+            if not open_sockets:
+                break
+            due += len(open_sockets) / (turns - turn)  # the last turn: all that are left
+            share = int(due)
+            due -= share
+            for connection in open_sockets[:share]:
+                self.close(connection, code)
+            if turn + 1 < turns:
+                await asyncio.sleep(max(0.0, started + (turn + 1) * DRAIN_TURN_S - loop.time()))
+        await self.close_all(code)
 
     async def close_all(self, code: int) -> None:
         """Close every socket of this process; returns once all are closed (or cut off)."""

@@ -230,6 +230,7 @@ async def gateway_process(settings: Settings, log_dir: Path) -> AsyncIterator[Ga
         "JWT_SECRET": settings.jwt_key,
         "HOST": "127.0.0.1",
         "REALTIME_PORT": str(port),
+        "SHUTDOWN_DRAIN_S": str(settings.shutdown_drain_s),
     }
     log_path = log_dir / f"gateway-{port}.log"
     with log_path.open("wb") as log_file:
