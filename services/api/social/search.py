@@ -125,12 +125,17 @@ class SearchCursor:
         return cls(tier, (record["position"], *key) if tier is Tier.CONTAINS else key)
 
 
-# Where a tier starts when the cursor is in an earlier one: before every sort key.
-_TIER_START: dict[Tier, tuple[Any, ...]] = {
-    Tier.EXACT: ("", uuid.UUID(int=0)),
-    Tier.PREFIX: ("", uuid.UUID(int=0)),
-    Tier.CONTAINS: (0, "", uuid.UUID(int=0)),
-}
+_FIRST_ID, _LAST_ID = uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)
+
+
+def _tier_start(tier: Tier, lowered: str) -> tuple[Any, ...]:
+    """Where a tier starts when the cursor is in an earlier one: just before its first sort
+    key. PostgreSQL starts the index scan at this bound (the row comparison) rather than at the
+    tier's own condition, so it is as tight: from `('', ...)` the prefix tier of `아빠` read
+    every key below `아빠` (500 pages), and the "contains" tier every row at position 1."""
+    if tier is Tier.CONTAINS:
+        return (2, "", _FIRST_ID)  # the text at 1 is a prefix: positions start at 2
+    return (lowered, _FIRST_ID if tier is Tier.EXACT else _LAST_ID)
 
 
 def _query_param(request: web.Request) -> str:
@@ -178,7 +183,7 @@ async def search_users(
     for tier in Tier:
         if after is not None and tier < after.tier:
             continue
-        start = after.sort_key if after and tier == after.tier else _TIER_START[tier]
+        start = after.sort_key if after and tier == after.tier else _tier_start(tier, lowered)
         args: list[Any] = [viewer_id, lowered, limit - len(found), *start]
         places = [f"${4 + i}::{t}" for i, t in enumerate(_CURSOR_TYPES[tier])]
         condition = _TIER_CONDITIONS[tier]
