@@ -191,14 +191,21 @@ async def test_renamed_user_is_found_by_the_new_nickname_only(api: Api) -> None:
     assert [i["id"] for i in (await _search(api, me, "haru"))["items"]] == [user.id]
 
 
-async def test_contains_tier_uses_the_gram_index(db: asyncpg.Connection) -> None:
-    """The migration's index answers the contains tier, whatever the table's size."""
+async def test_contains_tier_reads_a_page_from_the_positions_index(
+    db: asyncpg.Connection,
+) -> None:
+    """The contains tier walks `nickname_positions`' btree in its own order: no sort, whatever
+    the table's size (the GIN index it used to read, and sort every match from, is gone)."""
     await db.execute("SET enable_seqscan = off")
     plan = "\n".join(
         r[0]
         for r in await db.fetch(
-            "EXPLAIN SELECT id FROM users u WHERE nickname_grams(u.nickname) @> "
-            "text_grams('초코', 2) AND strpos(u.nickname_key, '초코') > 1"
+            "EXPLAIN SELECT np.user_id FROM nickname_positions np"
+            " WHERE np.gram = '초코' AND np.position > 1"
+            " AND (np.position, np.key, np.user_id) > (2, '', gen_random_uuid())"
+            " ORDER BY np.position, np.key, np.user_id LIMIT 20"
         )
     )
-    assert "users_nickname_grams_idx" in plan
+    assert "nickname_positions_pkey" in plan
+    assert "Sort" not in plan
+    assert await db.fetchval("SELECT to_regclass('users_nickname_grams_idx')") is None
