@@ -4,9 +4,11 @@ search_handlers.py).
 Matches are case-insensitive and ranked in three tiers: the nickname is the text, then it
 starts with it, then it contains it elsewhere; inside the first two by lowered nickname in
 code-point order, then id, and in the third by where the text occurs first, then the same.
-Each tier is one indexed query (migrations `2026120111*`), run in order until the page is full,
-so a first page full of exact and prefix matches never reads the "contains" tier. The cursor
-names the last row's tier and sort key, so paging stays stable across the tiers' seams.
+Each tier is one indexed query (migrations `20261201110300_nickname_search_key.sql`,
+`20261204200000_nickname_positions.sql`), run in order until the page is full, each reading
+about the rows it returns: a first page full of exact and prefix matches never reads the
+"contains" tier. The cursor names the last row's tier and sort key, so paging stays stable
+across the tiers' seams.
 """
 
 from __future__ import annotations
@@ -37,25 +39,33 @@ class Tier(enum.IntEnum):
     CONTAINS = 2
 
 
+# Where each tier reads its rows: exact and prefix matches from the users' key btree, in key
+# order; the "contains" tier from `nickname_positions`, whose btree holds every character and
+# pair of every key with where it starts, in the tier's order: (pair, position, key, id).
+_USERS = "users u"
+_TIER_SOURCES = {
+    Tier.EXACT: _USERS,
+    Tier.PREFIX: _USERS,
+    Tier.CONTAINS: "nickname_positions np JOIN users u ON u.id = np.user_id",
+}
 # $1 viewer, $2 lowered query, $3 the limit. Each tier's sort key, and the key's place at `$4..`
 # (the cursor: where the page starts, after it). The prefix tier's key range ends before the
 # parameter after those (when some key sorts after every key that starts with the query).
+# The "contains" tier walks the rows of the query's first pair (one character: itself) from the
+# cursor and keeps those where the whole text occurs first: each user once, at its first
+# occurrence, and none whose key starts with the text (the prefix tier lists those).
 _TIER_CONDITIONS = {
     Tier.EXACT: f"{_KEY} = $2",
     Tier.PREFIX: f"{_KEY} > $2",
-    Tier.CONTAINS: (
-        "nickname_grams(u.nickname) @> text_grams($2, least(length($2), 2)) "
-        f"AND strpos({_KEY}, $2) > 1"
-    ),
+    Tier.CONTAINS: "np.gram = left($2, 2) AND np.position > 1 AND strpos(np.key, $2) = np.position",
 }
-# Exact and prefix matches in key order, which the btree returns as is; the "contains" tier by
-# where the text occurs first, earliest first (`xx초코` before `xxxx초코`): no index returns
-# that order, so the planner takes the gram index and sorts its few candidates, rather than
-# walking the btree in key order past every nickname that does not match.
+# Exact and prefix matches in key order; the "contains" tier by where the text occurs first,
+# earliest first (`xx초코` before `xxxx초코`). Each the order of the index its tier reads, so a
+# page stops after about a page of rows.
 _SORT_KEYS = {
     Tier.EXACT: (f"{_KEY}", "u.id"),
     Tier.PREFIX: (f"{_KEY}", "u.id"),
-    Tier.CONTAINS: (f"strpos({_KEY}, $2)", f"{_KEY}", "u.id"),
+    Tier.CONTAINS: ("np.position", "np.key", "np.user_id"),
 }
 _CURSOR_TYPES = {
     Tier.EXACT: ('text COLLATE "C"', "uuid"),
@@ -107,12 +117,17 @@ class SearchCursor:
         return cls(tier, (record["position"], *key) if tier is Tier.CONTAINS else key)
 
 
-# Where a tier starts when the cursor is in an earlier one: before every sort key.
-_TIER_START: dict[Tier, tuple[Any, ...]] = {
-    Tier.EXACT: ("", uuid.UUID(int=0)),
-    Tier.PREFIX: ("", uuid.UUID(int=0)),
-    Tier.CONTAINS: (0, "", uuid.UUID(int=0)),
-}
+_FIRST_ID, _LAST_ID = uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)
+
+
+def _tier_start(tier: Tier, lowered: str) -> tuple[Any, ...]:
+    """Where a tier starts when the cursor is in an earlier one: just before its first sort
+    key. PostgreSQL starts the index scan at this bound (the row comparison) rather than at the
+    tier's own condition, so it is as tight: from `('', ...)` the prefix tier of `아빠` read
+    every key below `아빠` (500 pages), and the "contains" tier every row at position 1."""
+    if tier is Tier.CONTAINS:
+        return (2, "", _FIRST_ID)  # the text at 1 is a prefix: positions start at 2
+    return (lowered, _FIRST_ID if tier is Tier.EXACT else _LAST_ID)
 
 
 def _prefix_end(prefix: str) -> str | None:
@@ -140,7 +155,7 @@ async def search_users(
     for tier in Tier:
         if after is not None and tier < after.tier:
             continue
-        start = after.sort_key if after and tier == after.tier else _TIER_START[tier]
+        start = after.sort_key if after and tier == after.tier else _tier_start(tier, lowered)
         args: list[Any] = [viewer_id, lowered, limit - len(found), *start]
         places = [f"${4 + i}::{t}" for i, t in enumerate(_CURSOR_TYPES[tier])]
         condition = _TIER_CONDITIONS[tier]
@@ -154,7 +169,7 @@ async def search_users(
                        EXISTS (SELECT 1 FROM follows f
                                WHERE f.follower_id = $1 AND f.followee_id = u.id)
                            AS followed_by_me
-                FROM users u
+                FROM {_TIER_SOURCES[tier]}
                 WHERE {condition} AND {user_findable_by("u", "$1")}
                   AND ({sort_key}) > ({", ".join(places)})
                 ORDER BY {sort_key}

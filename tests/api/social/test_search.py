@@ -89,6 +89,57 @@ async def test_pairs_of_the_query_must_be_adjacent_in_the_nickname(api: Api) -> 
     assert await _all_pages(api, me, "abc", limit=20) == ["xabc"]
 
 
+async def test_a_nickname_holding_the_text_twice_is_listed_once_at_its_first(api: Api) -> None:
+    me = await api.signup("searcher")
+    for nickname in ("yybo", "xbobo", "zbo", "bobo"):
+        await api.signup(nickname)
+    for limit in (1, 20):
+        # `xbobo` at 2 (not again at 4), `bobo` in the prefix tier only.
+        assert await _all_pages(api, me, "bo", limit=limit) == ["bobo", "xbobo", "zbo", "yybo"]
+
+
+async def test_a_longer_text_ranks_where_it_occurs_not_where_its_first_pair_does(
+    api: Api,
+) -> None:
+    """`xabxabc` holds `ab` at 2 but `abc` only at 5; `abxabc` starts with `ab`, not `abc`."""
+    me = await api.signup("searcher")
+    for nickname in ("xabxabc", "yyyabc", "abxabc", "zzabc", "abab"):
+        await api.signup(nickname)
+    for limit in (1, 3, 20):
+        assert await _all_pages(api, me, "abc", limit=limit) == [
+            "zzabc",
+            "abxabc",
+            "yyyabc",
+            "xabxabc",
+        ]
+
+
+async def test_renamed_and_deleted_users_move_in_the_contains_tier(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    me = await api.signup("searcher")
+    await api.signup("x_dubu")
+    renamed = await api.signup("xx_dubu")
+    renamed_away = await api.signup("yy_dubu")
+    leaver = await api.signup("z_dubu")
+    await api.call("PATCH", "/me", renamed, expect=200, json={"nickname": "xxxx_dubu"})
+    await api.call("PATCH", "/me", renamed_away, expect=200, json={"nickname": "yy_tofu"})
+    await api.call("DELETE", "/me", leaver, expect=204, json={"password": "correct horse"})
+    assert await _all_pages(api, me, "dubu", limit=1) == ["x_dubu", "xxxx_dubu"]
+    assert await _all_pages(api, me, "tofu", limit=1) == ["yy_tofu"]
+    # The positions are exactly those of the nicknames there are now, no more, no fewer.
+    stale = await db.fetch(
+        """(TABLE nickname_positions
+            EXCEPT SELECT g.gram, g.start, u.nickname_key, u.id
+                   FROM users u, nickname_grams_at(u.nickname_key) g)
+           UNION ALL
+           (SELECT g.gram, g.start, u.nickname_key, u.id
+            FROM users u, nickname_grams_at(u.nickname_key) g
+            EXCEPT TABLE nickname_positions)"""
+    )
+    assert stale == []
+
+
 async def test_never_lists_the_caller(api: Api) -> None:
     me = await api.signup("choco")
     other = await api.signup("chocolate")
@@ -140,14 +191,21 @@ async def test_renamed_user_is_found_by_the_new_nickname_only(api: Api) -> None:
     assert [i["id"] for i in (await _search(api, me, "haru"))["items"]] == [user.id]
 
 
-async def test_contains_tier_uses_the_gram_index(db: asyncpg.Connection) -> None:
-    """The migration's index answers the contains tier, whatever the table's size."""
+async def test_contains_tier_reads_a_page_from_the_positions_index(
+    db: asyncpg.Connection,
+) -> None:
+    """The contains tier walks `nickname_positions`' btree in its own order: no sort, whatever
+    the table's size (the GIN index it used to read, and sort every match from, is gone)."""
     await db.execute("SET enable_seqscan = off")
     plan = "\n".join(
         r[0]
         for r in await db.fetch(
-            "EXPLAIN SELECT id FROM users u WHERE nickname_grams(u.nickname) @> "
-            "text_grams('초코', 2) AND strpos(u.nickname_key, '초코') > 1"
+            "EXPLAIN SELECT np.user_id FROM nickname_positions np"
+            " WHERE np.gram = '초코' AND np.position > 1"
+            " AND (np.position, np.key, np.user_id) > (2, '', gen_random_uuid())"
+            " ORDER BY np.position, np.key, np.user_id LIMIT 20"
         )
     )
-    assert "users_nickname_grams_idx" in plan
+    assert "nickname_positions_pkey" in plan
+    assert "Sort" not in plan
+    assert await db.fetchval("SELECT to_regclass('users_nickname_grams_idx')") is None
