@@ -25,6 +25,7 @@ import asyncpg
 
 from services.api.export.archive import ZipStream
 from services.api.export.gpx import walk_gpx
+from services.api.moderation.report_records import REPORT_COLUMNS, report_json
 from services.api.notifications.in_app_list import notification_item
 from services.api.notifications.push_settings import read_settings
 from services.api.rankings.badges import user_badges
@@ -294,18 +295,6 @@ async def _location_log(conn: asyncpg.Connection, user_id: uuid.UUID, archive: Z
         )
 
 
-def _report(record: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": record["id"],
-        "target": {"type": record["target_type"], "id": record["target_id"]},
-        "reason": record["reason"],
-        "note": record["note"],
-        "status": record["status"],
-        "created_at": record["created_at"],
-        "resolved_at": record["resolved_at"],
-    }
-
-
 async def _reports(conn: asyncpg.Connection, user_id: uuid.UUID, archive: ZipStream) -> None:
     """The reports the caller filed (`GET /me/reports`' shape), never the evidence kept of
     someone else's content. Read only where the moderation tables exist (`to_regclass`)."""
@@ -316,9 +305,8 @@ async def _reports(conn: asyncpg.Connection, user_id: uuid.UUID, archive: ZipStr
         await out.items(
             _rows(
                 conn,
-                _report,
-                """SELECT id, target_type, target_id, reason, note, status, created_at,
-                          resolved_at
+                report_json,
+                f"""SELECT {REPORT_COLUMNS}
                      FROM reports WHERE reporter_id = $1 ORDER BY created_at, id""",
                 user_id,
             )

@@ -23,6 +23,7 @@ from services.api.moderation.effects import (
 )
 from services.api.moderation.metrics import count_action
 from services.api.moderation.reasons import REASONS
+from services.api.moderation.report_records import REPORT_COLUMNS, report_json
 from services.api.moderation.staff_sessions import current_staff, require_admin
 from services.api.notifications.notify import notify
 from services.api.web.pagination import Cursor, page_of, page_params, query_value
@@ -169,18 +170,6 @@ async def user_status(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str,
     return {"status": "active", "until": None}
 
 
-def _report_row(r: Any) -> dict[str, Any]:
-    return {
-        "id": r["id"],
-        "target": {"type": r["target_type"], "id": r["target_id"]},
-        "reason": r["reason"],
-        "note": r["note"],
-        "status": r["status"],
-        "created_at": r["created_at"],
-        "resolved_at": r["resolved_at"],
-    }
-
-
 async def get_user(request: web.Request) -> web.Response:
     user_id = path_uuid(request, "user")
     async with request.app[db_pool_key].acquire() as conn:
@@ -193,14 +182,13 @@ async def get_user(request: web.Request) -> web.Response:
         if profile is None:
             raise not_found("user")
         status = await user_status(conn, user_id)
-        columns = "id, target_type, target_id, reason, note, status, created_at, resolved_at"
         against = await conn.fetch(
-            f"""SELECT {columns} FROM reports WHERE target_user_id = $1
+            f"""SELECT {REPORT_COLUMNS} FROM reports WHERE target_user_id = $1
                 ORDER BY created_at DESC, id DESC LIMIT 100""",
             user_id,
         )
         by = await conn.fetch(
-            f"""SELECT {columns} FROM reports WHERE reporter_id = $1
+            f"""SELECT {REPORT_COLUMNS} FROM reports WHERE reporter_id = $1
                 ORDER BY created_at DESC, id DESC LIMIT 100""",
             user_id,
         )
@@ -214,8 +202,8 @@ async def get_user(request: web.Request) -> web.Response:
         **dict(profile),
         "profile": dict(profile),
         **(status or {}),
-        "reports_against": [_report_row(r) for r in against],
-        "reports_by": [_report_row(r) for r in by],
+        "reports_against": [report_json(r) for r in against],
+        "reports_by": [report_json(r) for r in by],
         "actions": [audit_json(a) for a in actions],
     }
     return json_response(body)

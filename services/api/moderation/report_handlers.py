@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.api.moderation.effects import AfterCommit, hide_content
 from services.api.moderation.metrics import count_action
 from services.api.moderation.reasons import Reason
+from services.api.moderation.report_records import REPORT_COLUMNS, report_json
 from services.api.visibility import comment_visible_to, user_visible_to, walk_visible_to
 from services.api.web.authentication import current_user
 from services.api.web.pagination import page_of, page_params
@@ -47,22 +48,6 @@ class ReportIn(BaseModel):
     target: TargetIn
     reason: Reason
     note: str | None = Field(default=None, max_length=1000)
-
-
-REPORT_COLUMNS = "id, target_type, target_id, reason, note, status, created_at, resolved_at"
-
-
-def report_json(record: Any) -> dict[str, Any]:
-    """A report as its reporter sees it: never the snapshot, never what was done."""
-    return {
-        "id": record["id"],
-        "target": {"type": record["target_type"], "id": record["target_id"]},
-        "reason": record["reason"],
-        "note": record["note"],
-        "status": record["status"],
-        "created_at": record["created_at"],
-        "resolved_at": record["resolved_at"],
-    }
 
 
 async def snapshot_of(
