@@ -36,7 +36,6 @@ import secrets
 import sys
 import tracemalloc
 import types
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,10 @@ import orjson
 import uvloop
 from aiohttp import web
 
+from bench.gateway import walker_path
 from bench.procs import Children, raise_open_files_limit
 from bench.results import RESULTS_DIR, machine
+from bench.seed import SeedSize, seed
 from services.api.migrate import migrate
 from services.realtime.app import create_app
 from services.realtime.gc_policy import NO_AUTOMATIC_FULL_PASS
@@ -56,7 +57,6 @@ from services.realtime.upgrade_url import GatewayRequestHandler
 from shared.logging_setup import configure_logging
 from shared.runner import LISTEN_BACKLOG, make_runner
 from shared.settings import Settings
-from shared.tokens import issue_token
 from tools.local_services import LOCAL_POSTGRES_URL, LOCAL_REDIS_URL, free_port
 
 log = logging.getLogger("bench.socket_memory")
@@ -88,50 +88,15 @@ NOT_PER_SOCKET = (
 # --- the scratch database and the walkers (the parent process) ---------------------------
 
 
-async def seed(dsn: str, walks: int) -> list[tuple[str, str, str]]:
-    """`walks` accepted walks, as tests/realtime/conftest.py's create_walk writes one: each
-    walker a user with a session. Returns (invitation, user, session) per walker."""
+async def walker_paths(dsn: str, walks: int, secret: str) -> list[str]:
+    """`walks` accepted walks written by the big benches' seed (bench/seed.py, its users and
+    invitations only), and each walker's path with a token, as the gateway benches mint them."""
     conn = await asyncpg.connect(dsn)
     try:
-        users = await conn.fetch(
-            "INSERT INTO users (email, password_hash, nickname)"
-            " SELECT 'sockmem-' || g || '@example.com', 'x', 'walker' || g"
-            " FROM generate_series(1, $1) g RETURNING id",
-            2 * walks,
-        )
-        ids = [row["id"] for row in users]
-        sessions = await conn.fetch(
-            "INSERT INTO sessions (user_id, refresh_jti, refresh_expires_at)"
-            " SELECT u, gen_random_uuid(), now() + interval '1 day' FROM unnest($1::uuid[]) u"
-            " RETURNING user_id, id",
-            ids,
-        )
-        session_of = {row["user_id"]: row["id"] for row in sessions}
-        invitations = await conn.fetch(
-            "INSERT INTO invitations (inviter_id, invitee_id, status, expires_at, responded_at)"
-            " SELECT a, b, 'accepted', now() + interval '2 hours', now()"
-            " FROM unnest($1::uuid[], $2::uuid[]) AS pair(a, b)"
-            " RETURNING id, inviter_id, invitee_id",
-            ids[0::2],
-            ids[1::2],
-        )
+        await seed(conn, SeedSize(users=2 * walks, walks=0, follows_per_user=1, invitations=walks))
     finally:
         await conn.close()
-    return [
-        (str(row["id"]), str(user), str(session_of[user]))
-        for row in invitations
-        for user in (row["inviter_id"], row["invitee_id"])
-    ]
-
-
-def walker_paths(walkers: list[tuple[str, str, str]], secret: str) -> list[str]:
-    paths = []
-    for invitation, user, session in walkers:
-        token, _ = issue_token(
-            secret, uuid.UUID(user), "access", 3600, session_id=uuid.UUID(session)
-        )
-        paths.append(f"/ws/walk-together/{invitation}?token={token}")
-    return paths
+    return [walker_path(k, u, secret) for k in range(walks) for u in (2 * k, 2 * k + 1)]
 
 
 async def run_measurement(mode: str, job: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +133,7 @@ async def orchestrate(walks: int, frames: int, warmup_concurrency: int) -> dict[
     try:
         await migrate(dsn)
         secret = secrets.token_urlsafe(48)
-        paths = walker_paths(await seed(dsn, WARMUP_WALKS + walks), secret)
+        paths = await walker_paths(dsn, WARMUP_WALKS + walks, secret)
         job = {
             "database_url": dsn,
             "jwt_secret": secret,
