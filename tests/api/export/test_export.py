@@ -197,7 +197,8 @@ async def test_nothing_of_another_users_is_in_the_export(api: Api, db: asyncpg.C
         "/me/privacy-zones",
         other,
         expect=201,
-        json={"lat": 35, "lng": 129, "radius_m": 200},
+        # Digits no timestamp or id of the export could hold by chance (a bare 129 did).
+        json={"lat": 35, "lng": 129.4242421, "radius_m": 200},
     )
     await api.call(
         "POST", "/devices", other, expect=201, json={"token": "other-device", "platform": "ios"}
@@ -218,7 +219,7 @@ async def test_nothing_of_another_users_is_in_the_export(api: Api, db: asyncpg.C
         "other's public memo",
         "other's dog",
         "other-device",
-        "129",
+        "129.4242421",
     ):
         assert secret.encode() not in everything, secret
     # What is the owner's own that names the other: who follows, liked and commented on them.
