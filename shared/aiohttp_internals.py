@@ -14,6 +14,11 @@ The gateway's hot path (services/realtime/direct_ws.py, walk_together.py, connec
 - `WebSocketResponse._post_start(request, protocol, writer)`: called by `prepare()` once the
   upgrade is sent; it sets `_reader` (the queue) and `_parser` (the reader), from `_loop` and
   `_max_msg_size`, and hands the parser to the protocol.
+- The attributes `prepare()` and `_post_start` set on a response (`_loop`, `_keep_alive`,
+  `_must_be_empty_body`, `_req`, `_payload_writer`, `_ws_protocol`, `_writer`, `_reader`,
+  `_parser`, `_waiting`): class attributes of aiohttp's, which DirectWebSocketResponse's
+  `__init__` sets on the instance to the same value, so that they take their place in the
+  class's shared keys while there is room (direct_ws.py).
 - `RequestHandler._payload_parser`: what the protocol feeds every byte after the upgrade;
   `_message_tail`, the bytes that came with the upgrade request (fed to the first parser);
   `_parser`, the HTTP parser, unused after an upgrade (the gateway drops it to save memory).
@@ -50,6 +55,13 @@ PRIVATE_NAMES: dict[str, str] = {
     "WebSocketResponse._parser": "replaced in services/realtime/direct_ws.py",
     "WebSocketResponse._loop": "read in services/realtime/direct_ws.py",
     "WebSocketResponse._max_msg_size": "read in services/realtime/direct_ws.py",
+    "StreamResponse._keep_alive": "set to its default in services/realtime/direct_ws.py",
+    "StreamResponse._must_be_empty_body": "set to its default in services/realtime/direct_ws.py",
+    "StreamResponse._req": "set to its default in services/realtime/direct_ws.py",
+    "StreamResponse._payload_writer": "set to its default in services/realtime/direct_ws.py",
+    "WebSocketResponse._ws_protocol": "set to its default in services/realtime/direct_ws.py",
+    "WebSocketResponse._writer": "set to its default in services/realtime/direct_ws.py",
+    "WebSocketResponse._waiting": "set to its default in services/realtime/direct_ws.py",
     "RequestHandler._payload_parser": "replaced in services/realtime/direct_ws.py",
     "RequestHandler._message_tail": "read in services/realtime/direct_ws.py",
     "RequestHandler._parser": "dropped in services/realtime/walk_together.py",

@@ -61,6 +61,28 @@ class DirectWebSocketResponse(web.WebSocketResponse):
     (or when the request's bytes already held the start of a frame, which stays with aiohttp's
     own reader) they come out of `receive()` as usual."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Every attribute an open socket's response sets later (`prepare()`, `_post_start`),
+        # set here to the class's own default, so that the first response to be made puts them
+        # all in the class's shared keys (CPython 3.11). The keys take at most 30 names and a
+        # few fewer with each response made before they are complete: when many handshakes
+        # wait for their turn (turns.py) before the first is prepared, the later names no
+        # longer fit, and every response from then on gets a dict of its own (~1.3 KB a socket,
+        # tests/realtime/test_memory.py). The names set only as a socket closes (`_closed`,
+        # `_close_code`, `_exception`, ...) are left out: 30 could not hold them too, and a
+        # closing socket's dict lives as long as its close.
+        self._loop = None
+        self._keep_alive = None
+        self._must_be_empty_body = None
+        self._req = None
+        self._payload_writer = None
+        self._ws_protocol = None
+        self._writer = None
+        self._reader = None
+        self._parser = None
+        self._waiting = False
+
     def _post_start(self, request: BaseRequest, protocol: str | None, writer: Any) -> None:
         handler = request.protocol
         # Bytes after the upgrade request are fed to aiohttp's parser by `super()`; a partial

@@ -221,6 +221,21 @@ def test_the_response_and_handler_have_the_private_attributes_relied_on() -> Non
         assert name in slots, _broke(f"RequestHandler.{name}", "it is gone")
 
 
+def test_the_response_sets_in_its_init_only_aiohttps_own_defaults() -> None:
+    """direct_ws.py's `__init__` sets what `prepare()` sets later, to aiohttp's class defaults:
+    the same values a response reads before it is prepared."""
+    response = DirectWebSocketResponse()
+    own = set(vars(response)) - set(vars(web.WebSocketResponse()))
+    assert own, "DirectWebSocketResponse.__init__ sets nothing of its own"
+    for name in sorted(own):
+        assert hasattr(web.WebSocketResponse, name), _broke(
+            f"WebSocketResponse.{name}", "it has no class default"
+        )
+        assert getattr(response, name) == getattr(web.WebSocketResponse, name), _broke(
+            f"WebSocketResponse.{name}", "its class default changed"
+        )
+
+
 async def test_a_claimed_close_makes_aiohttp_send_no_close_frame_of_its_own() -> None:
     """direct_ws.py's `claim_close`: `_set_closed()` sets `_closed`, and `close()` (what aiohttp
     runs when the handler returns) then returns at once, writing nothing."""
