@@ -16,9 +16,11 @@ Each request also loses its `raw_headers` as it is parsed: the header lines agai
 bearer token among them), which nothing reads; `headers` has them all, parsed. A socket kept
 them for its whole life: 25 objects, ~1.3 KB a socket (bench/socket_memory.py).
 
+The parsed requests wait in a list rather than aiohttp's deque (`_Messages`): 0.7 KB a socket.
+
 Private names this relies on (listed in shared/aiohttp_internals.py, held by
 tests/realtime/test_aiohttp_internals.py): the request handler's
-`_messages` deque, and yarl's `_url.build_pre_encoded_url`.
+`_messages` queue, and yarl's `_url.build_pre_encoded_url`.
 """
 
 from __future__ import annotations
@@ -35,12 +37,25 @@ from shared.protocol_errors import ContractRequestHandler
 _receive = ContractRequestHandler.data_received
 
 
+class _Messages(list[Any]):
+    """The parsed requests waiting for the connection's task, in a list: aiohttp's deque costs
+    760 bytes even empty, which every socket kept for its whole life (after the upgrade
+    nothing is queued). aiohttp appends, pops from the left and takes the length (held by
+    tests/realtime/test_aiohttp_internals.py); a connection queues a few requests at most."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+
 class GatewayRequestHandler(ContractRequestHandler):
     __slots__ = ("upgrade_query",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.upgrade_query: str | None = None
+        self._messages = _Messages()  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         if self._payload_parser is not None:  # a WebSocket's frames: no request head to strip

@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import inspect
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,14 @@ def test_the_response_sets_in_its_init_only_aiohttps_own_defaults() -> None:
         assert getattr(response, name) == getattr(web.WebSocketResponse, name), _broke(
             f"WebSocketResponse.{name}", "its class default changed"
         )
+
+
+def test_aiohttp_only_appends_pops_left_and_counts_its_queue_of_requests() -> None:
+    """upgrade_url.py's `_Messages`, a list with a `popleft`, stands in for the deque."""
+    source = inspect.getsource(importlib.import_module("aiohttp.web_protocol"))
+    used = set(re.findall(r"self\._messages\.(\w+)", source))
+    assert used <= {"append", "popleft"}, _broke("RequestHandler._messages", f"it uses {used}")
+    assert "self._messages[" not in source, _broke("RequestHandler._messages", "it is indexed")
 
 
 async def test_a_claimed_close_makes_aiohttp_send_no_close_frame_of_its_own() -> None:

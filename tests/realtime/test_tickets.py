@@ -4,6 +4,8 @@ section 4). And the gateway keeps no copy of the upgrade request's URL once it h
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -219,3 +221,20 @@ async def test_the_gateway_keeps_no_raw_header_lines(
         request = connection.ws._req
         assert request is not None and request.raw_headers == ()
         await ws.close()
+
+
+async def test_pipelined_requests_are_answered_in_order(
+    served_gateway: tuple[int, web.Application],
+) -> None:
+    """The gateway's connections queue parsed requests in a list of their own, not aiohttp's
+    deque (services/realtime/upgrade_url.py): three sent at once get three answers, in turn."""
+    port, _ = served_gateway
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        writer.write(request * 2 + b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)
+    assert statuses == [b"200", b"200", b"404"]
