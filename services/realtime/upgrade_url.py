@@ -16,6 +16,12 @@ Each request also loses its `raw_headers` as it is parsed: the header lines agai
 bearer token among them), which nothing reads; `headers` has them all, parsed. A socket kept
 them for its whole life: 25 objects, ~1.3 KB a socket (bench/socket_memory.py).
 
+Nor does a socket keep its request's headers past the handshake (issue 23): the access log
+reads only the User-Agent when the socket ends. Each request's headers are put in a dict of the
+connection's own as the request is parsed (`upgrade_headers`), and `keep_only_user_agent`
+empties it of everything else once the handshake is done: the request, its message and
+aiohttp's connection task, which all hold the same headers, see what is left (~0.4 KB a socket).
+
 The parsed requests wait in a list rather than aiohttp's deque (`_Messages`): 0.7 KB a socket.
 
 Private names this relies on (listed in shared/aiohttp_internals.py, held by
@@ -27,8 +33,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_parser import RawRequestMessage
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 from yarl._url import build_pre_encoded_url
 
@@ -50,11 +57,13 @@ class _Messages(list[Any]):
 
 
 class GatewayRequestHandler(ContractRequestHandler):
-    __slots__ = ("upgrade_query",)
+    __slots__ = ("upgrade_headers", "upgrade_query")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.upgrade_query: str | None = None
+        # The last request's headers: the request's view of them, and the dict underneath.
+        self.upgrade_headers: tuple[CIMultiDictProxy[str], CIMultiDict[str]] | None = None
         self._messages = _Messages()  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
@@ -68,7 +77,8 @@ class GatewayRequestHandler(ContractRequestHandler):
             self._strip(queued)
 
     def _strip(self, start: int) -> None:
-        """The requests parsed from `start` on, without their query string and raw headers."""
+        """The requests parsed from `start` on, without their query string and raw headers, and
+        with their headers in a dict of ours."""
         messages = self._messages
         stripped = False
         for index in range(start, len(messages)):
@@ -76,7 +86,10 @@ class GatewayRequestHandler(ContractRequestHandler):
             # The C parser's or the Python one's, whichever aiohttp imported; else an error.
             if not isinstance(message, RawRequestMessage):
                 continue
-            changes: dict[str, Any] = {"raw_headers": ()}
+            headers = CIMultiDict(message.headers)
+            view = CIMultiDictProxy(headers)
+            self.upgrade_headers = (view, headers)
+            changes: dict[str, Any] = {"raw_headers": (), "headers": view}
             url = message.url
             if url.raw_query_string:
                 self.upgrade_query = url.raw_query_string
@@ -95,3 +108,20 @@ def take_query(request: web.Request) -> str:
         query, protocol.upgrade_query = protocol.upgrade_query, None
         return query or ""
     return request.rel_url.raw_query_string
+
+
+def keep_only_user_agent(request: web.Request) -> None:
+    """Once the handshake is done: the request's headers are only its User-Agent, which the
+    access log reads when the socket ends (shared/logging_setup.py). Nothing else reads them
+    any more. On other connections (tests' servers) they stay as they are."""
+    protocol = request.protocol
+    if not isinstance(protocol, GatewayRequestHandler):
+        return
+    kept, protocol.upgrade_headers = protocol.upgrade_headers, None
+    if kept is None or kept[0] is not request.headers:
+        return  # not the request last parsed (none follows an upgrade): left as it is
+    headers = kept[1]
+    user_agent = headers.get(hdrs.USER_AGENT)
+    headers.clear()
+    if user_agent is not None:
+        headers[hdrs.USER_AGENT] = user_agent

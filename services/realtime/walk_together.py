@@ -45,7 +45,7 @@ from services.realtime.protocol import (
 )
 from services.realtime.redis_batch import RedisBatch
 from services.realtime.rooms import Rooms
-from services.realtime.upgrade_url import take_query
+from services.realtime.upgrade_url import keep_only_user_agent, take_query
 from shared.ended_sessions import ended_sessions_key
 from shared.errors import error_response, forbidden, http_error_response
 from shared.keys import settings_key
@@ -122,6 +122,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
     connection: Connection | None = None
     try:
         admitted = await _admit(request, ws)
+        keep_only_user_agent(request)  # the headers, read by the checks, for the access log
         refusal = None if isinstance(admitted, Connection) else admitted
         if refusal is not None:
             counters.handshake(str(refusal.code))

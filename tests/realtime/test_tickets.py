@@ -1,10 +1,12 @@
 """`POST /realtime/tickets` and `?ticket=`: a one-use credential for the socket's URL, for one
 walk, within 30 s, so that a URL a browser or a proxy keeps holds nothing usable (CONTRACT
-section 4). And the gateway keeps no copy of the upgrade request's URL once it has it."""
+section 4). And the gateway keeps no copy of the upgrade request's URL once it has it, nor of
+its headers once the handshake is done."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -31,9 +33,12 @@ from tests.realtime.conftest import (
     closed_with,
     create_user,
     create_walk,
+    eventually,
     next_of_type,
 )
 from tests.support import Api, assert_error
+
+WALK_ROUTE = "/ws/walk-together/{invitation_id}"
 
 
 def bearer(walker: Walker) -> dict[str, str]:
@@ -238,3 +243,33 @@ async def test_pipelined_requests_are_answered_in_order(
         writer.close()
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)
     assert statuses == [b"200", b"200", b"404"]
+
+
+async def test_an_open_socket_keeps_only_the_user_agent_of_its_headers(
+    served_gateway: tuple[int, web.Application], walk: Walk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handshake reads the headers (a bearer token among them); past it, the request keeps
+    only the User-Agent (services/realtime/upgrade_url.py), which the access log still writes
+    when the socket ends."""
+    port, app = served_gateway
+    user_agent = "walker-app/2.1 (test)"
+    headers = {**bearer(walk.inviter), "User-Agent": user_agent, "X-Request-ID": "ua-test"}
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(
+                f"http://127.0.0.1:{port}/ws/walk-together/{walk.id}", headers=headers
+            )
+            assert (await next_of_type(ws, "hello"))["user_id"] == walk.inviter.id
+            (connection,) = app[rooms_key].broker.all_members()
+            request = connection.ws._req
+            assert request is not None
+            assert list(request.headers.items()) == [("User-Agent", user_agent)]
+            assert request._message.headers is request.headers
+            await ws.close()
+
+        def logged() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if getattr(r, "route", None) == WALK_ROUTE]
+
+        await eventually(logged)
+    (line,) = logged()
+    assert (line.user_agent, line.request_id, line.status) == (user_agent, "ua-test", 101)
