@@ -19,6 +19,10 @@ The gateway's hot path (services/realtime/direct_ws.py, walk_together.py, connec
   `_parser`, `_waiting`): class attributes of aiohttp's, which DirectWebSocketResponse's
   `__init__` sets on the instance to the same value, so that they take their place in the
   class's shared keys while there is room (direct_ws.py).
+- `aiohttp._websocket.writer.WebSocketWriter`, the response's writer (`_writer`): its
+  `_send_lock`, `_background_tasks` and `get_random_bits`: taken only to
+  compress a frame (the first two) or to mask one (a client's); direct_ws.py sets them to None
+  on its uncompressed server writers.
 - `RequestHandler._payload_parser`: what the protocol feeds every byte after the upgrade;
   `_message_tail`, the bytes that came with the upgrade request (fed to the first parser);
   `_parser`, the HTTP parser, unused after an upgrade (the gateway drops it to save memory).
@@ -64,6 +68,9 @@ PRIVATE_NAMES: dict[str, str] = {
     "WebSocketResponse._ws_protocol": "set to its default in services/realtime/direct_ws.py",
     "WebSocketResponse._writer": "set to its default in services/realtime/direct_ws.py",
     "WebSocketResponse._waiting": "set to its default in services/realtime/direct_ws.py",
+    "aiohttp._websocket.writer": "imported (WebSocketWriter) in services/realtime/direct_ws.py",
+    "WebSocketWriter._send_lock": "dropped in services/realtime/direct_ws.py",
+    "WebSocketWriter._background_tasks": "dropped in services/realtime/direct_ws.py",
     "RequestHandler._payload_parser": "replaced in services/realtime/direct_ws.py",
     "RequestHandler._message_tail": "read in services/realtime/direct_ws.py",
     "RequestHandler._parser": "dropped in services/realtime/walk_together.py",

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from aiohttp._websocket.writer import WebSocketWriter
 from aiohttp.web_request import BaseRequest
 
 # Put in aiohttp's queue to wake the handler's `receive()` (the callback asked for a close).
@@ -54,6 +55,17 @@ class _TextToCallback(WebSocketDataQueue):
             on_text(self.owner, data[1])
         else:
             super().feed_data(data, size)
+
+
+def _drop_what_compression_and_masking_use(writer: WebSocketWriter) -> None:
+    """An uncompressed server writer never takes its lock (compressed frames only), never
+    starts a background task (large compressed frames only) and never masks (clients only):
+    ~450 bytes a socket. None, not a shared stand-in: a writer that did compress or mask would
+    fail at once rather than share state (tests/realtime/test_aiohttp_internals.py)."""
+    if not writer.compress and not writer.use_mask:
+        writer._send_lock = None  # type: ignore[assignment]
+        writer._background_tasks = None  # type: ignore[assignment]
+        writer.get_random_bits = None  # type: ignore[assignment]
 
 
 class DirectWebSocketResponse(web.WebSocketResponse):
@@ -83,12 +95,15 @@ class DirectWebSocketResponse(web.WebSocketResponse):
         self._parser = None
         self._waiting = False
 
-    def _post_start(self, request: BaseRequest, protocol: str | None, writer: Any) -> None:
+    def _post_start(
+        self, request: BaseRequest, protocol: str | None, writer: WebSocketWriter
+    ) -> None:
         handler = request.protocol
         # Bytes after the upgrade request are fed to aiohttp's parser by `super()`; a partial
         # frame there must stay with that parser.
         tail = getattr(handler, "_message_tail", b"")
         super()._post_start(request, protocol, writer)
+        _drop_what_compression_and_masking_use(writer)
         if tail or self._loop is None:
             return
         queue = _TextToCallback(handler, 2**16, loop=self._loop)

@@ -372,6 +372,46 @@ async def test_aiohttp_writes_a_frame_whole_into_the_transport_as_we_build_them(
         )
 
 
+async def test_an_uncompressed_writer_uses_no_lock_task_set_or_random_bits() -> None:
+    """direct_ws.py drops the writer's `_send_lock`, `_background_tasks` and `get_random_bits`
+    (None): every frame an uncompressed server writer sends, small, large or control, and its
+    close, must go out without them."""
+    from aiohttp._websocket.writer import WebSocketWriter
+
+    from services.realtime.direct_ws import _drop_what_compression_and_masking_use
+
+    written: list[bytes] = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            written.append(bytes(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+    writer = WebSocketWriter(_Protocol(), Transport())  # type: ignore[arg-type]
+    _drop_what_compression_and_masking_use(writer)
+    assert writer._send_lock is None and writer._background_tasks is None
+    for opcode, payload in [
+        (WSMsgType.TEXT, b"x" * 5),
+        (WSMsgType.BINARY, os.urandom(70_000)),
+        (WSMsgType.PING, b"p"),
+        (WSMsgType.PONG, b"p"),
+    ]:
+        written.clear()
+        await writer.send_frame(payload, opcode)
+        assert b"".join(written) == frame_header(opcode, len(payload)) + payload, _broke(
+            "WebSocketWriter._send_lock", f"an uncompressed {opcode.name} frame needs it"
+        )
+    await writer.close(1000, b"bye")
+    assert written[-1].startswith(bytes([0x88])), _broke(
+        "WebSocketWriter._send_lock", "the close frame needs it"
+    )
+    compressed = WebSocketWriter(_Protocol(), Transport(), compress=15)  # type: ignore[arg-type]
+    _drop_what_compression_and_masking_use(compressed)
+    assert compressed._send_lock is not None, "a compressing writer lost its lock"
+
+
 # -- The server, its runner and the request ------------------------------------------------------
 
 
