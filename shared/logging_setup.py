@@ -198,7 +198,10 @@ class AccessLogger(AbstractAccessLogger):
     """One line a request: `remote "METHOD /path" STATUS SIZE TIMEms route`, with the
     request's id; no query string, and no header but the user agent (in JSON). In JSON the same
     as fields (`method`, `route`, `path`, `status`, `duration_ms`, ...). The formatters escape
-    every value."""
+    every value.
+
+    It keeps nothing but aiohttp's `logger` and `log_format`: the gateway's connections share
+    one (services/realtime/upgrade_url.py)."""
 
     @property
     def enabled(self) -> bool:

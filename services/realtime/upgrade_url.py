@@ -23,6 +23,8 @@ empties it of everything else once the handshake is done: the request, its messa
 aiohttp's connection task, which all hold the same headers, see what is left (~0.4 KB a socket).
 
 The parsed requests wait in a list rather than aiohttp's deque (`_Messages`): 0.7 KB a socket.
+And the connections share one access logger (aiohttp makes one a connection; ours keeps no
+state of its own, shared/logging_setup.py).
 
 Private names this relies on (listed in shared/aiohttp_internals.py, held by
 tests/realtime/test_aiohttp_internals.py): the request handler's
@@ -31,6 +33,7 @@ tests/realtime/test_aiohttp_internals.py): the request handler's
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -39,6 +42,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 from yarl._url import build_pre_encoded_url
 
+from shared.logging_setup import AccessLogger
 from shared.protocol_errors import ContractRequestHandler
 
 _receive = ContractRequestHandler.data_received
@@ -56,6 +60,10 @@ class _Messages(list[Any]):
         return self.pop(0)
 
 
+# One access logger a logger and format, for every connection of the process.
+_ACCESS_LOGGERS: dict[tuple[logging.Logger, str], AccessLogger] = {}
+
+
 class GatewayRequestHandler(ContractRequestHandler):
     __slots__ = ("upgrade_headers", "upgrade_query")
 
@@ -65,6 +73,10 @@ class GatewayRequestHandler(ContractRequestHandler):
         # The last request's headers: the request's view of them, and the dict underneath.
         self.upgrade_headers: tuple[CIMultiDictProxy[str], CIMultiDict[str]] | None = None
         self._messages = _Messages()  # type: ignore[assignment]
+        logger = self.access_logger
+        if type(logger) is AccessLogger:
+            key = (logger.logger, logger.log_format)
+            self.access_logger = _ACCESS_LOGGERS.setdefault(key, logger)
 
     def data_received(self, data: bytes) -> None:
         if self._payload_parser is not None:  # a WebSocket's frames: no request head to strip

@@ -273,3 +273,21 @@ async def test_an_open_socket_keeps_only_the_user_agent_of_its_headers(
         await eventually(logged)
     (line,) = logged()
     assert (line.user_agent, line.request_id, line.status) == (user_agent, "ua-test", 101)
+
+
+async def test_the_gateways_connections_share_one_access_logger(
+    served_gateway: tuple[int, web.Application], walk: Walk
+) -> None:
+    port, app = served_gateway
+    async with aiohttp.ClientSession() as session:
+        for walker in (walk.inviter, walk.invitee):
+            ws = await session.ws_connect(
+                f"http://127.0.0.1:{port}/ws/walk-together/{walk.id}", headers=bearer(walker)
+            )
+            await next_of_type(ws, "hello")
+        loggers = {
+            id(connection.ws._req.protocol.access_logger)
+            for connection in app[rooms_key].broker.all_members()
+            if connection.ws._req is not None
+        }
+        assert len(loggers) == 1
