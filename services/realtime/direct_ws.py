@@ -104,6 +104,9 @@ class DirectWebSocketResponse(web.WebSocketResponse):
         tail = getattr(handler, "_message_tail", b"")
         super()._post_start(request, protocol, writer)
         _drop_what_compression_and_masking_use(writer)
+        # The handshake's answer is written (serialized when `prepare()` wrote the head), and
+        # nothing reads a response's headers after that: ~0.3 KB a socket.
+        self.headers.clear()
         if tail or self._loop is None:
             return
         queue = _TextToCallback(handler, 2**16, loop=self._loop)

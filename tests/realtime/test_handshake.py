@@ -8,6 +8,7 @@ import asyncpg
 import jwt
 import pytest
 
+from services.realtime.keys import rooms_key
 from shared.settings import Settings
 from shared.tokens import issue_token
 from tests.realtime.conftest import Gateway, Walk, closed_with, create_user, create_walk
@@ -129,3 +130,17 @@ async def test_gateway_answers_healthz(gateway: Gateway) -> None:
     resp = await gateway.session.get(gateway.server.make_url("/healthz"))
     assert resp.status == 200
     assert await resp.json() == {"status": "ok"}
+
+
+async def test_the_response_keeps_no_headers_once_the_handshake_is_answered(
+    gateway: Gateway, walk: Walk
+) -> None:
+    """direct_ws.py empties them (they stay with the socket otherwise); the client got them."""
+    ws = await gateway.connect(walk.id, walk.inviter.token)
+    assert ws._response is not None
+    answered = ws._response.headers
+    assert answered["Upgrade"].lower() == "websocket" and "Sec-WebSocket-Accept" in answered
+    assert (await ws.receive_json())["type"] == "hello"
+    (connection,) = gateway.server.app[rooms_key].broker.all_members()
+    assert len(connection.ws.headers) == 0
+    await ws.close()
