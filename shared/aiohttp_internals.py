@@ -46,6 +46,9 @@ Both services (shared/protocol_errors.py, shared/logging_setup.py):
 - `web.Server._kwargs` and `_loop`, used to build the connections' handler as `__call__` does
   (`RequestHandler(server, loop=..., **kwargs)`); `web.AppRunner._make_server()`, awaited by
   `setup()`, returns the server; `RequestHandler._request_count`, requests parsed so far.
+- `web.Request._cache` (and yarl's `URL._cache`): the dicts where propcache's cached
+  properties (aiohttp's `reify`) keep what they computed; upgrade_url.py empties both once a
+  socket's handshake is done, and each property computes its value again if asked.
 - `web.Request._match_info`: the matched route, or None where `match_info` would assert.
 """
 
@@ -84,5 +87,6 @@ PRIVATE_NAMES: dict[str, str] = {
     "Server._kwargs": "read in shared/protocol_errors.py",
     "Server._loop": "read in shared/protocol_errors.py",
     "AppRunner._make_server": "overridden in shared/protocol_errors.py",
+    "Request._cache": "emptied in services/realtime/upgrade_url.py",
     "Request._match_info": "read in shared/logging_setup.py",
 }

@@ -263,8 +263,14 @@ async def test_an_open_socket_keeps_only_the_user_agent_of_its_headers(
             (connection,) = app[rooms_key].broker.all_members()
             request = connection.ws._req
             assert request is not None
+            assert request._cache == {} and request._message.url._cache == {}
             assert list(request.headers.items()) == [("User-Agent", user_agent)]
             assert request._message.headers is request.headers
+            assert (request.method, request.path, request.match_info["invitation_id"]) == (
+                "GET",
+                f"/ws/walk-together/{walk.id}",
+                walk.id,
+            )
             await ws.close()
 
         def logged() -> list[logging.LogRecord]:
