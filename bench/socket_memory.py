@@ -226,10 +226,11 @@ async def measure(mode: str, job: dict[str, Any]) -> dict[str, Any]:
         urls = [f"ws://127.0.0.1:{port}{path}" for path in job["measured"]]
         warm = [f"ws://127.0.0.1:{port}{path}" for path in job["warmup"]]
         # Warm-up sockets stay open: caches, pools, the batch writer's and the probes' Redis
-        # connections are made before the first snapshot. One at a time by default: CPython
-        # 3.11 closes a class's shared attribute keys after a few instances, so when many
-        # responses exist before the first has set all its attributes (handshakes crowding
-        # in), every later one gets a dict of its own (see `instances_with_their_own_dict`).
+        # connections are made before the first snapshot. 100 at a time by default, as after a
+        # restart: CPython 3.11 closes a class's shared attribute keys after a few instances,
+        # so if many responses existed before the first had set all its attributes, every
+        # later one would get a dict of its own (`instances_with_their_own_dict` says when;
+        # services/realtime/direct_ws.py sets them all in `__init__` so that none does).
         warmup = await Load.start(children, "ws_load-warmup", warm, job["warmup_concurrency"])
         await warmup.connect(len(warm))
         measured = await Load.start(children, "ws_load-measured", urls)
@@ -604,7 +605,7 @@ def main() -> None:
     parser.add_argument(
         "--warmup-concurrency",
         type=int,
-        default=1,
+        default=100,
         help="warm-up sockets opened at once (100: a crowded start, as after a restart)",
     )
     parser.add_argument("--measure", choices=["traced", "untraced"], help=argparse.SUPPRESS)
