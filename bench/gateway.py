@@ -504,7 +504,11 @@ async def _stop_timed(children: Children, server: Server, since: float) -> float
 
 
 async def reconnect_storm(
-    stack: Stack, per_instance: int, load_processes: int, kind: str = "gateway"
+    stack: Stack,
+    per_instance: int,
+    load_processes: int,
+    kind: str = "gateway",
+    watch_storm: Callable[[int], Coroutine[Any, Any, None]] | None = None,
 ) -> dict[str, Any]:
     """Two gateway instances with `per_instance` walkers each, both partners of a walk on the
     same instance (so the survivor's own walkers keep a latency figure of their own), all
@@ -514,7 +518,8 @@ async def reconnect_storm(
 
     The storm window, over which the survivor's walkers' latency and the CPU shares are
     taken, runs from the SIGTERM until the last displaced walker's hello, and at least one
-    pace period (so every survivor walker sends in it)."""
+    pace period (so every survivor walker sends in it). `watch_storm(pid)`, when given, runs
+    beside the storm from the SIGTERM on, with the survivor's pid (bench/profile.py)."""
     walks = per_instance // 2
     processes = max(1, load_processes // 2)
     budget = 180 + READMIT_TIMEOUT_S
@@ -564,6 +569,7 @@ async def reconnect_storm(
         before = asyncio.create_task(survivors.command("window"))
         stopped_at = time.monotonic()
         stopping = asyncio.create_task(_stop_timed(children, stopped, stopped_at))
+        watching = asyncio.create_task(watch_storm(survivor.proc.pid)) if watch_storm else None
         readmit = merge_readmit(await movers.command(f"readmit {READMIT_TIMEOUT_S}"), stopped_at)
         await asyncio.sleep(max(0.0, stopped_at + 1 / PACE_HZ - time.monotonic()))
         window_s = time.monotonic() - stopped_at
@@ -573,6 +579,8 @@ async def reconnect_storm(
         during = merge_run(await survivors.command("stop"))
         displaced = merge_run(await movers.command("stop"))
         shutdown_s = await stopping
+        if watching is not None:
+            await watching
         survivor_counters = (
             (await counters.end()).get("gateway_counters", {}) if counters is not None else {}
         )
