@@ -260,6 +260,7 @@ def merge_readmit(replies: list[dict[str, Any]], stopped_at: float) -> dict[str,
     walkers = sum(r["walkers"] for r in replies)
     readmitted = sum(r["readmitted"] for r in replies)
     last = after_stop([r["readmitted_last_at"] for r in replies], max)
+    lags = [v for r in replies for v in r.get("reconnect_lags_ms", [])]
     codes: dict[str, int] = {}
     for r in replies:
         for code, n in r["close_codes"].items():
@@ -273,6 +274,8 @@ def merge_readmit(replies: list[dict[str, Any]], stopped_at: float) -> dict[str,
         "last_readmitted_s": last,
         "first_displaced_s": after_stop([r["displaced_first_at"] for r in replies], min),
         **percentiles([v for r in replies for v in r["handshakes_ms"]], "handshake"),
+        # How late the load generator's own loop started the attempts (null if it does not say).
+        **percentiles(lags, "load_lag"),
         "attempts": sum(r["attempts"] for r in replies),
         "failed_attempts": sum(r["failed_attempts"] for r in replies),
         "attempts_max": max(r["attempts_max"] for r in replies),
