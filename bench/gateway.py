@@ -34,7 +34,13 @@ from typing import Any
 import orjson
 
 from bench import peers
-from bench.observe import CpuMeter, ServerCounters, listen_overflows, redis_pid
+from bench.observe import (
+    CpuMeter,
+    ServerCounters,
+    handshake_quantile_le_ms,
+    listen_overflows,
+    redis_pid,
+)
 from bench.procs import ROOT, Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
@@ -604,6 +610,9 @@ async def reconnect_storm(
         "listen_overflows": None
         if overflows is None or overflowed is None
         else overflowed - overflows,
+        # The survivor's own handshake times (its histogram), without the load generator's lag.
+        "server_handshake_p50_le_ms": handshake_quantile_le_ms(survivor_counters, 0.5),
+        "server_handshake_p99_le_ms": handshake_quantile_le_ms(survivor_counters, 0.99),
         "survivor_counters": survivor_counters,
         "close_codes": readmit["close_codes"],
         "load_generator": movers.generator,
