@@ -87,9 +87,10 @@ clean:
 
 # Benchmarks (bench/): figures go to bench/results/*.json and bench/RESULTS.md; CI does not run them.
 # BENCH_ARGS="--repeat 1" or "--quick" (a smoke run of the harness) are passed through.
-# The gateway benches run their load on Node.js (bufferutil's prebuilt binary ships in its
-# package); BENCH_LOAD=python runs bench/ws_load.py instead. `make bench-gateway` measures the
-# peers beside the gateway (the gateway_peers figures); BENCH_ARGS=--no-peers skips them.
+# The gateway benches run their load on bench/ws_load.py; BENCH_LOAD=node runs its Node.js port
+# (bench/ws_load_node, bufferutil's prebuilt binary ships in its package), which costs the same
+# CPU a frame. `make bench-gateway` measures the peers beside the gateway (the gateway_peers
+# figures); BENCH_ARGS=--no-peers skips them.
 $(WS_LOAD_STAMP): $(WS_LOAD_DIR)/package-lock.json
 	npm ci --prefix $(WS_LOAD_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(WS_LOAD_STAMP)

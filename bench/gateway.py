@@ -34,7 +34,13 @@ from typing import Any
 import orjson
 
 from bench import peers
-from bench.observe import CpuMeter, ServerCounters, listen_overflows, redis_pid
+from bench.observe import (
+    CpuMeter,
+    ServerCounters,
+    handshake_quantile_le_ms,
+    listen_overflows,
+    redis_pid,
+)
 from bench.procs import ROOT, Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
@@ -260,6 +266,7 @@ def merge_readmit(replies: list[dict[str, Any]], stopped_at: float) -> dict[str,
     walkers = sum(r["walkers"] for r in replies)
     readmitted = sum(r["readmitted"] for r in replies)
     last = after_stop([r["readmitted_last_at"] for r in replies], max)
+    lags = [v for r in replies for v in r.get("reconnect_lags_ms", [])]
     codes: dict[str, int] = {}
     for r in replies:
         for code, n in r["close_codes"].items():
@@ -273,6 +280,8 @@ def merge_readmit(replies: list[dict[str, Any]], stopped_at: float) -> dict[str,
         "last_readmitted_s": last,
         "first_displaced_s": after_stop([r["displaced_first_at"] for r in replies], min),
         **percentiles([v for r in replies for v in r["handshakes_ms"]], "handshake"),
+        # How late the load generator's own loop started the attempts (null if it does not say).
+        **percentiles(lags, "load_lag"),
         "attempts": sum(r["attempts"] for r in replies),
         "failed_attempts": sum(r["failed_attempts"] for r in replies),
         "attempts_max": max(r["attempts_max"] for r in replies),
@@ -504,7 +513,11 @@ async def _stop_timed(children: Children, server: Server, since: float) -> float
 
 
 async def reconnect_storm(
-    stack: Stack, per_instance: int, load_processes: int, kind: str = "gateway"
+    stack: Stack,
+    per_instance: int,
+    load_processes: int,
+    kind: str = "gateway",
+    watch_storm: Callable[[int], Coroutine[Any, Any, None]] | None = None,
 ) -> dict[str, Any]:
     """Two gateway instances with `per_instance` walkers each, both partners of a walk on the
     same instance (so the survivor's own walkers keep a latency figure of their own), all
@@ -514,7 +527,8 @@ async def reconnect_storm(
 
     The storm window, over which the survivor's walkers' latency and the CPU shares are
     taken, runs from the SIGTERM until the last displaced walker's hello, and at least one
-    pace period (so every survivor walker sends in it)."""
+    pace period (so every survivor walker sends in it). `watch_storm(pid)`, when given, runs
+    beside the storm from the SIGTERM on, with the survivor's pid (bench/profile.py)."""
     walks = per_instance // 2
     processes = max(1, load_processes // 2)
     budget = 180 + READMIT_TIMEOUT_S
@@ -564,6 +578,7 @@ async def reconnect_storm(
         before = asyncio.create_task(survivors.command("window"))
         stopped_at = time.monotonic()
         stopping = asyncio.create_task(_stop_timed(children, stopped, stopped_at))
+        watching = asyncio.create_task(watch_storm(survivor.proc.pid)) if watch_storm else None
         readmit = merge_readmit(await movers.command(f"readmit {READMIT_TIMEOUT_S}"), stopped_at)
         await asyncio.sleep(max(0.0, stopped_at + 1 / PACE_HZ - time.monotonic()))
         window_s = time.monotonic() - stopped_at
@@ -573,6 +588,8 @@ async def reconnect_storm(
         during = merge_run(await survivors.command("stop"))
         displaced = merge_run(await movers.command("stop"))
         shutdown_s = await stopping
+        if watching is not None:
+            await watching
         survivor_counters = (
             (await counters.end()).get("gateway_counters", {}) if counters is not None else {}
         )
@@ -593,6 +610,9 @@ async def reconnect_storm(
         "listen_overflows": None
         if overflows is None or overflowed is None
         else overflowed - overflows,
+        # The survivor's own handshake times (its histogram), without the load generator's lag.
+        "server_handshake_p50_le_ms": handshake_quantile_le_ms(survivor_counters, 0.5),
+        "server_handshake_p99_le_ms": handshake_quantile_le_ms(survivor_counters, 0.99),
         "survivor_counters": survivor_counters,
         "close_codes": readmit["close_codes"],
         "load_generator": movers.generator,

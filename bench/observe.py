@@ -92,6 +92,9 @@ async def redis_pid(redis_url: str) -> int:
         await client.aclose()
 
 
+HANDSHAKE_BUCKET = "withbowwow_ws_handshake_duration_seconds_bucket"
+
+
 async def scrape(session: aiohttp.ClientSession, port: int) -> dict[str, float]:
     """The gateway's counters: `locations_received`, `pubsub_reconnects`, `handshakes_accepted`,
     ... (`withbowwow_ws_<name>_total{label=value}` as `<name>_<value>`)."""
@@ -104,7 +107,24 @@ async def scrape(session: aiohttp.ClientSession, port: int) -> dict[str, float]:
             if sample.name.startswith(PREFIX) and sample.name.endswith(SUFFIX):
                 name = "_".join([sample.name[len(PREFIX) : -len(SUFFIX)], *sample.labels.values()])
                 counts[name] = counts.get(name, 0.0) + sample.value
+            elif sample.name == HANDSHAKE_BUCKET:
+                counts[f"handshake_seconds_le_{sample.labels['le']}"] = sample.value
     return counts
+
+
+def handshake_quantile_le_ms(counters: Mapping[str, float], q: float) -> float | None:
+    """The bound (ms) of the handshake-duration bucket holding quantile `q` of the handshakes
+    counted in `counters` (scrape's deltas): the server's own p`q` is at most this."""
+    bounds = sorted(
+        (float(key.rpartition("_")[2]), count)
+        for key, count in counters.items()
+        if key.startswith("handshake_seconds_le_")
+    )
+    if not bounds or bounds[-1][1] <= 0:
+        return None
+    wanted = q * bounds[-1][1]
+    upper = next(bound for bound, count in bounds if count >= wanted)
+    return None if upper == float("inf") else round(upper * 1000)
 
 
 class ServerCounters:

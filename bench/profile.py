@@ -2,11 +2,16 @@
 
     python -m bench.profile api-poll | api-page | gateway [--seconds S] [--sockets N] [--rate R]
     python -m bench.profile gateway-churn [--seconds S] [--sockets N]
+    python -m bench.profile gateway-storm [--seconds S] [--sockets N]
 
 Starts the service and the load as the benchmark does, records the service with py-spy for the
 load's duration, and prints the hottest functions (self and total share of samples), also kept
 in bench/results/profiles/<which>.txt; the raw collapsed stacks (flame-graph input) stay in
 .data/bench/profiles/.
+
+`--native` adds the C frames (uvloop, libuv, the kernel's calls) to the Python ones: py-spy then
+stops the process for each sample, so the shares lean towards system calls; the summary goes
+to <which>-native.txt.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ PROFILES = BENCH_DATA / "profiles"
 SUMMARIES = RESULTS_DIR / "profiles"
 
 
+NATIVE = False  # --native
+
+
 async def record(pid: int, seconds: float, out: Path) -> None:
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
     proc = await asyncio.create_subprocess_exec(
@@ -47,7 +55,8 @@ async def record(pid: int, seconds: float, out: Path) -> None:
         "raw",
         "--output",
         str(out),
-        "--nonblocking",
+        # Native frames can only be read from a stopped process.
+        "--native" if NATIVE else "--nonblocking",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -139,6 +148,20 @@ async def profile_churn(stack: Stack, sockets: int, seconds: float) -> Path:
     return out
 
 
+async def profile_storm(stack: Stack, sockets: int, seconds: float) -> Path:
+    """The reconnect storm (`sockets` walkers an instance): py-spy records the survivor from the
+    other instance's SIGTERM on, while the displaced walkers' handshakes arrive."""
+    out = PROFILES / "gateway-storm-survivor.txt"
+
+    async def watch_storm(pid: int) -> None:
+        await record(pid, seconds, out)
+
+    await stack.refresh()
+    figures = await gateway.reconnect_storm(stack, sockets, 4, watch_storm=watch_storm)
+    print({k: v for k, v in figures.items() if k not in ("survivor_counters", "close_codes")})
+    return out
+
+
 async def main_async(which: str, seconds: float, sockets: int, rate: float) -> None:
     raise_open_files_limit()
     PROFILES.mkdir(parents=True, exist_ok=True)
@@ -156,22 +179,30 @@ async def main_async(which: str, seconds: float, sockets: int, rate: float) -> N
             out = await profile_gateway(stack, sockets, seconds, rate)
         elif which == "gateway-churn":
             out = await profile_churn(stack, sockets, seconds)
+        elif which == "gateway-storm":
+            out = await profile_storm(stack, sockets, seconds)
         else:
             out = await profile_api(stack, which, seconds)
     summary = summarize(out)
     SUMMARIES.mkdir(parents=True, exist_ok=True)
-    (SUMMARIES / out.name).write_text(f"$ {command_line()}\n{summary}\n")
+    name = f"{out.stem}-native{out.suffix}" if NATIVE else out.name
+    (SUMMARIES / name).write_text(f"$ {command_line()}\n{summary}\n")
     print(summary)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", choices=["api-poll", "api-page", "gateway", "gateway-churn"])
+    parser.add_argument(
+        "which", choices=["api-poll", "api-page", "gateway", "gateway-churn", "gateway-storm"]
+    )
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=0.2)
+    parser.add_argument("--native", action="store_true", help="C frames too (stops the process)")
     args = parser.parse_args()
+    global NATIVE
+    NATIVE = args.native
     asyncio.run(main_async(args.which, args.seconds, args.sockets, args.rate))
 
 

@@ -115,6 +115,7 @@ class Load:
     closing: bool = False
     reconnects: set[asyncio.Task[None]] = field(default_factory=set)
     handshakes_ms: list[float] = field(default_factory=list)
+    reconnect_lags_ms: list[float] = field(default_factory=list)
     readmitted: asyncio.Event = field(default_factory=asyncio.Event)  # set at each readmission
     failed_attempts: int = 0
 
@@ -196,6 +197,7 @@ class Load:
                 if step == 0
                 else retry_delay(step, None, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
             )
+            due = time.monotonic() + delay
             await asyncio.sleep(delay)
             walker.reconnect_attempts += 1
             started = time.monotonic()
@@ -203,6 +205,8 @@ class Load:
                 walker.readmitted_at = walker.hello_at
                 self.readmitted.set()
                 self.handshakes_ms.append(round((walker.hello_at - started) * 1000, 3))
+                # How late this process's own loop started the attempt: its lag, not the server's.
+                self.reconnect_lags_ms.append(round((started - due) * 1000, 3))
                 return
             self.failed_attempts += 1
             step += 1
@@ -334,6 +338,7 @@ class Load:
             "displaced_first_at": min(displaced, default=None),
             "readmitted_last_at": max(readmitted, default=None),
             "handshakes_ms": self.handshakes_ms,
+            "reconnect_lags_ms": self.reconnect_lags_ms,
             "attempts": sum(w.reconnect_attempts for w in movers),
             "failed_attempts": self.failed_attempts,
             "attempts_max": max((w.reconnect_attempts for w in movers), default=0),

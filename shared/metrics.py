@@ -64,9 +64,8 @@ class HttpMetrics(Collector):
         self._requests[key] = self._requests.get(key, 0) + 1
         histogram = self._durations.get((route, method))
         if histogram is None:
-            histogram = self._durations[route, method] = [0.0] * (len(HTTP_BUCKETS) + 2)
-        histogram[bisect_left(HTTP_BUCKETS, seconds)] += 1
-        histogram[-1] += seconds
+            histogram = self._durations[route, method] = empty_histogram(HTTP_BUCKETS)
+        observe(histogram, HTTP_BUCKETS, seconds)
 
     def collect(self) -> Iterator[Any]:
         requests = CounterMetricFamily(
@@ -83,13 +82,30 @@ class HttpMetrics(Collector):
             labels=["route", "method"],
         )
         for (route, method), histogram in list(self._durations.items()):
-            cumulative = 0.0
-            buckets: list[tuple[str, float]] = []
-            for upper, observed in zip((*HTTP_BUCKETS, float("inf")), histogram, strict=False):
-                cumulative += observed
-                buckets.append((_bound(upper), cumulative))
-            durations.add_metric([route, method], buckets, sum_value=histogram[-1])
+            durations.add_metric(
+                [route, method], cumulative(histogram, HTTP_BUCKETS), sum_value=histogram[-1]
+            )
         yield durations
+
+
+def empty_histogram(bounds: tuple[float, ...]) -> list[float]:
+    """A histogram kept as a plain list: one count a bucket, then +Inf, then the sum."""
+    return [0.0] * (len(bounds) + 2)
+
+
+def observe(histogram: list[float], bounds: tuple[float, ...], value: float) -> None:
+    histogram[bisect_left(bounds, value)] += 1
+    histogram[-1] += value
+
+
+def cumulative(histogram: list[float], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
+    """Prometheus's buckets (`le`, count at or under it) of a plain-list histogram."""
+    buckets: list[tuple[str, float]] = []
+    total = 0.0
+    for upper, observed in zip((*bounds, float("inf")), histogram, strict=False):
+        total += observed
+        buckets.append((_bound(upper), total))
+    return buckets
 
 
 def _bound(value: float) -> str:

@@ -10,7 +10,9 @@ the tokens of a session that ended (shared/ended_sessions.py).
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +21,8 @@ import jwt
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ["exp", "sub", "typ", "sid", "jti"]
+# Access tokens a process keeps verified (VerifiedAccessTokens): about 0.8 KB each.
+VERIFIED_TOKENS_KEPT = 20_000
 
 
 class InvalidToken(Exception):
@@ -80,6 +84,47 @@ def verify_token(
     # OverflowError: a validly signed `exp` beyond any date (10**20) is as invalid as a bad one.
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise InvalidToken(str(exc)) from None
+
+
+class VerifiedAccessTokens:
+    """The access tokens this process has verified, with their claims, most recent last.
+
+    An app polls its feed and comments every 30 s with the same token until it refreshes it,
+    and verifying HS256 with PyJWT was a fifth of a feed poll's time (bench/RESULTS.md), so a
+    token seen before is a dictionary lookup. The key is the whole token: one that differs in a
+    byte (a forged payload, another signature) is verified afresh, and only a token that
+    passed verification is kept. A kept token past its `exp` is refused as PyJWT refuses it.
+    Only what the token itself proves is kept: whether its session has ended is still asked
+    on every request (shared/ended_sessions.py). Bounded: the least recently used goes first.
+    """
+
+    def __init__(self, key: str, kept: int = VERIFIED_TOKENS_KEPT) -> None:
+        self._key = key
+        self._kept = kept
+        self._verified: OrderedDict[str, tuple[TokenClaims, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._verified
+
+    def verify(self, token: str) -> TokenClaims:
+        """The claims of a valid access token, or InvalidToken (as `verify_token`)."""
+        verified = self._verified.get(token)
+        if verified is None:
+            claims = verify_token(self._key, token, "access")
+            verified = (claims, claims.expires_at.timestamp())
+            if len(self._verified) >= self._kept:
+                self._verified.popitem(last=False)
+            self._verified[token] = verified
+        else:
+            self._verified.move_to_end(token)
+        claims, expires = verified
+        if expires <= time.time():  # PyJWT's own rule: expired once `exp` is not in the future
+            del self._verified[token]
+            raise InvalidToken("Signature has expired")
+        return claims
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -174,6 +174,7 @@ class Load {
     this.reconnects = new Set();
     this.wakeSleepers = new Set(); // reconnect back-offs, cut short by close
     this.handshakesMs = [];
+    this.reconnectLagsMs = [];
     this.readmitted = new Set(); // resolvers, called at each readmission
     this.failedAttempts = 0;
     this.onSent = (err) => {
@@ -298,6 +299,7 @@ class Load {
         step === 0
           ? uniform(0, GOING_AWAY_SPREAD_S)
           : retryDelay(step, BACKOFF_BASE_S, BACKOFF_CAP_S);
+      const due = monotonic() + delay;
       await this.backOff(delay);
       if (this.closing) return;
       walker.reconnectAttempts += 1;
@@ -307,6 +309,8 @@ class Load {
         for (const resolve of this.readmitted) resolve();
         this.readmitted.clear();
         this.handshakesMs.push(round((walker.helloAt - started) * 1000, 3));
+        // How late this process's own loop started the attempt: its lag, not the server's.
+        this.reconnectLagsMs.push(round((started - due) * 1000, 3));
         return;
       }
       this.failedAttempts += 1;
@@ -452,6 +456,7 @@ class Load {
       displaced_first_at: displaced.length ? Math.min(...displaced) : null,
       readmitted_last_at: readmitted.length ? Math.max(...readmitted) : null,
       handshakes_ms: this.handshakesMs,
+      reconnect_lags_ms: this.reconnectLagsMs,
       attempts: attempts.reduce((a, b) => a + b, 0),
       failed_attempts: this.failedAttempts,
       attempts_max: attempts.length ? Math.max(...attempts) : 0,

@@ -23,7 +23,7 @@ from services.api.together.location_log import location_log_pruner_ctx
 from services.api.together.sweeper import invitation_sweeper_ctx
 from services.api.walks.feed_heads import READ_TIMEOUT_S, feed_head_reads_key
 from services.api.web.after_response import after_response_ctx
-from services.api.web.authentication import auth_middleware
+from services.api.web.authentication import auth_middleware, verified_tokens_key
 from services.api.web.cors import cors_headers, cors_middleware
 from services.api.web.rate_limit import ForwardedForWarning, forwarded_for_warning_key
 from shared.cluster import pipelined_connection, topology_of
@@ -35,6 +35,7 @@ from shared.metrics import http_metrics, metrics_ctx
 from shared.redis_client import redis_ctx
 from shared.request_id import observe_requests
 from shared.settings import Settings
+from shared.tokens import VerifiedAccessTokens
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app[settings_key] = settings
+    app[verified_tokens_key] = VerifiedAccessTokens(settings.jwt_key)
     use_wordlist(settings.moderation_wordlist_file)
     metrics = http_metrics(app)
     observe_requests(app, metrics.http)

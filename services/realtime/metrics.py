@@ -4,6 +4,8 @@ Every location passes through here, so the counts are plain attributes of one ob
 process (`counters`), added to where they happen and turned into families only when scraped:
 - `withbowwow_ws_connections`: sockets open on this instance;
 - `withbowwow_ws_handshakes_total{result}`: `accepted`, or the close code it was refused with;
+- `withbowwow_ws_handshake_duration_seconds`: an accepted handshake, from its upgrade request
+  reaching the handler to its hello (the checks, the seat and any wait for a turn);
 - `withbowwow_ws_locations_total{event}`: `received` from a walker, `delivered` to the
   partner's socket, `superseded` (replaced by a newer one while the socket was behind);
 - `withbowwow_ws_slow_consumer_episodes_total`: times a socket fell behind and was held back;
@@ -18,12 +20,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shared.metrics import SampledCollector, counter, gauge, total
+from prometheus_client.core import HistogramMetricFamily
+
+from shared.metrics import (
+    SampledCollector,
+    counter,
+    cumulative,
+    empty_histogram,
+    gauge,
+    observe,
+    total,
+)
+
+# Seconds: a handshake is milliseconds alone, and up to seconds in a reconnect storm.
+HANDSHAKE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class GatewayCounters:
     __slots__ = (
         "delivered",
+        "handshake_durations",
         "handshakes",
         "pubsub_reconnects",
         "received",
@@ -40,9 +56,13 @@ class GatewayCounters:
         self.shedding_episodes = 0
         self.pubsub_reconnects = 0
         self.handshakes: dict[str, int] = {}
+        self.handshake_durations = empty_histogram(HANDSHAKE_BUCKETS)
 
     def handshake(self, result: str) -> None:
         self.handshakes[result] = self.handshakes.get(result, 0) + 1
+
+    def handshake_took(self, seconds: float) -> None:
+        observe(self.handshake_durations, HANDSHAKE_BUCKETS, seconds)
 
 
 # One a process: a gateway process runs one app (tests running several in one process see
@@ -63,6 +83,13 @@ def gateway_collector(
             "result",
             counters.handshakes,
         )
+        durations = HistogramMetricFamily(
+            "withbowwow_ws_handshake_duration_seconds",
+            "Accepted handshakes, from the upgrade request reaching the handler to the hello.",
+        )
+        histogram = counters.handshake_durations
+        durations.add_metric([], cumulative(histogram, HANDSHAKE_BUCKETS), sum_value=histogram[-1])
+        yield durations
         yield counter(
             "withbowwow_ws_locations",
             "Locations received from walkers, delivered to partners, or superseded by a newer "

@@ -128,6 +128,7 @@ async def walk_together(request: web.Request) -> web.StreamResponse:
             counters.handshake(str(refusal.code))
         elif admitted is not None:
             counters.handshake("accepted")
+            counters.handshake_took(time.perf_counter() - started)
         if isinstance(admitted, Connection):
             connection = admitted
             on_frame = app[frame_handler_key]

@@ -11,6 +11,7 @@ from tests.support import sample_value, scrape
 GATEWAY_FAMILIES = {
     "withbowwow_ws_connections",
     "withbowwow_ws_handshakes",
+    "withbowwow_ws_handshake_duration_seconds",
     "withbowwow_ws_locations",
     "withbowwow_ws_slow_consumer_episodes",
     "withbowwow_ws_pubsub_reconnects",
@@ -51,6 +52,11 @@ async def test_gateway_metrics_count_handshakes_locations_and_sockets(
     handshakes = "withbowwow_ws_handshakes", "withbowwow_ws_handshakes_total"
     assert grew(*handshakes, result="accepted") == 2
     assert grew(*handshakes, result="4001") == 1
+    # Only the accepted ones are timed, each from its request reaching the handler to its hello.
+    durations = "withbowwow_ws_handshake_duration_seconds"
+    assert grew(durations, f"{durations}_count") == 2
+    assert 0 < grew(durations, f"{durations}_sum") < 10
+    assert grew(durations, f"{durations}_bucket", le="+Inf") == 2
     locations = "withbowwow_ws_locations", "withbowwow_ws_locations_total"
     assert grew(*locations, event="received") == 1
     assert grew(*locations, event="delivered") == 1

@@ -20,9 +20,10 @@ from aiohttp.typedefs import Handler
 
 from shared.ended_sessions import ended_sessions_key
 from shared.errors import unauthorized
-from shared.keys import db_pool_key, settings_key
-from shared.tokens import InvalidToken, bearer_token, verify_token
+from shared.keys import db_pool_key
+from shared.tokens import InvalidToken, VerifiedAccessTokens, bearer_token
 
+verified_tokens_key = web.AppKey("verified_tokens", VerifiedAccessTokens)
 user_id_key = web.RequestKey("user_id", uuid.UUID)
 session_id_key = web.RequestKey("session_id", uuid.UUID)
 
@@ -56,7 +57,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise unauthorized("missing bearer token")
     app = request.app
     try:
-        claims = verify_token(app[settings_key].jwt_key, token, "access")
+        claims = app[verified_tokens_key].verify(token)
     except InvalidToken:
         raise unauthorized("invalid or expired access token") from None
     if claims.session_id in app[ended_sessions_key]:
