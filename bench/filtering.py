@@ -25,9 +25,12 @@ import asyncpg
 from bench import results
 from bench.procs import ROOT, Children, wait_http
 from bench.stack import Stack, ensure_database
+from services.api.consents.documents import load_documents, required_kinds
+from services.api.consents.records import record_consents
 from services.api.filtering.matcher import built_in
 from services.api.walks.interaction_handlers import CommentIn
 from shared.db import init_connection
+from shared.settings import Settings
 from shared.tokens import issue_token
 from tools.local_services import free_port
 
@@ -63,7 +66,8 @@ def before_commit() -> str:
 
 
 async def arrange(conn: asyncpg.Connection) -> tuple[uuid.UUID, uuid.UUID]:
-    """The commenter, and the public walk they comment on."""
+    """The commenter, who has agreed to the required documents (else the consent gate answers
+    403), and the public walk they comment on."""
     await conn.execute("TRUNCATE users CASCADE")
     ids = []
     for name in ("owner", "commenter"):
@@ -75,6 +79,9 @@ async def arrange(conn: asyncpg.Connection) -> tuple[uuid.UUID, uuid.UUID]:
                 name,
             )
         )
+    documents = load_documents(Settings.model_fields["legal_documents_file"].default)
+    versions = {kind: documents[kind].version for kind in required_kinds(documents)}
+    await record_consents(conn, ids[1], versions, "given", "127.0.0.1")
     walk_id = await conn.fetchval(
         """INSERT INTO walks (user_id, started_at, ended_at, distance_m, visibility)
            VALUES ($1, now() - interval '1 hour', now(), 3000, 'public') RETURNING id""",
