@@ -2,16 +2,17 @@
 
 The first location a socket is to be written of its partner waits for its entry: `first` writes
 it (a `received` row for the socket's user and a `provided` row for the partner, count 1) at
-once, several sockets' in one statement, and only then is the location written (connection.py).
+once, several sockets' in a statement, and only then is the location written (connection.py).
 So a relay is never made without its entry, even if the gateway is killed the next moment
 (issue 20: a SIGKILL lost up to 5 s of entries). Should the write fail (PostgreSQL down), the
 relay goes ahead and its count waits in memory with the others.
 
 Every later location is counted here, in memory: a dict lookup and a clock read, never a query.
-Every `ledger_flush_s` (and once more when the gateway stops) one statement adds what was
-counted meanwhile to PostgreSQL's `location_access_log`: for each walk, with the first and last
-time and how many, never the coordinates. A write that fails keeps its counts for the next one.
-The API serves and prunes the rows (services/api/together/location_log.py).
+Every `ledger_flush_s` (and once more when the gateway stops) what was counted meanwhile is
+added to PostgreSQL's `location_access_log`, `ROWS_A_STATEMENT` sockets a statement: for each
+walk, with the first and last time and how many, never the coordinates. A write that fails
+keeps its counts for the next one. The API serves and prunes the rows
+(services/api/together/location_log.py).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ SELECT u.id, b.invitation_id, d.direction, p.id,
        count = l.count + EXCLUDED.count
 """
 
+# Rows a statement. asyncpg encodes an array parameter element by element, with an isinstance
+# check each, in one go: a whole process's 20,000 tallies in one statement held the event loop
+# for tens of milliseconds every flush, which every socket's latency felt (bench/RESULTS.md).
+# In slices, the loop serves the sockets between statements.
+ROWS_A_STATEMENT = 1000
+
 # Per receiving socket: [invitation id, receiver, sender, first relay, last relay, count].
 Tally = list[Any]
 FIRST, LAST, COUNT = 3, 4, 5
@@ -66,9 +73,12 @@ class FirstRelay(Protocol):
 
 
 class LocationLedger:
-    def __init__(self, pool: asyncpg.Pool, flush_s: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, flush_s: float, rows_a_statement: int = ROWS_A_STATEMENT
+    ) -> None:
         self._pool = pool
         self._flush_s = flush_s
+        self._rows_a_statement = rows_a_statement
         self._tallies: dict[str, Tally] = {}
         self._firsts: list[FirstRelay] = []
         self._wakeup = asyncio.Event()
@@ -111,35 +121,43 @@ class LocationLedger:
         self._wakeup.set()
 
     async def write_firsts(self) -> None:
-        """The entries of the first relays asked for since the last call, in one statement;
+        """The entries of the first relays asked for since the last call, a slice a statement;
         each relay is told, durable or not (then it is counted with the others)."""
         firsts, self._firsts = self._firsts, []
-        if not firsts:
-            return
         now = time.time()
-        rows = [(r.invitation_id, r.user_id, r.partner_id, now, now, 1) for r in firsts]
-        columns = [list(column) for column in zip(*rows, strict=True)]
         durable = True
-        try:
-            await self._pool.execute(UPSERT, *columns)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning(
-                "location ledger entry not written (%s); relayed anyway", type(exc).__name__
-            )
-            durable = False
-        for relay in firsts:
-            relay.ledgered(durable)
+        for start in range(0, len(firsts), self._rows_a_statement):
+            chunk = firsts[start : start + self._rows_a_statement]
+            if durable:  # after a failed write the rest are relayed without trying again
+                try:
+                    await self._upsert(
+                        [(r.invitation_id, r.user_id, r.partner_id, now, now, 1) for r in chunk]
+                    )
+                except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+                    log.warning(
+                        "location ledger entry not written (%s); relayed anyway",
+                        type(exc).__name__,
+                    )
+                    durable = False
+            for relay in chunk:
+                relay.ledgered(durable)
 
     async def flush(self) -> None:
         tallies, self._tallies = self._tallies, {}
-        if not tallies:
-            return
-        columns = [list(column) for column in zip(*tallies.values(), strict=True)]
-        try:
-            await self._pool.execute(UPSERT, *columns)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("location ledger write failed (%s); kept for the next", type(exc).__name__)
-            self._keep(tallies)
+        items = list(tallies.items())
+        for start in range(0, len(items), self._rows_a_statement):
+            try:
+                await self._upsert([t for _, t in items[start : start + self._rows_a_statement]])
+            except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+                log.warning(
+                    "location ledger write failed (%s); kept for the next", type(exc).__name__
+                )
+                self._keep(dict(items[start:]))
+                return
+
+    async def _upsert(self, rows: list[Any]) -> None:
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        await self._pool.execute(UPSERT, *columns)
 
     def _keep(self, tallies: dict[str, Tally]) -> None:
         """Put counts that could not be written back, merged with what came meanwhile."""

@@ -14,6 +14,7 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 
 from services.realtime.app import create_app
+from services.realtime.ledger import LocationLedger
 from services.realtime.limits import GatewayLimits
 from shared.settings import Settings
 from tests.realtime.conftest import Gateway, Walk, eventually, next_of_type
@@ -137,3 +138,39 @@ async def test_a_deleted_partner_is_recorded_as_no_one(
     await eventually(recorded)
     await inviter.close()
     await invitee.close()
+
+
+@dataclasses.dataclass
+class FirstRelay:
+    connection_id: str
+    invitation_id: str
+    user_id: str
+    partner_id: str
+    durable: bool | None = None
+
+    def ledgered(self, durable: bool) -> None:
+        self.durable = durable
+
+
+async def test_entries_go_a_slice_of_rows_a_statement_and_add_up(
+    settings: Settings, walk: Walk, db: asyncpg.Connection
+) -> None:
+    """A process's tallies and first relays are written in several statements (so the loop
+    serves its sockets between them), and nothing is lost or counted twice across them."""
+    a, b = walk.inviter.id, walk.invitee.id
+    async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=1) as pool:
+        ledger = LocationLedger(pool, flush_s=3600, rows_a_statement=2)
+        for n in range(5):  # five sockets of the invitee were each written one inviter location
+            ledger.count(f"socket-{n}", walk.id, b, a)
+        await ledger.flush()
+        relays = [FirstRelay(f"first-{n}", walk.id, a, b) for n in range(3)]
+        for relay in relays:
+            ledger.first(relay)
+        await ledger.write_firsts()
+    assert [relay.durable for relay in relays] == [True, True, True]
+    assert await entries(db, walk) == {
+        (a, "provided", b, 5),
+        (b, "received", a, 5),
+        (b, "provided", a, 3),
+        (a, "received", b, 3),
+    }
