@@ -34,13 +34,7 @@ from typing import Any
 import orjson
 
 from bench import peers
-from bench.observe import (
-    CpuMeter,
-    ServerCounters,
-    handshake_quantile_le_ms,
-    listen_overflows,
-    redis_pid,
-)
+from bench.observe import CpuMeter, ServerCounters, listen_overflows, redis_pid
 from bench.procs import ROOT, Children, rss_mb, wait_http
 from bench.results import percentiles
 from bench.seed import invitation_id, user_id
@@ -590,9 +584,9 @@ async def reconnect_storm(
         shutdown_s = await stopping
         if watching is not None:
             await watching
-        survivor_counters = (
-            (await counters.end()).get("gateway_counters", {}) if counters is not None else {}
-        )
+        ended = await counters.end() if counters is not None else {}
+        survivor_counters = ended.get("gateway_counters", {})
+        survivor_handshakes = ended.get("server_handshake_le_ms", {})
         await asyncio.gather(survivors.command("close"), movers.command("close"))
     return {
         "walkers_per_instance": per_instance,
@@ -611,8 +605,8 @@ async def reconnect_storm(
         if overflows is None or overflowed is None
         else overflowed - overflows,
         # The survivor's own handshake times (its histogram), without the load generator's lag.
-        "server_handshake_p50_le_ms": handshake_quantile_le_ms(survivor_counters, 0.5),
-        "server_handshake_p99_le_ms": handshake_quantile_le_ms(survivor_counters, 0.99),
+        "server_handshake_p50_le_ms": survivor_handshakes.get("p50"),
+        "server_handshake_p99_le_ms": survivor_handshakes.get("p99"),
         "survivor_counters": survivor_counters,
         "close_codes": readmit["close_codes"],
         "load_generator": movers.generator,

@@ -93,6 +93,7 @@ async def redis_pid(redis_url: str) -> int:
 
 
 HANDSHAKE_BUCKET = "withbowwow_ws_handshake_duration_seconds_bucket"
+HANDSHAKE_LE = "handshake_seconds_le_"  # scrape's key of each bucket, its bound appended
 
 
 async def scrape(session: aiohttp.ClientSession, port: int) -> dict[str, float]:
@@ -108,20 +109,14 @@ async def scrape(session: aiohttp.ClientSession, port: int) -> dict[str, float]:
                 name = "_".join([sample.name[len(PREFIX) : -len(SUFFIX)], *sample.labels.values()])
                 counts[name] = counts.get(name, 0.0) + sample.value
             elif sample.name == HANDSHAKE_BUCKET:
-                counts[f"handshake_seconds_le_{sample.labels['le']}"] = sample.value
+                counts[HANDSHAKE_LE + sample.labels["le"]] = sample.value
     return counts
 
 
-def handshake_quantile_le_ms(counters: Mapping[str, float], q: float) -> float | None:
-    """The bound (ms) of the handshake-duration bucket holding quantile `q` of the handshakes
-    counted in `counters` (scrape's deltas): the server's own p`q` is at most this."""
-    bounds = sorted(
-        (float(key.rpartition("_")[2]), count)
-        for key, count in counters.items()
-        if key.startswith("handshake_seconds_le_")
-    )
-    if not bounds or bounds[-1][1] <= 0:
-        return None
+def handshake_quantile_le_ms(buckets: Mapping[float, float], q: float) -> float | None:
+    """The bound (ms) of the handshake-duration bucket (upper bound -> handshakes at or under
+    it) holding quantile `q`: the server's own p`q` is at most this."""
+    bounds = sorted(buckets.items())
     wanted = q * bounds[-1][1]
     upper = next(bound for bound, count in bounds if count >= wanted)
     return None if upper == float("inf") else round(upper * 1000)
@@ -166,7 +161,9 @@ class ServerCounters:
 
     async def end(self) -> dict[str, Any]:
         """`gateway_counters` (deltas summed over the instances; `locations_unaccounted` is
-        received - delivered - superseded) and, with `pubsub`, `redis_pubsub`."""
+        received - delivered - superseded), `server_handshake_le_ms` (p50 and p99 of the
+        handshakes made meanwhile, from the gateways' histogram; absent if none) and, with
+        `pubsub`, `redis_pubsub`."""
         out: dict[str, Any] = {}
         try:
             after = await self._counts()
@@ -178,7 +175,17 @@ class ServerCounters:
                 deltas["locations_unaccounted"] = deltas.get("locations_received", 0) - sum(
                     deltas.get(f"locations_{e}", 0) for e in ("delivered", "superseded")
                 )
+                buckets = {
+                    float(key.removeprefix(HANDSHAKE_LE)): deltas.pop(key)
+                    for key in list(deltas)
+                    if key.startswith(HANDSHAKE_LE)
+                }
                 out["gateway_counters"] = {k: round(v) for k, v in sorted(deltas.items())}
+                if buckets and max(buckets.values()) > 0:
+                    out["server_handshake_le_ms"] = {
+                        "p50": handshake_quantile_le_ms(buckets, 0.5),
+                        "p99": handshake_quantile_le_ms(buckets, 0.99),
+                    }
             if self.pubsub:
                 if self.sampler is not None:
                     self.sampler.cancel()
