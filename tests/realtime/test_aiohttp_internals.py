@@ -43,6 +43,19 @@ def _masked_text_frame(text: str) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + masked
 
 
+class _RecordingTransport:
+    """What a writer asks of a transport, keeping every write."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
 class _Protocol:
     """What the queue and the writer ask of a connection's protocol."""
 
@@ -346,16 +359,9 @@ async def test_aiohttp_writes_a_frame_whole_into_the_transport_as_we_build_them(
     the same RFC 6455 header as `frame_header`."""
     from aiohttp._websocket.writer import WebSocketWriter
 
-    written: list[bytes] = []
-
-    class Transport:
-        def write(self, data: bytes) -> None:
-            written.append(bytes(data))
-
-        def is_closing(self) -> bool:
-            return False
-
-    writer = WebSocketWriter(_Protocol(), Transport())  # type: ignore[arg-type]
+    transport = _RecordingTransport()
+    written = transport.written
+    writer = WebSocketWriter(_Protocol(), transport)  # type: ignore[arg-type]
     for size in (5, 200, 70_000):
         written.clear()
         payload = os.urandom(size)
@@ -380,16 +386,9 @@ async def test_an_uncompressed_writer_uses_no_lock_task_set_or_random_bits() -> 
 
     from services.realtime.direct_ws import _drop_what_compression_and_masking_use
 
-    written: list[bytes] = []
-
-    class Transport:
-        def write(self, data: bytes) -> None:
-            written.append(bytes(data))
-
-        def is_closing(self) -> bool:
-            return False
-
-    writer = WebSocketWriter(_Protocol(), Transport())  # type: ignore[arg-type]
+    transport = _RecordingTransport()
+    written = transport.written
+    writer = WebSocketWriter(_Protocol(), transport)  # type: ignore[arg-type]
     _drop_what_compression_and_masking_use(writer)
     assert writer._send_lock is None and writer._background_tasks is None
     for opcode, payload in [
@@ -407,7 +406,7 @@ async def test_an_uncompressed_writer_uses_no_lock_task_set_or_random_bits() -> 
     assert written[-1].startswith(bytes([0x88])), _broke(
         "WebSocketWriter._send_lock", "the close frame needs it"
     )
-    compressed = WebSocketWriter(_Protocol(), Transport(), compress=15)  # type: ignore[arg-type]
+    compressed = WebSocketWriter(_Protocol(), transport, compress=15)  # type: ignore[arg-type]
     _drop_what_compression_and_masking_use(compressed)
     assert compressed._send_lock is not None, "a compressing writer lost its lock"
 
