@@ -90,12 +90,13 @@ class VerifiedAccessTokens:
     """The access tokens this process has verified, with their claims, most recent last.
 
     An app polls its feed and comments every 30 s with the same token until it refreshes it,
-    and verifying HS256 with PyJWT was a fifth of a feed poll's time (bench/RESULTS.md), so a
-    token seen before is a dictionary lookup. The key is the whole token: one that differs in a
-    byte (a forged payload, another signature) is verified afresh, and only a token that
-    passed verification is kept. A kept token past its `exp` is refused as PyJWT refuses it.
-    Only what the token itself proves is kept: whether its session has ended is still asked
-    on every request (shared/ended_sessions.py). Bounded: the least recently used goes first.
+    and verifying HS256 with PyJWT was the largest part of a feed poll's own work
+    (bench/RESULTS.md), so a token seen before is a dictionary lookup. The key is the whole
+    token: one that differs in a byte (a forged payload, another signature) is verified
+    afresh, and only a token that passed verification is kept. A kept token past its `exp` is
+    refused as PyJWT refuses it. Only what the token itself proves is kept: whether its
+    session has ended is still asked on every request (shared/ended_sessions.py). Bounded: the
+    least recently used goes first.
     """
 
     def __init__(self, key: str, kept: int = VERIFIED_TOKENS_KEPT) -> None:
